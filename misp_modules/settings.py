@@ -1,0 +1,84 @@
+"""Deployment settings: what an administrator sets once per server, not per workflow node.
+
+One place for them: a TOML file given by ``--config`` (or ``MISP_MODULES_CONFIG``), with
+environment-variable overrides. Modules read them through :func:`get_settings`; they never read
+files or the environment themselves, so a deployment can be understood from one file.
+
+This is the provisional core; the server owns validation (see docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class SettingsError(ValueError):
+    """An invalid configuration: the message names the file, the key and the problem."""
+
+
+@dataclass(frozen=True)
+class MispConnection:
+    """Where write-back modules reach MISP through PyMISP. ``key`` is a secret: never log it."""
+
+    url: str | None = None
+    key: str | None = field(default=None, repr=False)
+    verify_tls: bool | str = True  # True, False, or a CA bundle path
+    timeout: float = 30.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.key)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole deployment configuration, immutable once loaded."""
+
+    default_timeout: float = 30.0
+    default_concurrency: int = 8
+    max_body_size: int = 64 * 1024 * 1024
+    misp: MispConnection = field(default_factory=MispConnection)
+    services: Mapping[str, str] = field(default_factory=dict)
+    modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str | None = None  # the file the settings came from, for messages
+
+    def module(self, name: str) -> Mapping[str, Any]:
+        """Per-module settings table (``[modules.<name>]``), empty when absent."""
+        return self.modules.get(name, {})
+
+    def module_setting(self, name: str, key: str, default: Any = None) -> Any:
+        return self.module(name).get(key, default)
+
+    def service_url(self, service: str, default: str) -> str:
+        """Base URL of an external service (self-hosted mirrors), or the public default."""
+        return self.services.get(service) or default
+
+
+_lock = threading.Lock()
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The active settings; loaded lazily from ``MISP_MODULES_CONFIG`` when never set."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = load_settings(os.environ.get("MISP_MODULES_CONFIG") or None)
+        return _current
+
+
+def set_settings(settings: Settings) -> None:
+    """Install settings (the server does this at startup; tests may too)."""
+    global _current
+    with _lock:
+        _current = settings
+
+
+def load_settings(path: str | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file at ``path`` (or nothing), then apply environment overrides."""
+    from misp_modules.settings_loader import load  # the server's loader and validator
+
+    return load(path, os.environ if environ is None else environ)

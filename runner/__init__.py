@@ -1,0 +1,1 @@
+"""The MISP workflow runner: execute MISP workflow graphs outside MISP, with MISP's semantics."""
