@@ -1,0 +1,252 @@
+"""Building blocks for runner-only workflow modules (MISP's built-in nodes re-implemented).
+
+A runner-only module declares the MISP node it implements (``misp_workflow`` metadata, see
+docs/contract.md) and answers the runner's request with :func:`reply`. This file keeps those
+modules short: their params as MISP declares them, then a handler.
+
+Example::
+
+    PARAMS = [{"id": "message", "label": "Message", "type": "input",
+               "default": "Execution stopped", "jinja_supported": True}]
+    moduleinfo, moduleconfig = declare(misp_id="stop-execution", module_type="action",
+                                       name="Stop execution", version="0.2", params=PARAMS,
+                                       blocking=True, outputs=0, description="...")
+    introspection, version = module_functions(moduleinfo, moduleconfig)
+
+    @node_handler(PARAMS)
+    def dict_handler(req: NodeRequest) -> dict:
+        return reply(False, errors=[req.params["message"] or "Execution stopped"])
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
+
+
+class ParamError(ValueError):
+    """A node parameter is missing, has the wrong type or an unsupported value.
+
+    The message names the parameter, e.g. ``param `operator`: unknown value 'bogus' ...``.
+    """
+
+
+def declare(
+    *,
+    misp_id: str,
+    module_type: str,
+    name: str,
+    description: str,
+    version: str = "0.1",
+    params: Sequence[Mapping[str, Any]] = (),
+    blocking: bool = False,
+    support_filters: bool = False,
+    expect_misp_core_format: bool = False,
+    multiple_output_connection: bool = False,
+    outputs: int | None = None,
+    logic_kind: str | None = None,
+    needs_stored_event: bool = False,
+    author: str = "misp-modules-ng",
+    features: str = "",
+    references: Iterable[str] = (),
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(moduleinfo, moduleconfig)`` for a runner-only module.
+
+    ``module-type`` is ``["workflow"]`` so MISP never lists it as an action node (its ids are
+    MISP's own built-in ids); the runner finds it through ``misp_workflow.id``.
+    """
+    if module_type not in ("logic", "action"):
+        raise ValueError(f"module_type must be 'logic' or 'action', not {module_type!r}")
+    if outputs is None:
+        outputs = 2 if module_type == "logic" and logic_kind in (None, "if") else 1
+    if module_type == "logic" and logic_kind is None:
+        logic_kind = "if"
+    workflow = {
+        "id": misp_id,
+        "module_type": module_type,
+        "name": name,
+        "version": version,
+        "blocking": blocking,
+        "support_filters": support_filters,
+        "expect_misp_core_format": expect_misp_core_format,
+        "multiple_output_connection": multiple_output_connection,
+        "outputs": outputs,
+        "needs_stored_event": needs_stored_event,
+        "params": [dict(p) for p in params],
+    }
+    if module_type == "logic":
+        workflow["logic_kind"] = logic_kind
+    moduleinfo = {
+        "version": version,
+        "author": author,
+        "module-type": ["workflow"],
+        "name": name,
+        "description": description,
+        "logo": "",
+        "requirements": [],
+        "features": features,
+        "references": list(references),
+        "input": "MISP workflow roaming data",
+        "output": "a workflow decision or data change (docs/contract.md)",
+        "misp_workflow": workflow,
+    }
+    moduleconfig = {
+        "blocking": blocking,
+        "support_filters": support_filters,
+        "expect_misp_core_format": expect_misp_core_format,
+    }
+    return moduleinfo, moduleconfig
+
+
+def module_functions(moduleinfo: Mapping[str, Any], moduleconfig: Mapping[str, Any]):
+    """The ``introspection()`` and ``version()`` functions every module file exposes."""
+
+    def introspection() -> dict[str, Any]:
+        return {"config": dict(moduleconfig)}
+
+    def version() -> dict[str, Any]:
+        return {**moduleinfo, "config": dict(moduleconfig)}
+
+    return introspection, version
+
+
+@dataclass
+class NodeRequest:
+    """The runner's request to a module, with params resolved the way MISP resolves them."""
+
+    data: Any
+    params: dict[str, Any]
+    saved_filters: dict[str, str] = field(default_factory=lambda: dict(EMPTY_FILTERS))
+    node_id: str | None = None
+    indexed_params: Mapping[str, Any] = field(default_factory=dict)
+    trigger: Mapping[str, Any] = field(default_factory=dict)
+    workflow: Mapping[str, Any] = field(default_factory=dict)
+    stored_event: Any = None
+    dry_run: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, request: Mapping[str, Any], declared: Sequence[Mapping[str, Any]]) -> "NodeRequest":
+        if not isinstance(request, Mapping):
+            raise ParamError("the request must be a JSON object")
+        data = request.get("data", {})
+        node = request.get("node") or {}
+        if not isinstance(node, Mapping):
+            raise ParamError("`node` must be an object")
+        return cls(
+            data=data,
+            params=resolve_params(declared, request.get("params")),
+            saved_filters=merge_filters(node.get("saved_filters")),
+            node_id=None if node.get("id") is None else str(node.get("id")),
+            indexed_params=node.get("indexed_params") or {},
+            trigger=request.get("trigger") or {},
+            workflow=request.get("workflow") or {},
+            stored_event=request.get("stored_event"),
+            dry_run=bool(request.get("dry_run", False)),
+            raw=request,
+        )
+
+
+def resolve_params(declared: Sequence[Mapping[str, Any]], given: Any) -> dict[str, Any]:
+    """MISP's ``getParamsWithValues`` without Jinja: declared params only; null or missing →
+    default → ``""``; existing ``""``/``[]`` kept. (Jinja rendering is the caller's job: the
+    runner renders before calling, as MISP does.)"""
+    if given in (None, []):  # PHP sends an empty array as []
+        given = {}
+    if not isinstance(given, Mapping):
+        raise ParamError("`params` must be an object mapping param ids to values")
+    resolved: dict[str, Any] = {}
+    for param in declared:
+        pid = param["id"]
+        value = given.get(pid)
+        if value is None:
+            value = param.get("default", "")
+            if value is None:
+                value = ""
+        resolved[pid] = value
+    return resolved
+
+
+def merge_filters(node_filters: Any) -> dict[str, str]:
+    """A node's ``saved_filters`` merged with the empty default (spec §2.7)."""
+    merged = dict(EMPTY_FILTERS)
+    if isinstance(node_filters, Mapping):
+        for key in EMPTY_FILTERS:
+            if key in node_filters:
+                merged[key] = node_filters[key]
+    return merged
+
+
+def reply(
+    result: bool,
+    *,
+    errors: Iterable[str] = (),
+    data: Any = None,
+    changes: Iterable[Mapping[str, Any]] | None = None,
+    output: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The contract's response. ``data`` only when the module changed the roaming data."""
+    errors = [str(e) for e in errors]
+    answer: dict[str, Any] = {"result": bool(result), "errors": errors}
+    if errors:
+        answer["error"] = ", ".join(errors)
+    if output is not None:
+        answer["output"] = output
+    if data is not None:
+        answer["data"] = data
+    if changes is not None:
+        answer["changes"] = list(changes)
+    answer.update(extra)
+    return answer
+
+
+def if_reply(result: bool, errors: Iterable[str] = ()) -> dict[str, Any]:
+    """An IF-style logic answer: true follows ``output_1`` (then), false ``output_2`` (else)."""
+    return reply(result, errors=errors, output="output_1" if result else "output_2")
+
+
+def node_handler(declared: Sequence[Mapping[str, Any]]) -> Callable:
+    """Decorate ``run(req: NodeRequest) -> dict`` into an upstream-style ``dict_handler``.
+
+    A :class:`ParamError` becomes a failed node (result false) whose error names the param.
+    Anything else propagates: the server reports it as a module error and logs the traceback.
+    """
+
+    def wrap(run: Callable[[NodeRequest], dict]) -> Callable[[Mapping[str, Any]], dict]:
+        @functools.wraps(run)
+        def dict_handler(request: Mapping[str, Any]) -> dict:
+            try:
+                req = NodeRequest.parse(request, declared)
+                return run(req)
+            except ParamError as exc:
+                return reply(False, errors=[str(exc)])
+
+        return dict_handler
+
+    return wrap
+
+
+def choice(params: Mapping[str, Any], pid: str, allowed: Iterable[str]) -> str:
+    """The value of a select param, or a :class:`ParamError` naming it and the allowed values."""
+    value = params.get(pid)
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ParamError(f"param `{pid}`: unsupported value {value!r} (expected one of: {', '.join(allowed)})")
+    return value
+
+
+def as_list(value: Any, pid: str) -> list:
+    """A multiple-picker value: MISP stores a list; old graphs may hold a scalar (wrapped here)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if isinstance(value, (str, int, float)):
+        return [value]
+    raise ParamError(f"param `{pid}`: expected a list, got {type(value).__name__}")
