@@ -1,0 +1,511 @@
+"""Change records: what a module did (or, offline, would have done) to MISP's stored event.
+
+MISP's built-in actions change its database without touching the roaming data (tag operations,
+publish, blocklist, ...) or change both (attribute edits). Outside MISP nobody stores anything,
+so every data-changing module reports its changes as records (docs/contract.md §4). Three
+consumers share this one vocabulary:
+
+* the runner folds them into its stored-event view with :func:`apply_changes`, so its report and
+  ``reload-full-event`` show the event as MISP would store it after the run;
+* :func:`apply_to_misp` replays them on a live MISP through PyMISP;
+* :func:`write_back` is the policy every data-changing module uses to pick between the two.
+
+Records are plain JSON-able dicts built by the constructors below, never by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid as uuidlib
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymisp import PyMISP
+
+TAG_SCOPES = ("event", "attribute")
+SET_SCOPES = ("event", "attribute", "object")
+
+# Fields a proposal (ShadowAttribute) carries over to the attribute when accepted.
+PROPOSAL_FIELDS = ("type", "category", "value", "to_ids", "comment", "first_seen", "last_seen",
+                   "disable_correlation")
+
+
+class ChangeError(ValueError):
+    """A malformed change record (unknown op, missing field, bad scope)."""
+
+
+class MispWriteError(RuntimeError):
+    """Applying a change to MISP failed. The message names the change and what MISP said;
+    ``applied`` holds the changes that were applied before the failure."""
+
+    def __init__(self, message: str, applied: list[dict] | None = None, change: Mapping | None = None):
+        super().__init__(message)
+        self.applied = applied or []
+        self.change = change
+
+
+# --- constructors (one per op of docs/contract.md §4) -------------------------------------------
+
+def _scope(scope: str, allowed: tuple[str, ...]) -> str:
+    if scope not in allowed:
+        raise ChangeError(f"scope must be one of {', '.join(allowed)}, not {scope!r}")
+    return scope
+
+
+def attach_tag(scope: str, uuid: str, tag: str, local: bool, relationship_type: str | None = None) -> dict:
+    """Attach ``tag`` (or, if already attached, update its relationship type)."""
+    return {"op": "attach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
+            "local": bool(local), "relationship_type": relationship_type or None}
+
+
+def detach_tag(scope: str, uuid: str, tag: str, local: bool | None = None) -> dict:
+    """Detach ``tag``: ``local`` True only local associations, False only global, None any."""
+    return {"op": "detach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
+            "local": None if local is None else bool(local)}
+
+
+def set_field(scope: str, uuid: str, field: str, value: Any) -> dict:
+    """Set one field (``to_ids``, ``comment``, ``distribution``, ``sharing_group_id``, ...)."""
+    return {"op": "set", "scope": _scope(scope, SET_SCOPES), "uuid": uuid, "field": field, "value": value}
+
+
+def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict:
+    """MISP's touch: new timestamp, the event is unpublished. ``event_uuid`` (attribute scope,
+    optional) spares :func:`apply_to_misp` a lookup of the attribute's event."""
+    change = {"op": "touch", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid}
+    if event_uuid is not None and scope == "attribute":
+        change["event_uuid"] = event_uuid
+    return change
+
+
+def publish(uuid: str) -> dict:
+    return {"op": "publish", "uuid": uuid}
+
+
+def add_eventblocklist_entry(event_uuid: Any, event_info: Any, event_orgc: str, comment: str) -> dict:
+    return {"op": "add_eventblocklist_entry", "event_uuid": event_uuid, "event_info": event_info,
+            "event_orgc": event_orgc, "comment": comment}
+
+
+def add_to_warninglist(warninglist_id: Any, values: Iterable[Any]) -> dict:
+    return {"op": "add_to_warninglist", "warninglist_id": warninglist_id, "values": list(values)}
+
+
+def accept_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+    """Accept a proposal; ``attribute_uuid`` is the attribute it edits (None: a new attribute)."""
+    return {"op": "accept_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
+
+
+def discard_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+    return {"op": "discard_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
+
+
+def add_attribute(event_uuid: str, attribute: Mapping[str, Any]) -> dict:
+    return {"op": "add_attribute", "event_uuid": event_uuid, "attribute": dict(attribute)}
+
+
+def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict:
+    return {"op": "add_object", "event_uuid": event_uuid, "object": dict(obj)}
+
+
+OPS = ("attach_tag", "detach_tag", "set", "touch", "publish", "add_eventblocklist_entry",
+       "add_to_warninglist", "accept_proposal", "discard_proposal", "add_attribute", "add_object")
+
+
+# --- the stored-event view ----------------------------------------------------------------------
+
+def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None = None) -> dict:
+    """The stored event after ``changes`` (pure: ``event`` is not modified).
+
+    ``event`` is ``{"Event": {...}}`` in MISP core format (``_AttributeFlattened``/``_allTags``
+    kept in step with ``Attribute``/``Object``) or REST format (PyMISP ``get_event``); a bare
+    event dict is accepted too and the same shape is returned. Changes aimed at another event
+    and ops without an effect on the event (blocklist, warninglist) are ignored. ``now`` is the
+    timestamp used by touch/publish (default: the current time).
+    """
+    if not isinstance(event, Mapping):
+        raise ChangeError("apply_changes: the event must be an object")
+    doc = copy.deepcopy(dict(event))
+    ev = doc.get("Event") if isinstance(doc.get("Event"), dict) else doc
+    stamp = int(time.time()) if now is None else int(now)
+    view = _EventView(ev, stamp)
+    for change in changes:
+        view.apply(change)
+    view.finish()
+    return doc
+
+
+def _values(container: Any) -> list:
+    """The items of a JSON list or of a PHP-style map (``{"0": a, "2": c}``)."""
+    if isinstance(container, list):
+        return container
+    if isinstance(container, dict):
+        return list(container.values())
+    return []
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, 0, 0.0, "", "0", [], {})
+
+
+class _EventView:
+    """Mutates one event dict in place; knows where MISP keeps copies of each attribute."""
+
+    def __init__(self, event: dict, now: int) -> None:
+        self.event = event
+        self.now = now
+        self.tags_changed = False
+
+    # where things live
+    def attribute_copies(self, attr_uuid: str) -> Iterator[dict]:
+        for attr in self.all_attributes():
+            if attr.get("uuid") == attr_uuid:
+                yield attr
+
+    def all_attributes(self) -> Iterator[dict]:
+        for attr in _values(self.event.get("Attribute")):
+            if isinstance(attr, dict):
+                yield attr
+        for obj in _values(self.event.get("Object")):
+            if isinstance(obj, dict):
+                for attr in _values(obj.get("Attribute")):
+                    if isinstance(attr, dict):
+                        yield attr
+        for attr in _values(self.event.get("_AttributeFlattened")):
+            if isinstance(attr, dict):
+                yield attr
+
+    def objects_of(self, attr_uuid: str) -> Iterator[dict]:
+        for obj in _values(self.event.get("Object")):
+            if isinstance(obj, dict) and any(isinstance(a, dict) and a.get("uuid") == attr_uuid
+                                             for a in _values(obj.get("Attribute"))):
+                yield obj
+
+    def is_this_event(self, uuid: Any) -> bool:
+        return uuid is None or "uuid" not in self.event or self.event.get("uuid") == uuid
+
+    def targets(self, scope: str, uuid: str) -> list[dict]:
+        if scope == "event":
+            return [self.event] if self.is_this_event(uuid) else []
+        if scope == "attribute":
+            return list(self.attribute_copies(uuid))
+        return [o for o in _values(self.event.get("Object")) if isinstance(o, dict) and o.get("uuid") == uuid]
+
+    # ops
+    def apply(self, change: Mapping) -> None:
+        if not isinstance(change, Mapping):
+            raise ChangeError("a change must be an object")
+        op = change.get("op")
+        handler = getattr(self, f"op_{op}", None) if op in OPS else None
+        if handler is None:
+            raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
+        try:
+            handler(change)
+        except KeyError as exc:
+            raise ChangeError(f"change {op!r} lacks field {exc.args[0]!r}") from None
+
+    def op_attach_tag(self, change: Mapping) -> None:
+        name = change["tag"]
+        for target in self.targets(change["scope"], change["uuid"]):
+            tags = target.get("Tag")
+            tags = _values(tags) if tags is not None else []
+            target["Tag"] = tags
+            existing = [t for t in tags if isinstance(t, dict) and t.get("name") == name]
+            if existing:
+                for tag in existing:
+                    tag["relationship_type"] = change.get("relationship_type")
+            else:
+                tags.append(self.new_tag(name, change["local"], change.get("relationship_type")))
+            self.tags_changed = True
+
+    def op_detach_tag(self, change: Mapping) -> None:
+        name, local = change["tag"], change.get("local")
+        for target in self.targets(change["scope"], change["uuid"]):
+            tags = _values(target.get("Tag"))
+            kept = [t for t in tags if not (isinstance(t, dict) and t.get("name") == name
+                                            and (local is None or _truthy(t.get("local")) == local))]
+            if len(kept) != len(tags):
+                target["Tag"] = kept
+                self.tags_changed = True
+
+    def op_set(self, change: Mapping) -> None:
+        for target in self.targets(change["scope"], change["uuid"]):
+            target[change["field"]] = change["value"]
+
+    def op_touch(self, change: Mapping) -> None:
+        if change["scope"] == "attribute":
+            found = False
+            for attr in self.attribute_copies(change["uuid"]):
+                attr["timestamp"] = self.stamp_like(attr.get("timestamp"))
+                found = True
+            for obj in self.objects_of(change["uuid"]):
+                obj["timestamp"] = self.stamp_like(obj.get("timestamp"))
+            if not found:
+                return
+        elif not self.is_this_event(change["uuid"]):
+            return
+        self.event["published"] = False
+        self.event["timestamp"] = self.stamp_like(self.event.get("timestamp"))
+
+    def op_publish(self, change: Mapping) -> None:
+        if self.is_this_event(change["uuid"]):
+            self.event["published"] = True
+            self.event["publish_timestamp"] = self.stamp_like(self.event.get("publish_timestamp"))
+
+    def op_add_eventblocklist_entry(self, change: Mapping) -> None:
+        pass  # MISP's blocklist table, not the event
+
+    def op_add_to_warninglist(self, change: Mapping) -> None:
+        pass  # a warninglist, not the event
+
+    def op_accept_proposal(self, change: Mapping) -> None:
+        proposal = self.take_proposal(change["uuid"])
+        if proposal is None:
+            return
+        target_uuid = change.get("attribute_uuid")
+        if target_uuid:
+            for attr in self.attribute_copies(target_uuid):
+                if _truthy(proposal.get("proposal_to_delete")):
+                    attr["deleted"] = True
+                else:
+                    for key in PROPOSAL_FIELDS:
+                        if key in proposal:
+                            attr[key] = proposal[key]
+            self.op_touch({"scope": "attribute", "uuid": target_uuid})
+        else:
+            attribute = {k: proposal[k] for k in PROPOSAL_FIELDS if k in proposal}
+            attribute.update(uuid=str(uuidlib.uuid4()), event_id=self.event.get("id"),
+                             timestamp=self.stamp_like(self.event.get("timestamp")), Tag=[])
+            self.op_add_attribute({"attribute": attribute})
+            self.op_touch({"scope": "event", "uuid": None})
+
+    def op_discard_proposal(self, change: Mapping) -> None:
+        self.take_proposal(change["uuid"])
+
+    def op_add_attribute(self, change: Mapping) -> None:
+        if not self.is_this_event(change.get("event_uuid")):
+            return
+        attribute = copy.deepcopy(dict(change["attribute"]))
+        self.event["Attribute"] = _values(self.event.get("Attribute")) + [attribute]
+        if "_AttributeFlattened" in self.event:
+            self.event["_AttributeFlattened"] = _values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
+        self.tags_changed = True  # refreshes _allTags on the new copies
+
+    def op_add_object(self, change: Mapping) -> None:
+        if not self.is_this_event(change.get("event_uuid")):
+            return
+        obj = copy.deepcopy(dict(change["object"]))
+        self.event["Object"] = _values(self.event.get("Object")) + [obj]
+        if "_AttributeFlattened" in self.event:
+            self.event["_AttributeFlattened"] = (_values(self.event["_AttributeFlattened"])
+                                                 + copy.deepcopy(_values(obj.get("Attribute"))))
+        self.tags_changed = True
+
+    # helpers
+    def take_proposal(self, proposal_uuid: str) -> dict | None:
+        """Remove a proposal from every place it is listed; return it (None when unknown)."""
+        found = None
+        holders = [self.event] + list(self.all_attributes())
+        for holder in holders:
+            proposals = holder.get("ShadowAttribute")
+            if proposals is None:
+                continue
+            items = _values(proposals)
+            kept = [p for p in items if not (isinstance(p, dict) and p.get("uuid") == proposal_uuid)]
+            if len(kept) != len(items):
+                found = found or next(p for p in items if isinstance(p, dict) and p.get("uuid") == proposal_uuid)
+                holder["ShadowAttribute"] = kept
+        return found
+
+    def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict:
+        """A tag record shaped like the event's others (id, colour, ... copied when known)."""
+        template = next((t for t in self.all_tags() if t.get("name") == name), None)
+        tag = {k: v for k, v in (template or {}).items() if k not in ("inherited", "local", "relationship_type")}
+        tag.setdefault("name", name)
+        tag["local"] = 1 if local else 0
+        tag["relationship_type"] = relationship_type
+        return copy.deepcopy(tag)
+
+    def all_tags(self) -> Iterator[dict]:
+        for tag in _values(self.event.get("Tag")):
+            if isinstance(tag, dict):
+                yield tag
+        for attr in self.all_attributes():
+            for tag in _values(attr.get("Tag")):
+                if isinstance(tag, dict):
+                    yield tag
+
+    def stamp_like(self, previous: Any) -> Any:
+        """MISP core format keeps timestamps as strings, REST as strings or ints: keep the type."""
+        return str(self.now) if isinstance(previous, str) else self.now
+
+    def finish(self) -> None:
+        """Recompute ``_allTags`` (event tags first) where the view carries it."""
+        if not self.tags_changed:
+            return
+        event_tags = [t for t in _values(self.event.get("Tag")) if isinstance(t, dict)]
+        has_all_tags = any("_allTags" in a for a in self.all_attributes())
+        for attr in self.all_attributes():
+            if "_allTags" in attr or (has_all_tags and "_allTags" not in attr):
+                own = [t for t in _values(attr.get("Tag")) if isinstance(t, dict)]
+                attr["_allTags"] = ([{**t, "inherited": True} for t in event_tags]
+                                    + [{**t, "inherited": False} for t in own])
+
+
+# --- a live MISP --------------------------------------------------------------------------------
+
+def apply_to_misp(misp: "PyMISP", changes: Iterable[Mapping]) -> list[dict]:
+    """Replay ``changes`` on MISP through PyMISP, in order; return them marked ``applied``.
+
+    Consecutive ``set`` changes on the same entity become one edit call. A touch unpublishes the
+    event (MISP's REST edits already renew attribute timestamps). Raises :class:`MispWriteError`
+    naming the failing change and MISP's answer; earlier changes stay applied (``.applied``).
+    """
+    applied: list[dict] = []
+    pending = [dict(c) for c in changes]
+    unpublished: set[str] = set()
+    i = 0
+    while i < len(pending):
+        change = pending[i]
+        op = change.get("op")
+        try:
+            if op == "set":
+                group = [change]
+                while (i + len(group) < len(pending) and pending[i + len(group)].get("op") == "set"
+                       and pending[i + len(group)].get("scope") == change.get("scope")
+                       and pending[i + len(group)].get("uuid") == change.get("uuid")):
+                    group.append(pending[i + len(group)])
+                _check(change, _apply_set(misp, group))
+                for item in group:
+                    applied.append({**item, "applied": True})
+                i += len(group)
+                continue
+            answer = _apply_one(misp, change, unpublished)
+            if answer is not None:
+                _check(change, answer)
+        except MispWriteError as exc:
+            exc.applied = applied
+            raise
+        except ChangeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - PyMISP and requests errors, reported with context
+            raise MispWriteError(f"{describe(change)} failed: {type(exc).__name__}: {exc}",
+                                 applied, change) from None
+        applied.append({**change, "applied": True})
+        i += 1
+    return applied
+
+
+def describe(change: Mapping) -> str:
+    """A short human description of a change, for errors and logs (no secrets in records)."""
+    op = change.get("op")
+    if op in ("attach_tag", "detach_tag"):
+        return f"{op} {change.get('tag')!r} on {change.get('scope')} {change.get('uuid')}"
+    if op == "set":
+        return f"set {change.get('field')} on {change.get('scope')} {change.get('uuid')}"
+    if op == "add_to_warninglist":
+        return f"add_to_warninglist {change.get('warninglist_id')}"
+    target = change.get("uuid") or change.get("event_uuid")
+    return f"{op} {target}"
+
+
+def _apply_set(misp: "PyMISP", group: list[Mapping]) -> Any:
+    first = group[0]
+    fields = {c["field"]: c["value"] for c in group}
+    if first["scope"] == "attribute":
+        return misp.update_attribute(fields, attribute_id=first["uuid"])
+    if first["scope"] == "object":
+        return misp.update_object(fields, object_id=first["uuid"])
+    return misp.update_event(fields, event_id=first["uuid"])
+
+
+def _apply_one(misp: "PyMISP", change: Mapping, unpublished: set[str]) -> Any:
+    op = change.get("op")
+    if op == "attach_tag":
+        return misp.tag(change["uuid"], change["tag"], local=bool(change.get("local")),
+                        relationship_type=change.get("relationship_type") or None)
+    if op == "detach_tag":
+        return misp.untag(change["uuid"], change["tag"])
+    if op == "touch":
+        event_uuid = change["uuid"] if change["scope"] == "event" else change.get("event_uuid")
+        if event_uuid is None:
+            attribute = misp.get_attribute(change["uuid"])
+            _check(change, attribute)
+            event_uuid = str(attribute.get("Attribute", {}).get("event_id"))
+        if event_uuid in unpublished:
+            return None
+        unpublished.add(event_uuid)
+        return misp.unpublish(event_uuid)
+    if op == "publish":
+        return misp.publish(change["uuid"])
+    if op == "add_eventblocklist_entry":
+        return misp.add_event_blocklist(uuids=[change["event_uuid"]], comment=change.get("comment"),
+                                        event_info=change.get("event_info"), event_orgc=change.get("event_orgc"))
+    if op == "add_to_warninglist":
+        return _append_to_warninglist(misp, change)
+    if op == "accept_proposal":
+        return misp.accept_attribute_proposal(change["uuid"])
+    if op == "discard_proposal":
+        return misp.discard_attribute_proposal(change["uuid"])
+    if op == "add_attribute":
+        return misp.add_attribute(change["event_uuid"], change["attribute"])
+    if op == "add_object":
+        return misp.add_object(change["event_uuid"], change["object"])
+    raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
+
+
+def _append_to_warninglist(misp: "PyMISP", change: Mapping) -> Any:
+    """MISP re-imports the whole custom list: read its entries, append the new values, save."""
+    wl_id = change["warninglist_id"]
+    current = misp.get_warninglist(wl_id)
+    _check(change, current)
+    wl = current.get("Warninglist", current)
+    entries = [e for e in _values(wl.get("WarninglistEntry")) if isinstance(e, dict)]
+    known = {str(e.get("value")) for e in entries}
+    lines = [e["value"] + (f" # {e['comment']}" if e.get("comment") else "") for e in entries]
+    for value in change.get("values", []):
+        if str(value) not in known:
+            known.add(str(value))
+            lines.append(str(value))
+    types = [t.get("type") for t in _values(wl.get("WarninglistType")) if isinstance(t, dict)]
+    payload = {"Warninglist": {"name": wl.get("name"), "description": wl.get("description"),
+                               "type": wl.get("type"), "category": wl.get("category"),
+                               "matching_attributes": types, "entries": "\n".join(lines)}}
+    return misp.direct_call(f"warninglists/edit/{wl_id}", payload)
+
+
+def _check(change: Mapping, answer: Any) -> None:
+    """PyMISP returns MISP's error answers instead of raising: turn them into an exception."""
+    failed = False
+    said: Any = None
+    if isinstance(answer, Mapping):
+        if answer.get("errors"):
+            failed, said = True, answer["errors"]
+        elif answer.get("saved") is False or answer.get("success") is False:
+            failed, said = True, answer.get("message") or answer.get("errors") or answer
+    elif isinstance(answer, str):
+        failed, said = True, answer[:500]
+    if failed:
+        if isinstance(said, (list, tuple)) and len(said) == 2 and isinstance(said[0], int):
+            status, body = said
+            if isinstance(body, Mapping):
+                body = body.get("message") or body.get("errors") or body
+            said = f"HTTP {status}: {body}"
+        raise MispWriteError(f"{describe(change)} failed: MISP said: {said}", change=change)
+
+
+# --- the policy ---------------------------------------------------------------------------------
+
+def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writing changes to MISP") -> list[dict]:
+    """What every data-changing module does with its changes: apply them to the configured MISP
+    (marked ``applied``) unless ``dry_run``; without a MISP connection, return them unapplied so
+    the runner folds them into its stored-event view."""
+    changes = [dict(c) for c in changes]
+    if dry_run or not changes:
+        return changes
+    from misp_modules.lib.misp import get_misp, misp_configured
+
+    if not misp_configured():
+        return changes
+    return apply_to_misp(get_misp(action), changes)
