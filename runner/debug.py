@@ -1,0 +1,73 @@
+"""MISP's workflow debug mode, sending side (spec §5.14).
+
+When debug mode is on, MISP POSTs each step to ``<debug_url>/<trigger_id><path>`` (5 s
+timeout): ``/init?type=<for_path>`` after normalisation, ``/exec/<module>?result=<status>``
+after every node (logic included), ``/end?outcome=<outcome>`` at the end of a top-level run.
+The body is JSON sent as ``application/x-www-form-urlencoded`` (MISP's client sets no JSON
+content type), so receivers parse the raw body.
+
+Deviation (recommended by the spec, §15.6): an unreachable debug URL never breaks the run; the
+error is logged and the run goes on. ``message=`` in ``result=error`` posts is percent-encoded
+where HTTP requires it (MISP sends it raw, which a space makes an invalid request line).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import urllib3
+
+from runner.jsonio import dumps
+
+DEFAULT_DEBUG_URL = "http://127.0.0.1:27051"
+TIMEOUT = 5.0
+log = logging.getLogger(__name__)
+
+_EMPTY_SOURCE = {"node_id": "", "module_id": "", "filters": "", "parameters": ""}
+
+
+class DebugPoster:
+    def __init__(self, base_url: str, trigger_id: str, timeout: float = TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.trigger_id = trigger_id
+        self.timeout = timeout
+        self.failures = 0
+        self._pool = urllib3.PoolManager(num_pools=1, maxsize=4, block=False, retries=False)
+
+    def init(self, for_path: str, original: Any, normalized: Any) -> None:
+        self._post(f"/init?type={for_path}", {"original": original, "normalized": normalized})
+
+    def exec(self, module_id: str, status: str, data: Any, node: Mapping | None = None,
+             errors: list[str] | None = None, message: str | None = None) -> None:
+        path = f"/exec/{module_id}?result={status}"
+        if message is not None:
+            path += "&message=" + quote(message, safe="!$'()*+,;=:@/?`[]{}<>\"|^~#")
+        self._post(path, data, node, errors)
+
+    def end(self, outcome: str, walk_result: Any) -> None:
+        self._post(f"/end?outcome={outcome}", walk_result)
+
+    def _post(self, path: str, data: Any, node: Mapping | None = None, errors: list[str] | None = None) -> None:
+        source = dict(_EMPTY_SOURCE)
+        if node is not None:
+            ndata = node.get("data") if isinstance(node.get("data"), Mapping) else {}
+            source = {"node_id": node.get("id", ""), "module_id": ndata.get("id", ""),
+                      "filters": ndata.get("saved_filters", ""), "parameters": ndata.get("indexed_params", "")}
+        body: dict[str, Any] = {
+            "source": source,
+            "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "data": data,
+        }
+        if errors:
+            body["errors"] = errors
+        url = f"{self.base_url}/{self.trigger_id}{path}"
+        try:
+            self._pool.request("POST", url, body=dumps(body),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"},
+                               timeout=urllib3.Timeout(total=self.timeout))
+        except Exception as exc:  # noqa: BLE001 - a debug post must never break a run
+            self.failures += 1
+            log.warning("debug POST to %s failed: %s", url.split("?")[0], exc)

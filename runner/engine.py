@@ -1,0 +1,309 @@
+"""One run of a workflow for a trigger, as MISP's ``executeWorkflowForTrigger`` and
+``__runWorkflow`` (spec §5.1-§5.2), then its concurrent branches (§5.6).
+
+The main walk runs in the caller's thread. The branches its concurrent-task nodes queue run
+after it, concurrently, each on its own roaming data (the snapshot taken when it was queued),
+as MISP's background jobs would; branches queued inside a branch start when that branch ends.
+Job ids count up in queue order, as MISP's do (job 1 is the trigger's own job for a
+non-blocking trigger).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from runner import graph as g
+from runner.catalog import Catalog, Enablement
+from runner.client import ModuleClient
+from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
+from runner.errors import InputError
+from runner.executor import RunSettings, execute_node
+from runner.jinja import MODULE as JINJA_MODULE
+from runner.jinja import Renderer
+from runner.logfile import WorkflowLog
+from runner.mocks import Mocks
+from runner.records import Branch, NodeRun, WalkRecord
+from runner.roaming import RoamingData
+from runner.stored import StoredEvent
+from runner.triggers import Trigger, caller_log, condition_holds, get_trigger, normalize
+from runner.walker import GraphError, logic_kind_for, walk_graph
+
+INVALID_START = "Invalid start node `-1`"
+CONDITION_FAILED = "Conditions on the trigger are not satisfied to continue the execution"
+
+
+@dataclass
+class RunOptions:
+    enablement: Enablement = field(default_factory=Enablement)
+    mocks: Mocks = field(default_factory=Mocks)
+    timeout: float | None = None             # per node; None: the client's (10 s, MISP's)
+    dry_run: bool = False
+    debug_url: str | None = None             # set: debug mode on, POSTs there
+    log_file: str | None = None
+    host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
+    organisations: frozenset | None = None   # org ids that exist; None: those the event names
+    max_parallel: int = 4                    # concurrent branches at once
+    logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
+
+
+@dataclass
+class RunResult:
+    workflow: g.Workflow
+    trigger: Trigger
+    outcome: str                   # success | blocked | failure
+    outcome_text: str              # MISP's outcomeText ("failure Error while normalizing ...")
+    success: bool
+    errors: list[str]
+    log: list[str]                 # always-logged messages of the main run
+    walk: WalkRecord | None
+    start_data: Any
+    data: Any                      # final roaming data
+    stored: StoredEvent
+    branches: list[Branch]
+    caller_log: dict | None
+    duration: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        if self.outcome_text.startswith("failure ") and not self.errors:
+            return self.outcome_text[len("failure "):]
+        return ", ".join(self.errors)
+
+
+class Runner:
+    """Runs workflows against one module server (one connection pool, one module catalog)."""
+
+    def __init__(self, catalog: Catalog, client: ModuleClient | None, options: RunOptions | None = None) -> None:
+        self.catalog = catalog
+        self.client = client
+        self.options = options or RunOptions()
+        self.render = Renderer(client, JINJA_MODULE in catalog.expansions)
+
+    def run(self, workflow: g.Workflow, raw: Any, trigger_id: str | None = None) -> RunResult:
+        return _Run(self, workflow, raw, trigger_id).execute()
+
+
+class _Run:
+    def __init__(self, runner: Runner, workflow: g.Workflow, raw: Any, trigger_id: str | None) -> None:
+        opts = runner.options
+        tid = trigger_id or workflow.trigger_id or ""
+        trigger = get_trigger(tid)
+        if trigger is None:
+            raise InputError(f"Unknown trigger `{tid}`")
+        self.runner, self.workflow, self.raw, self.trigger, self.opts = runner, workflow, raw, trigger, opts
+        debug_on = bool(opts.debug_url) or workflow.debug_enabled
+        self.log = WorkflowLog(trigger.id, workflow.id, debug=debug_on, path=opts.log_file)
+        self.debug = DebugPoster(opts.debug_url or DEFAULT_DEBUG_URL, trigger.id) if debug_on else None
+        self.stored = StoredEvent(raw)
+        first = workflow.first_trigger()
+        core = bool(g.node_data(first[1]).get("misp_core_format")) if first else trigger.misp_core_format
+        self.env = RunSettings(
+            workflow=workflow, catalog=runner.catalog, client=runner.client, render=runner.render,
+            trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
+            stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
+            timeout=opts.timeout, dry_run=opts.dry_run,
+        )
+        self.user_ok = _workflow_user_exists(opts, raw)
+        self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
+        self._jobs_lock = threading.Lock()
+        self.branches: list[Branch] = []
+
+    def next_job(self) -> int:
+        with self._jobs_lock:
+            self._jobs += 1
+            return self._jobs
+
+    # -- the top-level run ------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        started = time.perf_counter()
+        try:
+            result = self._main()
+        finally:
+            self.log.close()
+        result.duration = time.perf_counter() - started
+        return result
+
+    def _result(self, outcome: str, text: str, success: bool, errors: list[str], walk: WalkRecord | None,
+                start: Any, data: Any, log: WorkflowLog) -> RunResult:
+        clog = caller_log(self.trigger, self.raw, errors, self.opts.logging) if not success and errors else None
+        return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.errors(), walk,
+                         start, data, self.stored, sorted(self.branches, key=lambda b: b.job_id), clog, 0.0,
+                         list(self.stored.problems))
+
+    def _main(self) -> RunResult:
+        trigger, wf, log = self.trigger, self.workflow, self.log
+        first = wf.first_trigger()
+        if first is None or g.module_id(first[1]) != trigger.id:
+            return self._result("failure", "failure", False, [INVALID_START], None, None, None, log)
+        start_key, trigger_node = first
+        log.debug(f"Started executing workflow for trigger `{trigger.id}` ({wf.id})")
+        try:
+            data = normalize(trigger, self.raw)
+            problem = "Invalid input." if data is False else None
+        except Exception as exc:  # noqa: BLE001 - MISP: any exception from normalizeData
+            data, problem = None, _normalization_problem(exc)
+        if problem is not None:
+            message = f"Error while normalizing data for trigger. {problem}"
+            log.debug(message)
+            return self._result("failure", "failure " + message, False, [], None, None, None, log)
+        if self.debug is not None:
+            self.debug.init(trigger.for_path, self.raw, data)
+        if not condition_holds(trigger, g.indexed_params(trigger_node), self.raw):
+            return self._result("failure", "failure " + CONDITION_FAILED, False, [], None, data, data, log)
+        record = WalkRecord(start_node=start_key, for_path=trigger.for_path)
+        roaming = RoamingData(data)
+        walker = _WalkContext(self, log, job_id=None if trigger.blocking else 1)
+        try:
+            success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
+        except GraphError as exc:
+            record.errors.append(str(exc))
+            success = False
+        record.success = success
+        if not success:
+            log.error("Execution stopped. \n" + ", ".join(record.errors))
+        elif record.errors:
+            log.error("Execution encountered an error but continued. \n" + ", ".join(record.errors))
+        outcome = "success" if success else ("blocked" if record.stopped_by_stop else "failure")
+        log.debug(f"Finished executing workflow for trigger `{trigger.id}` ({wf.id}). Outcome: {outcome}")
+        if self.debug is not None:
+            self.debug.end(outcome, _walk_result(wf, record))
+        self._run_branches(walker.queued)
+        return self._result(outcome, outcome, success, record.errors, record, data, roaming.data, log)
+
+    # -- concurrent branches ----------------------------------------------------------------
+    def _run_branches(self, first: list[Branch]) -> None:
+        if not first:
+            return
+        pending: list = []
+        lock = threading.Lock()
+        done = threading.Event()
+        count = [0]
+
+        with ThreadPoolExecutor(max_workers=max(1, self.opts.max_parallel), thread_name_prefix="branch") as pool:
+            def submit(branches: list[Branch]) -> None:
+                with lock:
+                    count[0] += len(branches)
+                    self.branches.extend(branches)
+                for b in branches:
+                    pending.append(pool.submit(task, b))
+
+            def task(branch: Branch) -> None:
+                try:
+                    children = self._branch(branch)
+                    if children:
+                        submit(children)
+                finally:
+                    with lock:
+                        count[0] -= 1
+                        if count[0] == 0:
+                            done.set()
+
+            submit(first)
+            done.wait()
+
+    def _branch(self, branch: Branch) -> list[Branch]:
+        """MISP's ``WorkflowShell walkGraph`` job for one branch (spec §5.1)."""
+        started = time.perf_counter()
+        log = self.log.scoped()
+        record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
+        roaming = RoamingData(branch.start_data)
+        walker = _WalkContext(self, log, job_id=branch.job_id)
+        try:
+            success = walk_graph(walker, branch.start_node, "non-blocking", roaming, record)
+        except GraphError as exc:
+            record.errors.append(str(exc))
+            success = False
+        except Exception as exc:  # noqa: BLE001 - one branch must not take the others down
+            record.errors.append(f"branch crashed: {type(exc).__name__}: {exc}")
+            success = False
+        record.success = success
+        if success:
+            branch.job_message = (f"Workflow concurrent task executed {len(record.executed)} nodes "
+                                  f"starting from node {branch.start_node}.")
+        else:
+            branch.job_message = "Error while executing workflow concurrent task. \n" + ", ".join(record.errors)
+            log.error(branch.job_message)
+        branch.walk = record
+        branch.final_data = roaming.data
+        branch.log = log.errors()
+        branch.duration = time.perf_counter() - started
+        return walker.queued
+
+
+class _WalkContext:
+    """What the walker needs for one walk (the main run or one branch)."""
+
+    def __init__(self, run: _Run, log: WorkflowLog, job_id: int | None) -> None:
+        self.run = run
+        self.workflow = run.workflow
+        self.log = log
+        self.job_id = job_id
+        self.queued: list[Branch] = []
+
+    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: list[str]) -> NodeRun:
+        return execute_node(self.run.env, key, node, roaming, kind, path, self.log)
+
+    def is_blocking(self, node: Mapping) -> bool:
+        spec = self.run.runner.catalog.get(g.module_type(node), g.module_id(node))
+        return bool(spec and spec.blocking)
+
+    def logic_kind(self, node: Mapping) -> str:
+        def declared() -> str | None:
+            spec = self.run.runner.catalog.get("logic", g.module_id(node))
+            return spec.logic_kind if spec else None
+        return logic_kind_for(node, declared)
+
+    def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None:
+        job = self.run.next_job()
+        run.enqueued.append({"job": job, "start_node": target})
+        self.queued.append(Branch(job_id=job, parent_job=self.job_id, from_node=run.node,
+                                  start_node=target, start_data=snapshot))
+
+    def user_ok(self) -> bool:
+        return self.run.user_ok
+
+
+def _normalization_problem(exc: Exception) -> str:
+    message = str(exc)
+    if getattr(exc, "invalid_input", False) or message in ("", "Invalid input.", "Invalid input"):
+        return "Invalid input."
+    return "Error:\n" + message
+
+
+def _walk_result(workflow: g.Workflow, record: WalkRecord) -> dict:
+    """MISP's ``walkResult`` for the ``/end`` debug POST (full node objects, §5.9)."""
+    def nodes(ids: list[str]) -> list:
+        return [workflow.node(i) or {"id": i} for i in ids]
+    return {"blocking_nodes": nodes(record.failed), "executed_nodes": nodes(record.executed),
+            "blocked_paths": record.blocked_paths}
+
+
+def _workflow_user_exists(opts: RunOptions, raw: Any) -> bool:
+    """MISP's workflow user (spec §5.3): the SYSTEM user of ``MISP.host_org_id`` when that org
+    exists. Offline, the organisations that exist are ``--organisation`` ids, else the ones the
+    event itself names; there is no site-admin fallback (the runner knows no users)."""
+    if opts.host_org_id in (None, ""):
+        return True
+    known = opts.organisations if opts.organisations is not None else _event_orgs(raw)
+    return str(opts.host_org_id) in {str(o) for o in known}
+
+
+def _event_orgs(raw: Any) -> set[str]:
+    orgs: set[str] = set()
+    if not isinstance(raw, Mapping):
+        return orgs
+    event = raw.get("Event") if isinstance(raw.get("Event"), Mapping) else {}
+    for holder in (event, raw):
+        for key in ("org_id", "orgc_id"):
+            if holder.get(key) not in (None, ""):
+                orgs.add(str(holder[key]))
+        for key in ("Org", "Orgc"):
+            org = holder.get(key)
+            if isinstance(org, Mapping) and org.get("id") not in (None, ""):
+                orgs.add(str(org["id"]))
+    return orgs

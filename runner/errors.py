@@ -1,0 +1,17 @@
+"""The two ways a run can end before the walk decides anything.
+
+:class:`InputError` is the analyst's mistake (missing file, invalid JSON, not a MISP workflow): the
+CLI prints its one-line message and exits with ``EXIT_INVALID_INPUT``. :class:`RunnerError` is
+an environment problem the runner cannot work around (module server unreachable while loading
+the module list): one line, ``EXIT_FAILURE``.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input. The message names the problem and the file; it never holds a traceback."""
+
+
+class RunnerError(RuntimeError):
+    """The runner cannot run (e.g. the module server is down when the module list is needed)."""

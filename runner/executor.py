@@ -1,0 +1,177 @@
+"""Executing one node, as MISP's ``executeNode`` (spec §5.7) and ``Module_misp_module`` (§11.2).
+
+Order of checks: the module must resolve by ``(module_type, id)`` ("Could not load class"),
+then be enabled ("Could not execute disabled module"), then it runs: scripted (``--mock``) or
+on the module server. Anything that goes wrong while it runs (the module raised, the server is
+down, slow, or answers garbage) is "Error while executing module <id>. Error: <reason>".
+MISP would count the last three as success for a misp-module (a bug, §11.2 step 7); the runner
+reports the truth.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from runner import graph as g
+from runner import params as P
+from runner.catalog import Catalog, Enablement, ModuleSpec
+from runner.client import ModuleCallError, ModuleClient
+from runner.debug import DebugPoster
+from runner.logfile import WorkflowLog
+from runner.mocks import Mocks
+from runner.records import NodeRun
+from runner.stored import StoredEvent
+
+
+class NodeException(Exception):
+    """The module could not give an answer (MISP: an exception out of ``exec``)."""
+
+
+@dataclass
+class RunSettings:
+    """What every node execution of one run shares."""
+
+    workflow: g.Workflow
+    catalog: Catalog
+    client: ModuleClient | None
+    render: P.Render
+    trigger: Mapping[str, Any]           # {"id", "blocking", "misp_core_format"} sent to modules
+    stored: StoredEvent
+    enablement: Enablement = field(default_factory=Enablement)
+    mocks: Mocks = field(default_factory=Mocks)
+    debug: DebugPoster | None = None
+    timeout: float | None = None
+    dry_run: bool = False
+
+
+def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
+                 path: list[str], log: WorkflowLog) -> NodeRun:
+    started = time.perf_counter()
+    mid = g.module_id(node)
+    run = NodeRun(node=g.display_id(node, key), module=mid, kind=kind, path=path)
+    try:
+        _execute(env, run, node, roaming, log)
+    finally:
+        run.duration = time.perf_counter() - started
+    return run
+
+
+def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog) -> None:
+    mid = run.module
+    spec = env.catalog.get(g.module_type(node), mid)
+    if spec is None:
+        _fail(env, run, node, roaming, log, "loading_error", f"Could not load class for module: {mid}")
+        return
+    if not env.enablement.is_enabled(mid):
+        _fail(env, run, node, roaming, log, "disabled_module", f"Could not execute disabled module `{mid}`.")
+        return
+    try:
+        mock = env.mocks.get(run.node) if env.mocks else None
+        if mock is not None:
+            run.mocked = True
+            if mock.exception is not None:
+                raise NodeException(mock.exception)
+            result, errors = mock.success, list(mock.errors)
+        else:
+            result, errors = _call(env, spec, run, node, roaming)
+    except NodeException as exc:
+        message = f"Error while executing module {mid}. Error: {exc}"
+        _fail(env, run, node, roaming, log, "error", message, debug_message=str(exc))
+        return
+    run.result = bool(result)
+    run.errors = errors
+    run.status = "success" if run.kind == "logic" or run.result else "partial-success"
+    wf = env.workflow
+    log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
+              f"executed successfully with status: {run.status}")
+    if env.debug is not None:
+        env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+
+
+def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog, status: str,
+          message: str, debug_message: str | None = None) -> None:
+    run.result = False
+    run.status = status
+    run.errors = [message]
+    log.error(message)
+    if env.debug is not None:
+        env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+
+
+def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roaming: Any) -> tuple[bool, list[str]]:
+    if env.client is None:
+        raise NodeException("no module server configured")
+    data = roaming.get_data()
+    try:
+        params = P.resolve(spec, node, data, env.render)
+        body: dict[str, Any] = {"module": spec.name, "data": data, "params": params or []}
+        if spec.is_misp_module:
+            if spec.support_filters:
+                body["filteredItems"] = P.filtered_items(node, data)
+            matching = P.matching_data(spec, params, data)
+            if matching:
+                body["matchingData"] = matching
+    except NodeException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a hash path the semantics library rejects
+        raise NodeException(str(exc) or type(exc).__name__) from None
+    body["node"] = {"id": run.node, "saved_filters": g.saved_filters(node),
+                    "indexed_params": g.node_data(node).get("indexed_params") or []}
+    body["trigger"] = env.trigger
+    body["workflow"] = {"id": env.workflow.id, "name": env.workflow.name}
+    if spec.needs_stored_event:
+        body["stored_event"] = env.stored.snapshot()
+    body["dry_run"] = env.dry_run
+    try:
+        answer, run.module_time = env.client.query(body, env.timeout)
+    except ModuleCallError as exc:
+        raise NodeException(str(exc)) from None
+    if not isinstance(answer, dict):
+        raise NodeException(f"the module server answered a JSON {_json_type(answer)}, not an object")
+    return _interpret(env, spec, run, answer, roaming)
+
+
+def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, roaming: Any) -> tuple[bool, list[str]]:
+    error = answer.get("error")
+    if "result" in answer:
+        result = not _empty(answer["result"])
+        errors = answer.get("errors")
+        if not isinstance(errors, list):
+            errors = [] if _empty(error) else [str(error)]
+        errors = [str(e) for e in errors]
+    elif spec.kind == "runner":
+        # Runner-only modules always answer `result`; without it the server reports a failure
+        # that is not the module's decision (it raised, timed out, was not found).
+        raise NodeException(str(error) if not _empty(error) else "the module answered without a `result`")
+    else:
+        # MISP's rule for misp-modules: only a non-empty `error` fails the node.
+        result = _empty(error)
+        errors = [] if result else [error if isinstance(error, str) else str(error)]
+    if spec.kind == "runner":  # misp-modules never change the roaming data (§11.2)
+        data = answer.get("data")
+        if isinstance(data, dict):
+            roaming.set_data(data)
+            run.data_changed = True
+    changes = answer.get("changes")
+    if isinstance(changes, list) and changes:
+        run.changes = env.stored.apply(changes, run.node)
+    return result, errors
+
+
+def _empty(value: Any) -> bool:
+    """PHP's ``empty()``."""
+    return value in (None, False, 0, "", "0") or (isinstance(value, (list, dict)) and not value)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"

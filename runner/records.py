@@ -1,0 +1,87 @@
+"""What a run records: one entry per node execution, one record per walk (spec §5.9).
+
+These are plain data, filled by the walker and executor and turned into the ``--json``
+document by ``runner.report``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class NodeRun:
+    """One execution of one node (a node reached by two paths has two)."""
+
+    node: str                     # node id as MISP prints it
+    module: str                   # node.data.id
+    kind: str                     # "logic" | "action"
+    result: bool | None = None    # the module's boolean (IF: the condition)
+    status: str = "success"       # success | partial-success | disabled_module | loading_error | error
+    errors: list[str] = field(default_factory=list)
+    output: str | None = None     # logic: the output followed (None: concurrent-task or none)
+    path: list[str] = field(default_factory=list)   # edges from the start node
+    duration: float = 0.0         # seconds, whole node (runner + module)
+    module_time: float | None = None  # seconds the module server reported (when it does)
+    changes: list[dict] = field(default_factory=list)
+    data_changed: bool = False
+    mocked: bool = False
+    target: str | None = None     # concurrent-task: the branch this execution queued
+    enqueued: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"node": self.node, "module": self.module, "kind": self.kind,
+                               "result": self.result, "status": self.status, "errors": self.errors}
+        if self.kind == "logic":
+            out["output"] = self.output
+        if self.target is not None:
+            out["target"] = self.target
+            out["enqueued"] = self.enqueued
+        out["path"] = self.path
+        out["duration_ms"] = round(self.duration * 1000, 3)
+        if self.module_time is not None:
+            out["module_ms"] = round(self.module_time * 1000, 3)
+        if self.changes:
+            out["changes"] = len(self.changes)
+        if self.data_changed:
+            out["data_changed"] = True
+        if self.mocked:
+            out["mocked"] = True
+        return out
+
+
+@dataclass
+class WalkRecord:
+    """One ``walkGraph`` call: the main walk or a concurrent branch."""
+
+    start_node: str
+    for_path: str
+    success: bool | None = None
+    walked: bool = False
+    errors: list[str] = field(default_factory=list)        # blocking errors (§5.10 wording)
+    trace: list[NodeRun] = field(default_factory=list)     # every execution, logic and action
+    executed: list[str] = field(default_factory=list)      # action node ids, in order
+    failed: list[str] = field(default_factory=list)
+    blocked_paths: list[list[str]] = field(default_factory=list)
+    stopped_by_stop: bool = False
+
+    @property
+    def logic(self) -> list[dict]:
+        return [{"node": r.node, "module": r.module, "output": r.output} for r in self.trace if r.kind == "logic"]
+
+
+@dataclass
+class Branch:
+    """A concurrent-task branch: MISP queues it as a background job (spec §5.6)."""
+
+    job_id: int
+    parent_job: int | None
+    from_node: str
+    start_node: str
+    start_data: Any
+    walk: WalkRecord | None = None
+    final_data: Any = None
+    log: list[str] = field(default_factory=list)
+    job_message: str | None = None
+    duration: float = 0.0

@@ -1,0 +1,159 @@
+"""MISP's graph walk (spec §5.4-§5.6): lazy depth-first over *paths*, interleaved with execution.
+
+:func:`walk_graph` is ``walkGraph``: it pulls ``(node, path type, path)`` triples from
+:func:`_paths`, a generator that explores a node's children only after the consumer has executed
+that node, so data changes are visible downstream. Logic nodes are executed *inside* the
+generator (they choose the outputs) and are never yielded; action nodes are yielded once per
+distinct path (no visited set; the only loop guard is that an edge is not reused on one path).
+
+The consumer prunes with MISP's rules: a failed blocking module ends the walk (false); a failed
+non-blocking module on a non-blocking path skips everything below it (by path prefix), while
+logic nodes below it still run; on a blocking path it skips nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping, Protocol
+
+from runner import graph as g
+from runner.records import NodeRun, WalkRecord
+
+NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
+                    "`MISP.host_org_id` or make sure a valid site_admin user exists.")
+
+FILTER_IDS = ("generic-filter-data", "generic-filter-reset")
+CONCURRENT_ID = "concurrent-task"
+
+
+class GraphError(RuntimeError):
+    """The graph points at something that is not there (MISP: a PHP error; here: a failure)."""
+
+
+class Roaming(Protocol):
+    data: Any
+
+    def get_data(self) -> Any: ...
+    def set_data(self, data: Any) -> None: ...
+
+
+class Engine(Protocol):
+    """What the walker needs from the rest of the runner."""
+
+    workflow: g.Workflow
+
+    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: list[str]) -> NodeRun: ...
+    def is_blocking(self, node: Mapping) -> bool: ...
+    def logic_kind(self, node: Mapping) -> str: ...
+    def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None: ...
+    def user_ok(self) -> bool: ...
+
+
+def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, record: WalkRecord) -> bool:
+    """Walk from ``start_key``; fill ``record``; return MISP's ``walkGraph`` boolean."""
+    if not engine.user_ok():
+        record.errors.append(NO_WORKFLOW_USER)
+        return False
+    record.walked = True
+    workflow = engine.workflow
+    prevent: list[list[str]] = []
+    for key, node, path_type, path in _paths(engine, start_key, for_path, roaming, record):
+        if prevent and any(path[:len(p)] == p for p in prevent):
+            record.blocked_paths.append(path)
+            continue
+        run = engine.execute(key, node, roaming, "action", path)
+        record.trace.append(run)
+        record.executed.append(run.node)
+        if run.result:
+            continue
+        record.failed.append(run.node)
+        if run.module == "stop-execution":
+            record.stopped_by_stop = True
+        if run.errors:
+            record.errors.append(
+                f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
+                f"returned the following error: {', '.join(run.errors)}")
+        if engine.is_blocking(node):
+            return False
+        if path_type == "non-blocking":
+            prevent.append(path)
+    return True
+
+
+def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming,
+           record: WalkRecord) -> Iterator[tuple[str, Mapping, str, list[str]]]:
+    """Yield action nodes in DFS pre-order over paths. Iterative (deep graphs and long chains
+    must not hit Python's recursion limit), but with the recursive walker's exact order."""
+    graph = engine.workflow.graph
+    stack: list[Iterator[tuple[str, str, list[str]]]] = [iter([(start_key, for_path or "", [])])]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            continue
+        key, path_type, path = step
+        node = graph.get(key)
+        if node is None:
+            raise GraphError(f"a connection leads to node `{key}`, which is not in the workflow graph")
+        if g.module_type(node) not in ("trigger", "logic"):
+            yield key, node, path_type, path  # executed by the consumer before we go on
+        stack.append(_children(engine, key, node, path_type, path, for_path, roaming, record))
+
+
+def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: list[str],
+              for_path: str | None, roaming: Roaming, record: WalkRecord) -> Iterator[tuple[str, str, list[str]]]:
+    allowed = _evaluate_outputs(engine, key, node, roaming, record, path)
+    is_concurrent = g.module_type(node) == "logic" and g.module_id(node) == CONCURRENT_ID
+    for name, conns in allowed:
+        if is_concurrent:
+            path_type = "non-blocking"
+        if for_path is not None and path_type != for_path:
+            continue
+        for idx, conn in enumerate(conns):
+            target = g.connection_target(conn)
+            edge = f"{key}:{name}:{idx}:{target}"
+            if edge in path:
+                continue
+            yield target, path_type, path + [edge]
+
+
+def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
+                      path: list[str]) -> list[tuple[str, list]]:
+    """Which outputs to follow (spec §5.5); executes logic nodes. A logic module's errors are
+    discarded (they never become blocking errors)."""
+    if g.module_type(node) != "logic":
+        return g.outputs(node)
+    kind = engine.logic_kind(node)
+    if kind == "concurrent":
+        for conn in g.output(node, "output_1") or []:
+            target = g.connection_target(conn)
+            view = roaming.get_data()
+            view = dict(view) if isinstance(view, Mapping) else {}
+            view["__node_id_to_exec"] = int(target) if target.lstrip("-").isdigit() else target
+            roaming.set_data(view)
+            run = engine.execute(key, node, roaming, "logic", path)
+            run.output = None
+            run.target = target
+            record.trace.append(run)
+            if run.result and run.status == "success":
+                engine.queue_branch(key, target, roaming.data, run)
+        return []
+    run = engine.execute(key, node, roaming, "logic", path)
+    record.trace.append(run)
+    if kind == "filter":
+        run.output = "output_1"
+    else:
+        run.output = "output_1" if run.result else "output_2"
+    conns = g.output(node, run.output)
+    return [] if conns is None else [(run.output, conns)]
+
+
+def logic_kind_for(node: Mapping, declared: Callable[[], str | None]) -> str:
+    """MISP dispatches on the node's module id; our own custom logic modules say what they are."""
+    mid = g.module_id(node)
+    if mid == CONCURRENT_ID:
+        return "concurrent"
+    if mid in FILTER_IDS:
+        return "filter"
+    if mid == "if":
+        return "if"
+    return declared() or "if"
