@@ -65,10 +65,18 @@ class WalkRecord:
     failed: list[str] = field(default_factory=list)
     blocked_paths: list[list[str]] = field(default_factory=list)
     stopped_by_stop: bool = False
+    timeline: list = field(default_factory=list)   # NodeRun or a skipped path, in walk order
 
     @property
     def logic(self) -> list[dict]:
         return [{"node": r.node, "module": r.module, "output": r.output} for r in self.trace if r.kind == "logic"]
+
+
+    @property
+    def outcome(self) -> str | None:
+        if self.success is None:
+            return None
+        return "success" if self.success else ("blocked" if self.stopped_by_stop else "failure")
 
 
 @dataclass

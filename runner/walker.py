@@ -59,9 +59,11 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
     for key, node, path_type, path in _paths(engine, start_key, for_path, roaming, record):
         if prevent and any(path[:len(p)] == p for p in prevent):
             record.blocked_paths.append(path)
+            record.timeline.append(path)
             continue
         run = engine.execute(key, node, roaming, "action", path)
         record.trace.append(run)
+        record.timeline.append(run)
         record.executed.append(run.node)
         if run.result:
             continue
@@ -134,11 +136,13 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
             run.output = None
             run.target = target
             record.trace.append(run)
+            record.timeline.append(run)
             if run.result and run.status == "success":
                 engine.queue_branch(key, target, roaming.data, run)
         return []
     run = engine.execute(key, node, roaming, "logic", path)
     record.trace.append(run)
+    record.timeline.append(run)
     if kind == "filter":
         run.output = "output_1"
     else:

@@ -1,0 +1,117 @@
+"""``misp-workflow run FILE --data EVENT.json``: execute a workflow with MISP's semantics.
+
+Exit codes: 0 success, 1 blocked (a stop-execution stopped the run), 3 failure (another
+blocking failure, or the runner could not run), 2 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Mapping
+
+from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
+from runner.engine import RunOptions, Runner
+from runner.errors import InputError, RunnerError
+from runner.jsonio import dumps, read_json
+from runner.loader import load_workflow
+from runner.mocks import Mocks
+from runner.options import add_module_options, connect, enablement
+from runner.report import document, text
+from runner.triggers import get_trigger
+
+EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("run", help="execute a workflow or blueprint on an event",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("workflow", metavar="FILE", help="workflow (MISP REST export) or blueprint JSON")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="EVENT.json", help="the data the trigger receives (a MISP event)")
+    source.add_argument("--replay", metavar="CAPTURE.json",
+                        help="run on the data a debug-listener capture recorded at the trigger")
+    parser.add_argument("--trigger", metavar="ID", help="trigger to fire (blueprints: default event-publish)")
+    parser.add_argument("--json", action="store_true", help="print the run as one JSON document")
+    parser.add_argument("--mock", action="append", default=[], metavar="NODE=RESULT",
+                        help="script a node's result instead of calling its module: true, false, "
+                             "or '{\"success\": false, \"errors\": [\"...\"]}' / '{\"exception\": \"...\"}'")
+    parser.add_argument("--mocks", action="append", default=[], metavar="FILE",
+                        help="JSON object of scripted results keyed by node id")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="modules never write to a live MISP, even when one is configured")
+    parser.add_argument("--log-file", metavar="PATH", help="append MISP's workflow-execution.log lines here")
+    parser.add_argument("--debug-url", metavar="URL",
+                        help="turn debug mode on and POST every step there (misp-workflow debug-listener)")
+    parser.add_argument("--host-org-id", metavar="ID",
+                        help="MISP.host_org_id: the organisation of the SYSTEM workflow user")
+    parser.add_argument("--organisation", action="append", default=None, metavar="ID",
+                        help="an organisation id that exists (repeatable; default: the event's orgs)")
+    parser.add_argument("--parallel", type=int, default=4, metavar="N",
+                        help="concurrent-task branches run at once (default 4)")
+    add_module_options(parser)
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        workflow, raw, trigger_id = _inputs(args)
+        mocks = Mocks.load(args.mocks, args.mock)
+    except InputError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    try:
+        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
+    except RunnerError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    options = RunOptions(
+        enablement=enablement(args), mocks=mocks, timeout=args.timeout, dry_run=args.dry_run,
+        debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
+        organisations=frozenset(args.organisation) if args.organisation is not None else None,
+        max_parallel=args.parallel,
+    )
+    try:
+        result = Runner(catalog, client, options).run(workflow, raw, trigger_id)
+    except InputError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    finally:
+        client.close()
+    if args.json:
+        sys.stdout.buffer.write(dumps(document(result), indent=True) + b"\n")
+    else:
+        sys.stdout.write(text(result))
+    sys.stdout.flush()
+    return EXIT_BY_OUTCOME[result.outcome]
+
+
+def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
+    trigger_id = args.trigger
+    if args.replay:
+        from runner.debug_listener import load_capture
+
+        capture = load_capture(args.replay)
+        raw = capture["original"]
+        trigger_id = trigger_id or capture.get("trigger_id")
+        source = args.replay
+    else:
+        raw = read_json(args.data, "event")
+        source = args.data
+    if trigger_id is not None and get_trigger(trigger_id) is None:
+        raise InputError(f"unknown trigger `{trigger_id}`")
+    workflow = load_workflow(args.workflow, trigger_id)
+    trigger = get_trigger(trigger_id or workflow.trigger_id or "")
+    if trigger is None:
+        raise InputError(f"{args.workflow}: no trigger to fire (give --trigger ID)")
+    _check_data(raw, trigger.required_key, source, trigger.id)
+    return workflow, raw, trigger.id
+
+
+def _check_data(raw: Any, required: str | None, source: str, trigger_id: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise InputError(f"not a MISP event: {source} holds a JSON {type(raw).__name__}, expected an object")
+    if required and required not in raw:
+        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
+        raise InputError(f"not a MISP event: {source} has no `{required}` key, which trigger `{trigger_id}` "
+                         f"needs (top-level keys: {keys})")

@@ -1,0 +1,145 @@
+"""What ``misp-workflow run`` shows: the ``--json`` document, or a readable tree.
+
+The JSON document (documented in docs/runner.md): ``outcome`` (success | blocked | failure),
+``message``, ``errors``, ``data`` (final roaming data), ``changes`` (in order, each with its
+``node``), ``event`` (the stored event after them), ``nodes`` (every node execution in order),
+``executed``/``failed``/``blocked_paths`` (MISP's walkResult), ``log`` and ``branches``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner import graph as g
+from runner.engine import RunResult
+from runner.records import Branch, NodeRun, WalkRecord
+
+
+def document(result: RunResult) -> dict[str, Any]:
+    wf, trigger = result.workflow, result.trigger
+    walk = result.walk
+    doc: dict[str, Any] = {
+        "workflow": {"id": wf.id, "name": wf.name, "kind": wf.kind, "source": wf.source},
+        "trigger": {"id": trigger.id, "blocking": trigger.blocking, "for_path": trigger.for_path},
+        "outcome": result.outcome,
+        "outcome_text": result.outcome_text,
+        "success": result.success,
+        "message": result.message,
+        "errors": result.errors,
+        "log": result.log,
+        "data": result.data,
+        "changes": result.stored.changes,
+        "event": result.stored.event,
+    }
+    doc.update(_walk_fields(walk))
+    doc["branches"] = [_branch(b, result) for b in result.branches]
+    if result.caller_log:
+        doc["caller_log"] = result.caller_log
+    if result.notes:
+        doc["notes"] = result.notes
+    doc["duration_ms"] = round(result.duration * 1000, 3)
+    return doc
+
+
+def _walk_fields(walk: WalkRecord | None) -> dict[str, Any]:
+    if walk is None:
+        return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": []}
+    return {"walked": walk.walked, "start_node": walk.start_node, "for_path": walk.for_path,
+            "nodes": [r.as_dict() for r in walk.trace], "executed": walk.executed,
+            "failed": walk.failed, "blocked_paths": walk.blocked_paths}
+
+
+def _branch(branch: Branch, result: RunResult) -> dict[str, Any]:
+    walk = branch.walk
+    out: dict[str, Any] = {
+        "job_id": branch.job_id, "parent_job": branch.parent_job, "from_node": branch.from_node,
+        "start_node": branch.start_node,
+        "outcome": walk.outcome if walk else None,
+        "success": walk.success if walk else None,
+        "errors": walk.errors if walk else [],
+        "log": branch.log, "job_message": branch.job_message,
+    }
+    out.update(_walk_fields(walk))
+    if branch.start_data is not result.start_data and branch.start_data != result.start_data:
+        out["start_data"] = branch.start_data
+    out["data"] = branch.final_data
+    out["duration_ms"] = round(branch.duration * 1000, 3)
+    return out
+
+
+# -- the readable summary ------------------------------------------------------------------------
+
+def text(result: RunResult) -> str:
+    wf, trigger = result.workflow, result.trigger
+    lines = [f"Workflow `{wf.name}` ({wf.kind} {wf.source}) on trigger `{trigger.id}` "
+             f"({'blocking' if trigger.blocking else 'non-blocking'})"]
+    if result.walk is not None:
+        start = wf.node(result.walk.start_node) or {}
+        lines.append(f"{result.walk.start_node} {g.module_id(start)} (trigger)")
+        lines += _tree(wf, result.walk)
+    for branch in result.branches:
+        walk = branch.walk
+        outcome = walk.outcome if walk else "not run"
+        lines.append("")
+        lines.append(f"Branch job {branch.job_id} from concurrent-task {branch.from_node}, "
+                     f"starting at node {branch.start_node}: {outcome}")
+        if walk is not None:
+            lines += _tree(wf, walk, base=0)
+            if walk.errors:
+                lines.append("  errors: " + ", ".join(walk.errors))
+    lines.append("")
+    lines.append(f"Outcome: {result.outcome}" + (f" — {result.message}" if result.message else ""))
+    if result.outcome == "success" and result.errors:
+        lines.append("Errors that did not stop the run: " + ", ".join(result.errors))
+    if result.stored.changes:
+        from misp_modules.lib.changes import describe
+
+        lines.append(f"Changes to MISP's stored event ({len(result.stored.changes)}):")
+        for change in result.stored.changes:
+            lines.append(f"  node {change.get('node')}: {describe(change)}")
+    else:
+        lines.append("Changes to MISP's stored event: none")
+    for note in result.notes:
+        lines.append(f"Note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _tree(wf: g.Workflow, walk: WalkRecord, base: int = 1) -> list[str]:
+    lines = []
+    for step in walk.timeline:
+        if isinstance(step, NodeRun):
+            depth = len(step.path) + base
+            lines.append("  " * depth + _describe(step))
+        else:  # a skipped path
+            target = step[-1].rsplit(":", 1)[-1] if step else walk.start_node
+            node = wf.node(target) or {}
+            lines.append("  " * (len(step) + base) + f"{target} {g.module_id(node)}: skipped "
+                         "(below a failed node on a non-blocking path)")
+    return lines
+
+
+def _describe(run: NodeRun) -> str:
+    head = f"{run.node} {run.module}"
+    timing = f"  [{run.duration * 1000:.1f} ms{', mocked' if run.mocked else ''}]"
+    if run.kind == "logic":
+        if run.target is not None:
+            what = f"queued branch job {run.enqueued[0]['job']} at node {run.target}" if run.enqueued else \
+                f"did not queue node {run.target}"
+            body = f"{head} → {what}"
+        else:
+            branch = {"output_1": "then", "output_2": "else"}.get(run.output or "", "")
+            body = f"{head} → {run.output or 'nothing'}" + (f" ({branch})" if branch else "")
+        if run.status != "success":
+            body += f" [{run.status}: {', '.join(run.errors)}]"
+        return body + timing
+    if run.result:
+        body = f"{head}: ok"
+        if run.errors:
+            body += f" (errors: {', '.join(run.errors)})"
+    else:
+        body = f"{head}: FAILED ({run.status})" + (f": {', '.join(run.errors)}" if run.errors else "")
+    if run.changes:
+        body += f"; {len(run.changes)} change(s)"
+    if run.data_changed:
+        body += "; data changed"
+    return body + timing
