@@ -40,6 +40,7 @@ class Settings:
     default_timeout: float = 30.0
     default_concurrency: int = 8
     max_body_size: int = 64 * 1024 * 1024
+    shutdown_grace: float = 30.0
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -1,0 +1,102 @@
+"""Mask secrets before anything is logged or sent back in an error message.
+
+One function, :func:`redact`, used by the server's log formatter (every line, every level) and
+by modules for their error messages. It understands the shapes secrets take in this project:
+
+* values under keys named like a credential (``token``, ``bot_access_token``, ``apikey``,
+  ``authkey``, ``password``, ``secret``, ``sig``, ``Authorization``...), in dicts and in text
+  (``"key": "v"``, ``key=v``, ``key: v``);
+* Telegram Bot API URLs, where the token is a path segment (``/bot<token>/``);
+* Teams / Power Automate webhook URLs (``sig=`` query parameter; legacy connector URLs, which
+  are a secret as a whole);
+* ``Authorization:`` headers (``Bearer``/``Basic``/bare);
+* any literal value passed in ``secrets`` (e.g. the values of a request's secret params), for
+  secrets that appear somewhere unexpected, such as inside an exception message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+MASK = "***"
+
+# A key is secret when one of its words (split on non-alphanumerics and camelCase) is one of
+# these, or when it ends with one of the glued forms (``apikey``, ``authkey``, ``bottoken``).
+_SECRET_WORDS = {"token", "key", "apikey", "authkey", "password", "passwd", "pwd", "secret",
+                 "sig", "signature", "authorization", "credential", "credentials", "cookie"}
+_GLUED = ("token", "apikey", "authkey", "password", "secret")
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def is_secret_key(key: Any) -> bool:
+    """Whether a dict key / parameter name names a credential."""
+    if not isinstance(key, str):
+        return False
+    words = [w.lower() for w in _WORD_SPLIT.split(key) if w]
+    return any(w in _SECRET_WORDS or w.endswith(_GLUED) for w in words)
+
+
+_KEY = r"[A-Za-z0-9_\-]*(?:token|key|password|passwd|pwd|secret|sig|signature|credentials?|cookie)"
+_TEXT_RULES: list[tuple[re.Pattern[str], Any]] = [
+    # Authorization headers, in any rendering ("Authorization: Bearer x", "'Authorization': 'x'").
+    (re.compile(r"""(?i)(authorization['"]?\s*[:=]\s*['"]?)((?:bearer|basic|token)\s+)?[^\s'",}]+"""),
+     lambda m: f"{m.group(1)}{m.group(2) or ''}{MASK}"),
+    # Telegram Bot API: https://api.telegram.org/bot<token>/method (also self-hosted servers).
+    (re.compile(r"(/bot)[0-9]+:[A-Za-z0-9_\-]+"), r"\1" + MASK),
+    # Legacy Office 365 connector URLs: the whole path is the credential.
+    (re.compile(r"(?i)(https?://[^/\s'\"]*(?:webhook\.office\.com|outlook\.office\.com)/webhook(?:b2)?/)[^\s'\"]+"),
+     r"\1" + MASK),
+    # "key": "value" (JSON / Python reprs).
+    (re.compile(r"""(?i)(["'](?:""" + _KEY + r""")["']\s*:\s*)(["'])(?:\\.|(?!\2).)*\2"""), r"\1\2" + MASK + r"\2"),
+    # key=value (query strings, form bodies, log text), including sig=... of Power Automate URLs.
+    (re.compile(r"(?i)(\b" + _KEY + r"=)[^&\s'\",;]+"), r"\1" + MASK),
+]
+
+
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """Return ``value`` with secrets masked: text is scanned, dicts/lists are copied with secret
+    keys masked and their strings scanned. Other values are returned unchanged."""
+    literals = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
+    return _redact(value, literals)
+
+
+def _redact(value: Any, literals: list[str]) -> Any:
+    if isinstance(value, str):
+        return _redact_text(value, literals)
+    if isinstance(value, (bytes, bytearray)):
+        return _redact_text(bytes(value).decode("utf-8", "replace"), literals)
+    if isinstance(value, Mapping):
+        return {k: (MASK if is_secret_key(k) and v not in (None, "") else _redact(v, literals))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v, literals) for v in value]
+    return value
+
+
+def _redact_text(text: str, literals: list[str]) -> str:
+    for literal in literals:
+        if literal in text:
+            text = text.replace(literal, MASK)
+    for pattern, replacement in _TEXT_RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def secret_values(data: Any, _depth: int = 0) -> list[str]:
+    """Every string stored under a secret-named key anywhere in ``data`` (e.g. a request's
+    ``params``/``config``), to mask wherever else it shows up."""
+    found: list[str] = []
+    if _depth > 8:
+        return found
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if is_secret_key(key) and isinstance(value, str) and value:
+                found.append(value)
+            elif isinstance(value, (Mapping, list)):
+                found.extend(secret_values(value, _depth + 1))
+    elif isinstance(data, list):
+        for value in data:
+            if isinstance(value, (Mapping, list)):
+                found.extend(secret_values(value, _depth + 1))
+    return found

@@ -1,0 +1,234 @@
+"""Start the server: settings, modules, sockets, worker processes, graceful shutdown.
+
+Startup order matters for operators: everything that can be wrong with the deployment
+(config file, module clashes, port in use) is reported as one clear line and a non-zero
+exit *before* anything is served; a module that merely fails to import is a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+
+import orjson
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+import misp_modules
+from misp_modules.server import dispatch, handlers, logs, openapi
+from misp_modules.server.loader import LoadError, Registry, load_modules
+from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
+
+log = logging.getLogger("misp-modules")
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # invalid config file or module set
+EXIT_BIND = 3  # cannot listen
+
+
+@dataclass
+class Options:
+    port: int = 6666
+    listen: str = "localhost"
+    custom: str | None = None
+    debug: bool = False
+    test: bool = False
+    config: str | None = None
+    workers: int = 1
+
+
+class Application(tornado.web.Application):
+    """Tornado's application with upstream's access-log line plus the module name, and a count
+    of ``/query`` requests in flight (what a graceful shutdown waits for)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.queries_in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def query_started(self) -> None:
+        self.queries_in_flight += 1
+        self.idle.clear()
+
+    def query_finished(self) -> None:
+        self.queries_in_flight -= 1
+        if self.queries_in_flight == 0:
+            self.idle.set()
+
+    def log_request(self, handler: tornado.web.RequestHandler) -> None:
+        status = handler.get_status()
+        if status < 400:
+            emit = logs.access_log.info
+        elif status < 500:
+            emit = logs.access_log.warning
+        else:
+            emit = logs.access_log.error
+        took = 1000.0 * handler.request.request_time()
+        module = getattr(handler, "module_name", None)
+        if module is None:
+            emit("%d %s %.2fms", status, handler._request_summary(), took)
+        else:
+            emit("%d %s %.2fms module=%s", status, handler._request_summary(), took, module)
+
+
+def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispatcher,
+              server_url: str) -> Application:
+    modules_body = orjson.dumps(registry.entries(), option=orjson.OPT_NON_STR_KEYS)
+    version_body = orjson.dumps({"version": misp_modules.__version__})
+    doc = openapi.build(registry, server_url)
+    routes = [
+        (r"/modules", handlers.ListModules, {"body": modules_body, "etag": handlers.etag_of(modules_body)}),
+        (r"/query", handlers.QueryModule, {"dispatcher": dispatcher, "max_body_size": settings.max_body_size}),
+        (r"/healthcheck", handlers.Healthcheck),
+        (r"/version", handlers.Version, {"body": version_body}),
+        (r"/openapi.json", handlers.OpenApiJson, {"body": orjson.dumps(doc)}),
+        (r"/openapi", handlers.OpenApiPage, {"page": openapi.explorer_page()}),
+    ]
+    return Application(routes, default_handler_class=handlers.NotFound, compress_response=False)
+
+
+def run(options: Options) -> int:
+    """The whole life of a server process (or of the parent of ``--workers`` processes)."""
+    started = time.perf_counter()
+    logs.setup(options.debug)
+    try:
+        settings = load_settings(options.config)
+    except SettingsError as exc:
+        log.error("Invalid configuration: %s", exc)
+        return EXIT_CONFIG
+    set_settings(settings)
+    if settings.source:
+        log.info("Configuration loaded from %s", settings.source)
+    try:
+        registry = load_modules(options.custom)
+    except LoadError as exc:
+        log.error("Cannot start: %s", exc)
+        return EXIT_CONFIG
+    for name in settings.modules:
+        if name not in registry.modules and name not in registry.failures:
+            log.warning("Configuration has settings for module %r, which does not exist", name)
+    try:
+        sockets = tornado.netutil.bind_sockets(options.port, options.listen, backlog=1024)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            log.error("Could not listen on %s:%d: address already in use (another misp-modules "
+                      "server, or another program, is bound to it)", options.listen, options.port)
+        else:
+            log.error("Could not listen on %s:%d: %s", options.listen, options.port, exc.strerror or exc)
+        return EXIT_BIND
+    port = sockets[0].getsockname()[1]
+    log.info("MISP modules server started on %s:%d (%d modules, %d failed to load, %.0fms)",
+             options.listen, port, len(registry.modules), len(registry.failures),
+             (time.perf_counter() - started) * 1000)
+    if options.test:
+        log.info("MISP modules started in test-mode, quitting immediately.")
+        for sock in sockets:
+            sock.close()
+        return EXIT_OK
+    server_url = f"http://{options.listen}:{port}"
+    if options.workers > 1:
+        return _supervise(options.workers, lambda: _serve_process(sockets, registry, settings, server_url))
+    return _serve_process(sockets, registry, settings, server_url)
+
+
+def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str) -> int:
+    code = asyncio.run(_serve(sockets, registry, settings, server_url))
+    busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
+            if lane.in_flight]
+    if busy:
+        # Threads of hung sync modules cannot be interrupted; don't let them keep us alive.
+        log.warning("Exiting with queries still running in module(s) %s", ", ".join(busy))
+        logging.shutdown()
+        os._exit(code)
+    return code
+
+
+async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str) -> int:
+    dispatcher = dispatch.Dispatcher(registry, settings)
+    dispatch.install(dispatcher)
+    app = build_app(registry, settings, dispatcher, server_url)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size + 1)
+    server.add_sockets(sockets)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("Shutting down: not accepting new connections, %d queries in flight", app.queries_in_flight)
+    server.stop()
+    try:
+        await asyncio.wait_for(app.idle.wait(), settings.shutdown_grace)
+    except TimeoutError:
+        log.warning("Shutdown grace period (%gs) over with %d queries still in flight",
+                    settings.shutdown_grace, app.queries_in_flight)
+    await server.close_all_connections()
+    for lane in dispatcher.lanes.values():
+        lane.shutdown()
+    log.info("MISP modules server stopped")
+    return EXIT_OK
+
+
+def _supervise(workers: int, serve) -> int:
+    """Fork ``workers`` processes sharing the listening sockets; restart one that crashes;
+    on SIGTERM/SIGINT pass the signal on and wait for all of them to finish gracefully."""
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 1
+            try:
+                code = serve()
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        children[pid] = slot
+
+    def forward(signum: int, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for slot in range(workers):
+        spawn(slot)
+    log.info("Serving with %d worker processes", workers)
+    worst = EXIT_OK
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+        slot = children.pop(pid, None)
+        if slot is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if stopping:
+            worst = max(worst, code if code > 0 else 0)
+            continue
+        log.error("Worker process %d exited unexpectedly (code %d); starting a new one", pid, code)
+        spawn(slot)
+    return worst
+
+
+def main_exit(code: int) -> None:
+    sys.exit(code)

@@ -1,0 +1,196 @@
+"""Find, import and describe modules, once, at startup.
+
+Layout (upstream's): ``<root>/<type_dir>/<name>.py`` for the built-in root
+``misp_modules/modules`` and an optional custom root (``-c``). Files starting with ``_`` and
+sub-directories are not modules. A module that fails to import, or whose ``introspection()`` /
+``version()`` fails, is logged with its reason and skipped: one broken optional dependency
+must not take the server down. What *is* fatal, because MISP would silently misbehave:
+two modules with the same name (upstream lets one replace the other) and a MISP-facing action
+module whose node id would override one of MISP's built-in workflow nodes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from misp_modules.lib.redact import redact
+from misp_modules.server.misp_nodes import clashing_node_id, underscore
+
+log = logging.getLogger("misp-modules")
+
+# Upstream's four type dirs, plus ``logic_mod`` for this project's runner-only logic modules.
+MODULE_TYPES = ("expansion", "import_mod", "export_mod", "action_mod", "logic_mod")
+BUILTIN_ROOT = Path(__file__).resolve().parent.parent / "modules"
+BUILTIN_PACKAGE = "misp_modules.modules"
+CUSTOM_PACKAGE = "misp_modules_custom"  # custom modules live here, never as bare top-level names
+
+
+class LoadError(Exception):
+    """A module set the server must refuse to serve (the message names the files involved)."""
+
+
+@dataclass
+class LoadedModule:
+    """A module ready to serve: its handler and its cached `/modules` entry."""
+
+    name: str
+    type: str
+    path: Path
+    custom: bool
+    module: types.ModuleType
+    handler: Callable[[Any], Any]
+    takes_dict: bool  # dict_handler(request) rather than handler(raw_json)
+    is_async: bool
+    entry: dict[str, Any]  # {"name", "type", "mispattributes", "meta"}
+    declared_timeout: float | None = None
+    declared_concurrency: int | None = None
+
+    @property
+    def module_types(self) -> list[str]:
+        return list(self.entry["meta"].get("module-type") or [])
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    type: str
+    path: Path
+    reason: str
+
+
+@dataclass
+class Registry:
+    modules: dict[str, LoadedModule] = field(default_factory=dict)
+    failures: dict[str, LoadFailure] = field(default_factory=dict)
+    load_seconds: float = 0.0
+
+    def entries(self) -> list[dict[str, Any]]:
+        """`/modules` entries in a stable order: by type dir, then name."""
+        order = {t: i for i, t in enumerate(MODULE_TYPES)}
+        mods = sorted(self.modules.values(), key=lambda m: (order[m.type], m.name))
+        return [m.entry for m in mods]
+
+
+def discover(root: Path) -> list[tuple[str, Path]]:
+    """``(type_dir, file)`` pairs under ``root``, sorted so load order is reproducible."""
+    found = []
+    for type_dir in MODULE_TYPES:
+        directory = root / type_dir
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.suffix == ".py" and path.is_file() and not path.name.startswith("_"):
+                found.append((type_dir, path))
+    return found
+
+
+def load_modules(custom_dir: str | Path | None = None, *, builtin_root: Path = BUILTIN_ROOT) -> Registry:
+    """Import the built-in tree, then the custom one; raise :class:`LoadError` on fatal clashes."""
+    started = time.perf_counter()
+    registry = Registry()
+    trees: list[tuple[Path, bool]] = [(builtin_root, False)]
+    if custom_dir is not None:
+        custom_root = Path(custom_dir).resolve()
+        if not custom_root.is_dir():
+            raise LoadError(f"custom modules directory {custom_dir} does not exist or is not a directory")
+        log.info("Parsing custom modules from root directory: %s", custom_root)
+        _install_custom_package(custom_root)
+        trees.append((custom_root, True))
+    seen: dict[str, Path] = {}
+    for root, custom in trees:
+        package = CUSTOM_PACKAGE if custom else BUILTIN_PACKAGE
+        for type_dir, path in discover(root):
+            name = path.stem
+            if name in seen:
+                raise LoadError(f"two modules are named {name!r}: {seen[name]} and {path}; "
+                                "module names must be unique across all types and trees")
+            seen[name] = path
+            _load_one(registry, name, type_dir, path, custom, f"{package}.{type_dir}.{name}")
+    registry.load_seconds = time.perf_counter() - started
+    return registry
+
+
+def _install_custom_package(root: Path) -> None:
+    """Make the custom tree the package ``misp_modules_custom`` so its modules can use relative
+    imports and never shadow stdlib or third-party modules (upstream registers bare names)."""
+    package = types.ModuleType(CUSTOM_PACKAGE)
+    package.__path__ = [str(root)]
+    package.__file__ = None
+    sys.modules[CUSTOM_PACKAGE] = package
+
+
+def _load_one(registry: Registry, name: str, type_dir: str, path: Path, custom: bool, dotted: str) -> None:
+    prefix = "CUSTOM MISP module" if custom else "MISP module"
+    try:
+        if "." in name:
+            raise ValueError("a module name must not contain '.' (MISP uses it in setting paths)")
+        module = importlib.import_module(dotted)
+        loaded = describe(name, type_dir, path, custom, module)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure skips the module
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        log.warning("%s %s (type=%s) failed: %s", prefix, name, type_dir, reason)
+        log.debug("Import of %s failed", path, exc_info=True)
+        registry.failures[name] = LoadFailure(name, type_dir, path, reason)
+        return
+    if "action" in loaded.module_types:
+        node_id = clashing_node_id(name)
+        if node_id is not None:
+            raise LoadError(
+                f"action module {name!r} ({path}) would be MISP workflow node {node_id!r}, which is "
+                f"MISP's built-in node {node_id!r}: rename the module, or declare it runner-only "
+                "(module-type [\"workflow\"], see misp_modules.lib.workflow.declare)")
+    registry.modules[name] = loaded
+    log.info("%s %s (type=%s) imported", prefix, name, type_dir)
+
+
+def describe(name: str, type_dir: str, path: Path, custom: bool, module: types.ModuleType) -> LoadedModule:
+    """Check the module file contract and build its `/modules` entry (once: `version()`
+    implementations often mutate module globals, so they are not called per request)."""
+    handler = getattr(module, "dict_handler", None)
+    takes_dict = callable(handler)
+    if not takes_dict:
+        handler = getattr(module, "handler", None)
+        if not callable(handler):
+            raise TypeError("the module defines neither handler(q) nor dict_handler(request)")
+    for required in ("introspection", "version"):
+        if not callable(getattr(module, required, None)):
+            raise TypeError(f"the module has no {required}() function")
+    meta = module.version()
+    if not isinstance(meta, dict):
+        raise TypeError(f"version() must return a dict, not {type(meta).__name__}")
+    module_type = meta.get("module-type")
+    if not isinstance(module_type, list) or not all(isinstance(t, str) for t in module_type):
+        raise TypeError("version()['module-type'] must be a list of strings (MISP requires it)")
+    entry = {"name": name, "type": type_dir, "mispattributes": module.introspection(), "meta": meta}
+    orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)  # fail now rather than on every /modules
+    return LoadedModule(
+        name=name, type=type_dir, path=path, custom=custom, module=module,
+        handler=handler, takes_dict=takes_dict, is_async=inspect.iscoroutinefunction(handler),
+        entry=entry,
+        declared_timeout=_positive(module, "timeout", float),
+        declared_concurrency=_positive(module, "concurrency", int),
+    )
+
+
+def _positive(module: types.ModuleType, attr: str, kind: type) -> Any:
+    value = getattr(module, attr, None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 \
+            or (kind is int and not float(value).is_integer()):
+        raise TypeError(f"module-level `{attr}` must be a positive {kind.__name__}, got {value!r}")
+    return kind(value)
+
+
+__all__ = ["LoadError", "LoadedModule", "LoadFailure", "Registry", "load_modules", "discover",
+           "describe", "MODULE_TYPES", "underscore"]

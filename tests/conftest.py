@@ -1,0 +1,32 @@
+"""Shared fixtures: real module servers on free 127.0.0.1 ports, always stopped."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.server_harness import ModuleServer
+
+
+@pytest.fixture(scope="session")
+def module_server() -> Iterator[ModuleServer]:
+    """One server with the built-in modules only, shared by every test that just queries it."""
+    with ModuleServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., ModuleServer]]:
+    """Factory: ``make_server(custom_dir=..., config=..., env=..., extra_args=...)``; every
+    server it starts is stopped at teardown, even when the test fails."""
+    servers: list[ModuleServer] = []
+
+    def make(**kwargs) -> ModuleServer:
+        server = ModuleServer(**kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
