@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runner import graph as g
 from runner.catalog import Catalog, Enablement
@@ -157,7 +157,7 @@ class _Run:
             return self._result("failure", "failure " + CONDITION_FAILED, False, [], None, data, data, log)
         record = WalkRecord(start_node=start_key, for_path=trigger.for_path)
         roaming = RoamingData(data)
-        walker = _WalkContext(self, log, job_id=None if trigger.blocking else 1)
+        walker = WalkContext(self.env, log, None if trigger.blocking else 1, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
         except GraphError as exc:
@@ -212,7 +212,7 @@ class _Run:
         log = self.log.scoped()
         record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
         roaming = RoamingData(branch.start_data)
-        walker = _WalkContext(self, log, job_id=branch.job_id)
+        walker = WalkContext(self.env, log, branch.job_id, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, branch.start_node, "non-blocking", roaming, record)
         except GraphError as exc:
@@ -235,37 +235,40 @@ class _Run:
         return walker.queued
 
 
-class _WalkContext:
+class WalkContext:
     """What the walker needs for one walk (the main run or one branch)."""
 
-    def __init__(self, run: _Run, log: WorkflowLog, job_id: int | None) -> None:
-        self.run = run
-        self.workflow = run.workflow
+    def __init__(self, env: RunSettings, log: WorkflowLog, job_id: int | None,
+                 next_job: Callable[[], int], user_ok: bool = True) -> None:
+        self.env = env
+        self.workflow = env.workflow
         self.log = log
         self.job_id = job_id
+        self.next_job = next_job
+        self._user_ok = user_ok
         self.queued: list[Branch] = []
 
     def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: list[str]) -> NodeRun:
-        return execute_node(self.run.env, key, node, roaming, kind, path, self.log)
+        return execute_node(self.env, key, node, roaming, kind, path, self.log)
 
     def is_blocking(self, node: Mapping) -> bool:
-        spec = self.run.runner.catalog.get(g.module_type(node), g.module_id(node))
+        spec = self.env.catalog.get(g.module_type(node), g.module_id(node))
         return bool(spec and spec.blocking)
 
     def logic_kind(self, node: Mapping) -> str:
         def declared() -> str | None:
-            spec = self.run.runner.catalog.get("logic", g.module_id(node))
+            spec = self.env.catalog.get("logic", g.module_id(node))
             return spec.logic_kind if spec else None
         return logic_kind_for(node, declared)
 
     def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None:
-        job = self.run.next_job()
+        job = self.next_job()
         run.enqueued.append({"job": job, "start_node": target})
         self.queued.append(Branch(job_id=job, parent_job=self.job_id, from_node=run.node,
                                   start_node=target, start_data=snapshot))
 
     def user_ok(self) -> bool:
-        return self.run.user_ok
+        return self._user_ok
 
 
 def _normalization_problem(exc: Exception) -> str:

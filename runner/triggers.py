@@ -99,7 +99,7 @@ def condition_holds(trigger: Trigger, trigger_params: Mapping[str, Any], raw: An
     """The trigger's own ``exec`` on the raw data (spec §4.4); only tag-attached-after-save has one."""
     if trigger.id != "tag-attached-after-save":
         return True
-    from misp_modules.semantics.php import empty, loose_eq
+    from misp_modules.semantics.php import is_empty as empty, loose_eq
 
     def param(name: str, default: str) -> Any:
         value = trigger_params.get(name)
