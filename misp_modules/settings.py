@@ -4,7 +4,8 @@ One place for them: a TOML file given by ``--config`` (or ``MISP_MODULES_CONFIG`
 environment-variable overrides. Modules read them through :func:`get_settings`; they never read
 files or the environment themselves, so a deployment can be understood from one file.
 
-This is the provisional core; the server owns validation (see docs/configuration.md).
+Validation and the environment overrides live in :mod:`misp_modules.settings_loader`; every
+key is documented in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ class MispConnection:
 class Settings:
     """The whole deployment configuration, immutable once loaded."""
 
-    default_timeout: float = 30.0
-    default_concurrency: int = 8
-    max_body_size: int = 64 * 1024 * 1024
-    shutdown_grace: float = 30.0
+    default_timeout: float = 30.0  # s, per query, for modules that declare no ``timeout``
+    default_concurrency: int = 8  # queries in flight per module, for modules that declare none
+    max_body_size: int = 64 * 1024 * 1024  # bytes; larger /query bodies get 413
+    shutdown_grace: float = 30.0  # s that SIGTERM waits for in-flight queries
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
