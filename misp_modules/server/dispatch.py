@@ -40,11 +40,16 @@ class _NotSerialisable(Exception):
 
 
 def _json_default(obj: Any) -> Any:
-    """pymisp's encoder (MISPEvent, datetime, UUID...), imported on first need: it costs
-    ~0.15 s of startup and most results are plain dicts."""
+    """pymisp's encoder (MISPEvent, datetime, UUID...), imported on first need (it costs
+    ~0.15 s of startup and most results are plain dicts). pymisp's encoder returns ``None``
+    for anything else, so upstream silently answers ``null`` for e.g. a set; here that is an
+    error naming the type."""
     from pymisp import pymisp_json_default
 
-    return pymisp_json_default(obj)
+    value = pymisp_json_default(obj)
+    if value is None:
+        raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
+    return value
 
 
 def serialise(result: Any) -> bytes:

@@ -1,0 +1,1 @@
+raise RuntimeError("sub-directories of a type dir are not modules")
