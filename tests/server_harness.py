@@ -178,18 +178,19 @@ class ModuleServer:
         with self._lock:
             return "".join(self._lines)
 
-    def wait_for_log(self, pattern: str, timeout: float = 10) -> re.Match:
-        """Block until a log line matches ``pattern`` (regex), woken by each new line; for
-        events that leave no HTTP trace (shutdown, late module failures)."""
+    def wait_for_log(self, pattern: str, timeout: float = 10, count: int = 1) -> re.Match:
+        """Block until ``count`` log matches of ``pattern`` (regex) exist, woken by each new
+        line; for events that leave no HTTP trace (a module started, shutdown, late failures).
+        Returns the last match."""
         regex = re.compile(pattern)
         end = time.monotonic() + timeout
         with self._new_line:
             while True:
-                match = regex.search("".join(self._lines))
-                if match:
-                    return match
+                matches = list(regex.finditer("".join(self._lines)))
+                if len(matches) >= count:
+                    return matches[-1]
                 left = end - time.monotonic()
-                if left <= 0 or (self._eof and not match):
+                if left <= 0 or self._eof:
                     raise AssertionError(f"no log line matching {pattern!r} within {timeout}s:\n{self.logs()}")
                 self._new_line.wait(left)
 

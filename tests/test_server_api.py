@@ -115,3 +115,11 @@ def test_explorer_page_works_offline(custom_server):
     # nothing loaded from elsewhere: no external scripts, styles, fonts or images
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page
+
+
+def test_access_log_keeps_upstream_format_plus_module(custom_server):
+    custom_server.query({"module": "notifier", "id": "logged"})
+    custom_server.wait_for_log(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - tornado\.access - INFO - "
+                               r"200 POST /query \(127\.0\.0\.1\) \d+\.\d\dms module=notifier")
+    custom_server.query({"module": "async_slow", "hold": 5, "timeout": 0.1})
+    custom_server.wait_for_log(r"misp-modules - WARNING - Timeout on async_slow")
