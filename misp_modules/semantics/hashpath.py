@@ -795,23 +795,8 @@ def php_sprintf(fmt: str, args: list) -> str:
 
 
 def _to_number(value: Any) -> int | float:
-    if value.__class__ in (int, float):
-        return value
-    if value is None or value is False:
-        return 0
-    if value is True:
-        return 1
-    if value.__class__ is str:
-        m = re.match(r"[ \t\n\r\v\f]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", value)
-        if not m:
-            return 0
-        info = numeric_info(m.group(0))
-        return info[1] if info else 0
-    return 1 if value else 0
+    return php.to_number(value)
 
 
 def _to_int(value: Any) -> int:
-    number = _to_number(value)
-    if number.__class__ is float:
-        return int(number) if abs(number) < 2**63 else 0
-    return max(INT64_MIN, min(INT64_MAX, number))
+    return php.intval(value)

@@ -189,6 +189,35 @@ def is_numeric(value: Any) -> bool:
     return False
 
 
+_LEADING_NUMBER = re.compile(r"[ \t\n\r\v\f]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def to_number(value: Any) -> int | float:
+    """PHP's numeric conversion (``+$x``): leading-numeric strings count (``"12abc"`` -> 12)."""
+    cls = value.__class__
+    if cls is int or cls is float:
+        return _norm_number(value)
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return 1
+    if cls is str:
+        m = _LEADING_NUMBER.match(value)
+        info = numeric_info(m.group(0)) if m else None
+        return info[1] if info else 0
+    if is_array(value):
+        return 1 if value else 0
+    raise PhpTypeError(f"cannot convert {php_type_name(value)} to a number")
+
+
+def intval(value: Any) -> int:
+    """PHP ``intval()`` / ``(int)``: truncation, 0 for NaN and out-of-range floats."""
+    number = to_number(value)
+    if number.__class__ is float:
+        return int(number) if math.isfinite(number) and abs(number) < 2**63 else 0
+    return number
+
+
 def _norm_number(value: int | float) -> int | float:
     """An int PHP could not hold becomes the float PHP would have."""
     if value.__class__ is int and not (INT64_MIN <= value <= INT64_MAX):
