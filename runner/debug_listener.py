@@ -46,7 +46,6 @@ class CaptureStore:
         self._lock = threading.Lock()
         self._open: dict[str, dict] = {}     # trigger → capture being recorded
         self._last: dict[str, dict] = {}     # trigger → last finished capture (branch posts)
-        self._files: dict[int, Path] = {}
         self._count = 0
         self.written: list[Path] = []
 
@@ -105,15 +104,13 @@ class CaptureStore:
                 self._write(capture)
 
     def _write(self, capture: dict) -> None:
-        key = id(capture)
-        path = self._files.get(key)
+        path = capture.get("_file")
         if path is None:
             self._count += 1
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             path = self.directory / f"{stamp}-{_SAFE.sub('_', capture['trigger_id'])}-{self._count}.json"
-            self._files[key] = path
             self.written.append(path)
-            capture["_file"] = str(path)
+            capture["_file"] = path
         path.write_bytes(dumps({k: v for k, v in capture.items() if k != "_file"}, indent=True))
 
 

@@ -124,8 +124,10 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
     if spec.needs_stored_event:
         body["stored_event"] = env.stored.snapshot()
     body["dry_run"] = env.dry_run
+    timeout = env.timeout or env.client.timeout
+    body["timeout"] = timeout  # upstream's /query deadline: the server gives up when we do
     try:
-        answer, run.module_time = env.client.query(body, env.timeout)
+        answer, run.module_time = env.client.query(body, timeout + 1.0)
     except ModuleCallError as exc:
         raise NodeException(str(exc)) from None
     if not isinstance(answer, dict):

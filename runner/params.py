@@ -40,12 +40,10 @@ def filtered_items(node: Mapping, data: Any) -> Any:
     filters = g.saved_filters(node)
     if all(v == "" for v in filters.values()):
         return data  # MISP drops every item with an empty operator, then falls back to data
-    from misp_modules.semantics import conditions, hashpath
+    from misp_modules.semantics import conditions, php
 
-    selector = filters["selector"]
-    extracted = data if selector in ("", None) else hashpath.extract(data, selector)
-    items = conditions.items_matching_condition(extracted, filters["value"], filters["operator"], filters["path"])
-    return items if items else data
+    items = conditions.matching_items(data, filters)  # False when the selector cannot be extracted
+    return data if php.is_empty(items) else items
 
 
 def matching_data(spec: ModuleSpec, params: Mapping[str, Any], data: Any) -> dict[str, Any]:
