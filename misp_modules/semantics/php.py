@@ -480,6 +480,11 @@ def first_offset(value: Any) -> Any:
 # JSON (json_decode($x, true) / json_encode with unescaped slashes and unicode)
 
 
+class JsonObject(dict):
+    """A PHP object (``stdClass``, e.g. ``new stdClass()`` for an empty galaxy ``meta``):
+    JSON-encoded as an object even when empty or list-like."""
+
+
 def _php_int(text: str) -> int | float:
     value = int(text)
     return value if INT64_MIN <= value <= INT64_MAX else float(text)
@@ -533,7 +538,7 @@ def _encode(value: Any, out: Callable[[str], Any]) -> None:
         _encode_list(value, out)
     elif isinstance(value, dict):
         keys = list(value)
-        if is_list_keys(keys):
+        if value.__class__ is not JsonObject and is_list_keys(keys):
             _encode_list(list(value.values()), out)
             return
         out("{")

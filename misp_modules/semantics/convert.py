@@ -1,0 +1,397 @@
+"""The roaming data each trigger builds: MISP core format (``WorkflowFormatConverterTool``).
+
+Workflows are written against this shape -- ``Event._AttributeFlattened`` (attributes then
+object attributes), ``_allTags`` (event tags first, ``inherited: true``), objects without
+attributes dropped -- so it must come out exactly as MISP builds it (spec §4.3, §6.2).
+
+Offline differences, documented in docs/semantics.md: for attribute and object scopes MISP
+re-fetches the owning event (and object) from its database; here they are read from the
+``Event`` (and ``Object``) given beside the attribute/object in the raw data, keeping the event's
+columns and tags only. PyMISP's ``MISPEvent.to_dict()`` (an event without its ``Event``
+wrapper) is accepted and wrapped first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import php
+from .errors import NormalizationError
+from .php import is_array, is_empty, loose_eq
+
+# JSONConverterTool::convert moves these top-level siblings inside Event.
+_REARRANGE = ("Org", "Orgc", "SharingGroup", "Attribute", "ShadowAttribute", "RelatedAttribute",
+              "RelatedEvent", "Galaxy", "Object", "EventReport", "CryptographicKey", "Note", "Opinion",
+              "Relationship")
+_ANALYST_DATA = ("Note", "Opinion", "Relationship")
+_EVENT_MARKERS = ("info", "threat_level_id", "analysis")
+
+
+def _values(value: Any) -> list:
+    """The values of a PHP array (``array_values``); non-arrays give ``[]``."""
+    if value.__class__ is list:
+        return value
+    return [v for _, v in php.iter_items(value)] if is_array(value) else []
+
+
+def _isset(mapping: Any, key: str) -> bool:
+    return isinstance(mapping, Mapping) and mapping.get(key) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# JSONConverterTool
+
+
+def _clean_attribute(attribute: Any, sightings: Mapping, related: Any) -> Any:
+    """Drop value1/value2 and an empty SharingGroup, AttributeTag -> Tag, attach sightings and
+    correlations (``JSONConverterTool::__cleanAttributes``)."""
+    if not isinstance(attribute, dict):
+        return attribute
+    out = {k: v for k, v in attribute.items() if k not in ("value1", "value2")}
+    if is_empty(out.get("SharingGroup")):
+        out.pop("SharingGroup", None)
+    attribute_id = php.php_key(out.get("id")) if out.get("id") is not None else None
+    if attribute_id is not None and attribute_id in sightings:
+        out["Sighting"] = sightings[attribute_id]
+    if out.get("AttributeTag") is not None:
+        out["Tag"] = [_without_org_id(php.lookup(t, "Tag")) for t in _values(out.pop("AttributeTag"))]
+    correlations = php.lookup(related, attribute_id) if (attribute_id is not None and is_array(related)) else None
+    if is_array(correlations):
+        out["RelatedAttribute"] = [
+            {"id": php.lookup(c, "attribute_id"), "value": php.lookup(c, "value"),
+             "org_id": php.lookup(c, "org_id"), "info": php.lookup(c, "info"), "event_id": php.lookup(c, "id")}
+            for c in _values(correlations) if is_array(c)]
+    return out
+
+
+def _without_org_id(tag: Any) -> Any:
+    if isinstance(tag, dict) and "org_id" in tag:
+        return {k: v for k, v in tag.items() if k != "org_id"}
+    return tag
+
+
+def _clean_attributes(attributes: Any, sightings: Mapping, related: Any) -> Any:
+    if not is_array(attributes):
+        return attributes
+    cleaned = [(k, _clean_attribute(a, sightings, related)) for k, a in php.iter_items(attributes)]
+    return _php_array(cleaned)
+
+
+def _php_array(pairs: list[tuple[Any, Any]]) -> Any:
+    """A list when the keys are ``0..n-1`` in order, else a dict (PHP keeps the keys)."""
+    if all(k == i for i, (k, _) in enumerate(pairs)):
+        return [v for _, v in pairs]
+    return dict(pairs)
+
+
+def _clean_objects(objects: Any, sightings: Mapping, related: Any) -> list:
+    """Clean each object's attributes; objects without attributes are removed, then re-indexed."""
+    out = []
+    for obj in _values(objects):
+        if isinstance(obj, dict) and not is_empty(obj.get("Attribute")):
+            obj = dict(obj)
+            obj["Attribute"] = _clean_attributes(obj["Attribute"], sightings, related)
+            out.append(obj)
+        elif not isinstance(obj, dict) and not is_empty(obj):
+            out.append(obj)
+    return out
+
+
+def _json_converter(raw: Mapping) -> dict:
+    """``JSONConverterTool::convert($event, false, true)``: everything moved inside ``Event``."""
+    event = raw.get("Event")
+    if event is None:
+        event = {}
+    elif not isinstance(event, dict):
+        raise NormalizationError(f"Invalid input: Event must be an object, not {php.php_type_name(event)}")
+    else:
+        event = dict(event)
+    for key in _REARRANGE:
+        if raw.get(key) is not None:
+            event[key] = raw[key]
+    if is_empty(event.get("SharingGroup")):
+        event.pop("SharingGroup", None)
+    if not is_empty(event.get("Galaxy")):
+        event["Galaxy"] = [_galaxy_with_meta(g) for g in _values(event["Galaxy"])]
+    sightings: dict = {}
+    for sighting in _values(raw.get("Sighting")):
+        if is_array(sighting):
+            sightings.setdefault(php.php_key(php.lookup(sighting, "attribute_id")), []).append(sighting)
+    related = event.get("RelatedAttribute")
+    if event.get("Attribute") is not None:
+        event["Attribute"] = _clean_attributes(event["Attribute"], sightings, related)
+    if event.get("Object") is not None:
+        event["Object"] = _clean_objects(event["Object"], sightings, related)
+    if raw.get("EventTag") is not None:
+        tags = dict(php.iter_items(event["Tag"])) if is_array(event.get("Tag")) else {}
+        for k, event_tag in php.iter_items(raw["EventTag"]):
+            tags[k] = _without_org_id(php.lookup(event_tag, "Tag"))
+        event["Tag"] = _php_array(list(tags.items()))
+    for key in _ANALYST_DATA:
+        if is_array(event.get(key)):
+            event[key] = [({k: v for k, v in e.items() if k != "SharingGroup"}
+                           if isinstance(e, dict) and "SharingGroup" in e and is_empty(e["SharingGroup"]) else e)
+                          for e in _values(event[key])]
+    event.pop("RelatedAttribute", None)
+    event.pop("user_id", None)
+    if is_array(event.get("extensionEvents")):
+        event["extensionEvents"] = _php_array([
+            (k, {kk: vv for kk, vv in e.items() if kk != "user_id"} if isinstance(e, dict) else e)
+            for k, e in php.iter_items(event["extensionEvents"])])
+    result = {"Event": event}
+    if raw.get("errors") is not None:
+        result["errors"] = raw["errors"]
+    return result
+
+
+def _galaxy_with_meta(galaxy: Any) -> Any:
+    """Galaxy clusters with an empty ``meta`` get ``meta: {}`` (a PHP ``stdClass``)."""
+    if not isinstance(galaxy, dict) or not is_array(galaxy.get("GalaxyCluster")):
+        return galaxy
+    clusters = []
+    for cluster in _values(galaxy["GalaxyCluster"]):
+        if isinstance(cluster, dict) and is_empty(cluster.get("meta")):
+            cluster = {**cluster, "meta": php.JsonObject()}
+        clusters.append(cluster)
+    return {**galaxy, "GalaxyCluster": clusters}
+
+
+# ---------------------------------------------------------------------------------------------
+# WorkflowFormatConverterTool
+
+
+def _all_tags(attribute: Any, inherited: list) -> Any:
+    if not isinstance(attribute, dict):
+        return attribute
+    own = [{**t, "inherited": False} if isinstance(t, dict) else t for t in _values(attribute.get("Tag"))]
+    return {**attribute, "_allTags": inherited + own}
+
+
+def _convert_event(raw: Mapping) -> dict:
+    """Event scope: the JSON-converter, then every attribute gets ``_allTags``."""
+    converted = _json_converter(raw)
+    event = converted["Event"]
+    inherited = [{**t, "inherited": True} if isinstance(t, dict) else t for t in _values(event.get("Tag"))]
+    if not is_empty(event.get("Attribute")):
+        event["Attribute"] = _php_array([(k, _all_tags(a, inherited)) for k, a in php.iter_items(event["Attribute"])])
+    if not is_empty(event.get("Object")):
+        objects = []
+        for obj in _values(event["Object"]):
+            if isinstance(obj, dict) and not is_empty(obj.get("Attribute")):
+                obj = {**obj, "Attribute": _php_array([(k, _all_tags(a, inherited))
+                                                        for k, a in php.iter_items(obj["Attribute"])])}
+            objects.append(obj)
+        event["Object"] = objects
+    return converted
+
+
+def _event_row(event: Any) -> dict | None:
+    """What MISP's event fetch returns for the owning event: its columns and its tags only."""
+    if not isinstance(event, Mapping):
+        return None
+    row = {k: v for k, v in event.items() if not is_array(v) or k in ("Tag", "EventTag")}
+    return row
+
+
+def _single_or_many(value: Any) -> list:
+    """``Attribute`` may be one attribute or a list of them (event enrichment)."""
+    if isinstance(value, dict) and any(php.php_key(k).__class__ is str for k in value):
+        return [value]
+    return _values(value)
+
+
+def _encapsulate(raw: Mapping, attributes: list, objects: list) -> dict:
+    """Put the entities in their event (``Event.Attribute``/``Event.Object``) and convert it."""
+    row = _event_row(raw.get("Event"))
+    if row is None:
+        return {}
+    wrapper: dict = {"Event": {k: v for k, v in row.items() if k != "EventTag"}}
+    if "EventTag" in row:
+        wrapper["EventTag"] = row["EventTag"]
+    if attributes:
+        wrapper["Event"]["Attribute"] = attributes
+    if objects:
+        wrapper["Event"]["Object"] = objects
+    return _convert_event(wrapper)
+
+
+def _convert_attribute(raw: Mapping) -> dict:
+    """Attribute scope: each attribute alone in its event (inside its object if it has one)."""
+    given_object = raw.get("Object") if isinstance(raw.get("Object"), Mapping) else None
+    attributes, objects = [], []
+    for attribute in _single_or_many(raw.get("Attribute")):
+        attribute = _clean_attribute(attribute, {}, None)
+        object_id = php.lookup(attribute, "object_id") if is_array(attribute) else None
+        if not is_empty(object_id) and not loose_eq(object_id, 0) and given_object is not None and (
+                given_object.get("id") is None or loose_eq(given_object.get("id"), object_id)):
+            row = {k: v for k, v in given_object.items() if k != "Attribute"}
+            objects.append({**row, "Attribute": [attribute]})
+        else:
+            attributes.append(attribute)
+    return _encapsulate(raw, attributes, objects)
+
+
+def _convert_object(raw: Mapping) -> dict:
+    """Object scope: the object (with its attributes) alone in its event."""
+    obj = raw.get("Object")
+    objects = [obj] if isinstance(obj, Mapping) else _values(obj)
+    return _encapsulate(raw, [], [dict(o) if isinstance(o, Mapping) else o for o in objects])
+
+
+def guess_scope(raw: Mapping) -> str | None:
+    """``__guessScopeFromData``: ``object``, ``event``, ``attribute`` or None (first rule wins)."""
+    if _isset(raw, "Object") and not _isset(raw, "Attribute"):
+        return "object"
+    if not _isset(raw, "Attribute"):
+        return "event"
+    if not _isset(raw, "Event"):
+        return "attribute"
+    if _isset(raw, "RelatedEvent") or _isset(raw, "Orgc") or _isset(raw, "Org"):
+        return "event"
+    if not is_empty(raw.get("Attribute")):
+        return "attribute"
+    return None
+
+
+def is_bare_event(raw: Any) -> bool:
+    """An event without its ``Event`` wrapper, as PyMISP's ``MISPEvent.to_dict()`` gives it."""
+    return isinstance(raw, Mapping) and "Event" not in raw and any(k in raw for k in _EVENT_MARKERS)
+
+
+def _flattened(event: Mapping) -> list:
+    """``Event.Attribute`` then every object's attributes, as copies without the object wrapper."""
+    out = [dict(a) if a.__class__ is dict else a for a in _values(event.get("Attribute"))]
+    for obj in _values(event.get("Object")):
+        if is_array(obj):
+            out.extend(dict(a) if a.__class__ is dict else a for a in _values(php.lookup(obj, "Attribute")))
+    return out
+
+
+def to_core_format(raw: Mapping, scope: str | None = None) -> dict:
+    """``WorkflowFormatConverterTool::convert``: MISP core format with ``_AttributeFlattened``,
+    ``_allTags`` on every attribute, and the input's ``_``-prefixed top-level keys.
+
+    The input is not modified. A bare PyMISP event dict is wrapped in ``{"Event": ...}`` first.
+    """
+    if not isinstance(raw, Mapping):
+        raise NormalizationError(f"Invalid input: expected an object, not {php.php_type_name(raw)}")
+    if is_bare_event(raw):
+        raw = {"Event": raw}
+    scope = scope or guess_scope(raw)
+    if scope == "event":
+        converted = _convert_event(raw)
+    elif scope == "attribute":
+        converted = _convert_attribute(raw)
+    elif scope == "object":
+        converted = _convert_object(raw)
+    else:
+        converted = {}
+    for key, value in raw.items():
+        if isinstance(key, str) and key.startswith("_"):
+            converted[key] = value
+    event = converted.get("Event")
+    if not isinstance(event, dict):
+        event = {}
+    converted["Event"] = {**event, "_AttributeFlattened": _flattened(event)}
+    return converted
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers (spec §4.3)
+
+_EVENT_TRIGGERS = {"event-publish", "event-after-save-new", "event-after-save-new-from-pull",
+                   "event-after-save", "event-before-save", "enrichment-before-query"}
+_UNCHANGED_TRIGGERS = {"log-after-save", "user-before-save", "user-after-save"}
+
+
+def _required(raw: Any, key: str, trigger_id: str) -> Mapping:
+    if not isinstance(raw, Mapping):
+        raise NormalizationError(f"{trigger_id}: Invalid input.")
+    value = raw.get(key)
+    if not isinstance(value, Mapping):
+        raise NormalizationError(f"{trigger_id}: Invalid input. The data has no `{key}`.")
+    return value
+
+
+def _light_event(raw: Mapping, extra: Mapping | None = None) -> dict:
+    """MISP's light event fetch -- columns, ``Orgc`` and tags -- from the ``Event`` given beside
+    the record (the offline stand-in for MISP's database)."""
+    event = raw.get("Event")
+    event = event if isinstance(event, Mapping) else {}
+    base = {k: v for k, v in event.items() if not is_array(v) or k in ("Orgc", "Tag")}
+    wrapped: dict = {"Event": base}
+    if raw.get("Orgc") is not None and "Orgc" not in base:
+        wrapped["Orgc"] = raw["Orgc"]
+    event_tags = event.get("EventTag") if event.get("EventTag") is not None else raw.get("EventTag")
+    if event_tags is not None:
+        wrapped["EventTag"] = event_tags
+    if extra:
+        base.update(extra)
+    return wrapped
+
+
+def _with_attribute(raw: Mapping, attribute: Mapping) -> dict:
+    """The light event holding ``attribute`` (in ``Event.Object[0]`` when it has an object)."""
+    wrapped = _light_event(raw)
+    obj = raw.get("Object")
+    object_id = attribute.get("object_id")
+    if isinstance(obj, Mapping) and not is_empty(object_id) and not loose_eq(object_id, 0):
+        row = {k: v for k, v in obj.items() if k != "Attribute"}
+        wrapped["Event"]["Object"] = [{**row, "Attribute": [dict(attribute)]}]
+    else:
+        wrapped["Event"]["Attribute"] = [dict(attribute)]
+    return wrapped
+
+
+def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
+    """The roaming data trigger ``trigger_id`` builds from ``raw`` (its ``normalizeData``).
+
+    Raises :class:`NormalizationError` where MISP's normalisation fails (a missing key).
+    """
+    if trigger_id in _UNCHANGED_TRIGGERS:
+        return raw
+    if trigger_id in _EVENT_TRIGGERS:
+        if not isinstance(raw, Mapping):
+            raise NormalizationError(f"{trigger_id}: Invalid input.")
+        return to_core_format(raw, "event" if trigger_id == "event-before-save" else None)
+    if trigger_id == "attribute-after-save":
+        _required(raw, "Attribute", trigger_id)
+        return to_core_format(raw, "attribute")
+    if trigger_id == "object-after-save":
+        _required(raw, "Object", trigger_id)
+        return to_core_format(raw, "object")
+    if trigger_id == "event-report-after-save":
+        report = _required(raw, "EventReport", trigger_id)
+        return to_core_format(_light_event(raw, {"EventReport": [dict(report)]}), "event")
+    if trigger_id in ("shadow-attribute-before-save", "shadow-attribute-after-save"):
+        proposal = _required(raw, "ShadowAttribute", trigger_id)
+        if not is_empty(proposal.get("old_id")):
+            target = raw.get("Attribute") if isinstance(raw.get("Attribute"), Mapping) else {
+                "id": proposal.get("old_id"), "event_id": proposal.get("event_id")}
+            attribute = {**target, "ShadowAttribute": [dict(proposal)]}
+            return to_core_format({**{k: v for k, v in raw.items() if k != "ShadowAttribute"},
+                                   "Attribute": attribute}, "attribute")
+        return to_core_format(_light_event(raw, {"ShadowAttribute": [dict(proposal)]}), "event")
+    if trigger_id == "sighting-after-save":
+        sighting = _required(raw, "Sighting", trigger_id)
+        context = {"Event": raw.get("Event") if isinstance(raw.get("Event"), Mapping) else sighting.get("Event"),
+                   "Object": raw.get("Object")}
+        attribute = raw.get("Attribute") if isinstance(raw.get("Attribute"), Mapping) else sighting.get("Attribute")
+        if isinstance(attribute, Mapping):
+            return to_core_format(_with_attribute(context, attribute), "event")
+        return to_core_format(_light_event(context), "event")
+    if trigger_id == "tag-attached-after-save":
+        tag = _required(raw, "Tag", trigger_id)
+        attribute = raw.get("Attribute")
+        if not is_empty(tag.get("attribute_id")) and isinstance(attribute, Mapping):
+            return to_core_format(_with_attribute(raw, attribute), "event")
+        return to_core_format(_light_event(raw), "event")
+    if trigger_id == "post-after-save":
+        post = _required(raw, "Post", trigger_id)
+        thread = raw.get("Thread")
+        out: dict = {"Post": post, "Thread": thread if is_array(thread) else []}
+        event = raw.get("Event")
+        if isinstance(event, Mapping) and not is_empty(event):
+            out["Event"] = to_core_format({"Event": _event_row(event)}, "event")["Event"]
+        return out
+    raise NormalizationError(f"unknown trigger `{trigger_id}`")
