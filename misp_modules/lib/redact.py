@@ -54,6 +54,10 @@ _TEXT_RULES: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 
+# Every text rule needs one of these words; most log lines have none and skip the rules.
+_TRIGGER = re.compile(r"(?i)token|key|pass|pwd|secret|sig|credential|cookie|authori|/bot|webhook")
+
+
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """Return ``value`` with secrets masked: text is scanned, dicts/lists are copied with secret
     keys masked and their strings scanned. Other values are returned unchanged."""
@@ -78,6 +82,8 @@ def _redact_text(text: str, literals: list[str]) -> str:
     for literal in literals:
         if literal in text:
             text = text.replace(literal, MASK)
+    if not _TRIGGER.search(text):
+        return text
     for pattern, replacement in _TEXT_RULES:
         text = pattern.sub(replacement, text)
     return text

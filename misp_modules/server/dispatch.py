@@ -119,7 +119,7 @@ class Lane:
         except ValueError:
             pass
 
-    def release(self, _done: Any = None) -> None:
+    def release(self) -> None:
         """Hand the slot to the oldest live waiter, or free it."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -169,16 +169,22 @@ class Dispatcher:
                        f"limit {lane.limit}) and had no free slot within {timeout:g} s")
             log.warning("Timeout on %s (no free slot)", name)
             return Outcome(error_body(message), message)
+        # The lane slot is released when the work really ends (_settle), not at the deadline.
+        waiter = loop.create_future()
         if module.is_async:
-            task: asyncio.Future = loop.create_task(_call_async(module, request, raw))
+            work: Any = loop.create_task(_call_async(module, request, raw))
+            work.add_done_callback(lambda done: _settle(lane, waiter, done, request))
         else:
-            task = loop.run_in_executor(lane.executor, _call_sync, module, request, raw)
-        task.add_done_callback(lane.release)
-        done, _ = await asyncio.wait((task,), timeout=max(0.0, deadline - loop.time()))
-        if not done:
+            work = lane.executor.submit(_call_sync, module, request, raw)
+            work.add_done_callback(lambda done: _settle_from_thread(loop, lane, waiter, done, request))
+        timer = loop.call_later(max(0.0, deadline - loop.time()), _expire, waiter)
+        try:
+            task = await waiter
+        finally:
+            timer.cancel()
+        if task is None:
             if module.is_async:
-                task.cancel()
-            task.add_done_callback(lambda t: _report_late(name, t, request))
+                work.cancel()
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
             return Outcome(error_body(message), message)
@@ -213,13 +219,36 @@ async def _call_async(module: LoadedModule, request: dict, raw: bytes | None) ->
     return serialise(result)
 
 
-def _report_late(name: str, task: asyncio.Future, request: dict) -> None:
-    """A query that timed out finished later: log how (and retrieve its exception, so asyncio
-    does not complain that it was never retrieved)."""
-    if task.cancelled():
+def _settle(lane: Lane, waiter: asyncio.Future, done: Any, request: dict) -> None:
+    """The module's work ended: free its slot, and hand the result to the query if it is still
+    waiting (else the query timed out: log what became of the work)."""
+    lane.release()
+    if not waiter.done():
+        waiter.set_result(done)
+    else:
+        _report_late(lane.module.name, done, request)
+
+
+def _settle_from_thread(loop: asyncio.AbstractEventLoop, lane: Lane, waiter: asyncio.Future,
+                        done: Any, request: dict) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, lane, waiter, done, request)
+    except RuntimeError:  # the loop is gone: the server shut down while this module hung
+        pass
+
+
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _report_late(name: str, done: Any, request: dict) -> None:
+    """A query that timed out finished later: log how (this also retrieves its exception, so
+    asyncio does not complain that it was never retrieved)."""
+    if done.cancelled():
         log.info("Module %s: timed-out query cancelled", name)
         return
-    exc = task.exception()
+    exc = done.exception()
     if exc is None:
         log.info("Module %s: timed-out query finished late; its result was discarded", name)
     else:

@@ -114,21 +114,21 @@ class QueryModule(JsonHandler):
     def prepare(self) -> None:
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.max_body_size:
-            self._too_large()
+            self._too_large()  # before the body is read (curl's Expect: 100-continue never sends it)
             return
-        # Chunked bodies (no Content-Length) are counted in data_received, which answers 413 and
-        # drops the rest; Tornado's own cap, a 400 without a body, only stops absurd ones.
+        # Chunked bodies (no Content-Length) are counted in data_received; past the limit the rest
+        # is read and dropped, then post() answers 413 (answering mid-body would reset the client).
+        # Tornado's own cap, a 400 and a closed connection, only stops absurd ones.
         self.request.connection.set_max_body_size(4 * self.max_body_size + 1024 * 1024)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self._size > self.max_body_size:
             return
         self._size += len(chunk)
         if self._size > self.max_body_size:
             self._chunks.clear()
-            self._too_large()
-            return
-        self._chunks.append(chunk)
+        else:
+            self._chunks.append(chunk)
 
     def _too_large(self) -> None:
         self.send_json(orjson.dumps({"error": f"Request body too large (limit {self.max_body_size} bytes, "
@@ -142,6 +142,9 @@ class QueryModule(JsonHandler):
             self.application.query_finished()
 
     async def _answer(self) -> None:
+        if self._size > self.max_body_size:
+            self._too_large()
+            return
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         try:
