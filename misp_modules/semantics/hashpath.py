@@ -630,10 +630,10 @@ def insert(data: Any, path: Any, values: Any = None) -> Any:
     array there is ``array_merge``d with ``values`` (quirk).
     """
     _require_array(data, "insert")
-    path = _path_string(path, "strpos")
+    key, path = path, _path_string(path, "strpos")
     no_tokens = "[" not in path
     if no_tokens and "." not in path and "{" not in path:
-        return _set(data, path, values)
+        return _set(data, key, values)  # $data[$path]: false is key 0, not ""
     tokens = path.split(".") if no_tokens else tokenize(path)
     if no_tokens and "{" not in path:
         return _simple_insert(data, tokens, values)
@@ -657,11 +657,11 @@ def remove(data: Any, path: Any) -> Any:
     Keys are not renumbered, and arrays left empty by a pattern removal are removed too.
     """
     _require_array(data, "remove")
-    path = _path_string(path, "strpos")
+    key, path = path, _path_string(path, "strpos")
     no_tokens = "[" not in path
     no_expansion = "{" not in path
     if no_expansion and no_tokens and "." not in path:
-        return _unset(data, path)
+        return _unset(data, key)
     tokens = path.split(".") if no_tokens else tokenize(path)
     if no_expansion and no_tokens:
         return _simple_remove(data, tokens)
@@ -684,8 +684,18 @@ def remove(data: Any, path: Any) -> Any:
 
 
 def _combine_key(value: Any) -> Any:
+    """An ``array_combine`` key: integers as they are, anything else through its string."""
+    if value.__class__ is int:
+        return php_key(value)
     if is_array(value):
         return "Array"  # PHP: "Array to string conversion"
+    return php_key(php.to_string(value))
+
+
+def _offset_key(value: Any) -> Any:
+    """``$out[$value]``: floats truncate, booleans are 0/1, null is ""; arrays are illegal."""
+    if is_array(value):
+        raise PhpTypeError("Hash::combine(): Illegal offset type (a group value is an array)")
     return php_key(value)
 
 
@@ -713,8 +723,8 @@ def combine(data: Any, key_path: Any, value_path: Any = None, group_path: Any = 
             out: dict = {}
             for i, key in enumerate(keys):
                 g = php.lookup(group, i)
-                g = _combine_key(0 if g is None else g)
-                out.setdefault(g, {})[_combine_key(key)] = vals[i]
+                g = _offset_key(0 if g is None else g)
+                out.setdefault(g, {})[_offset_key(key)] = vals[i]
             return _as_php(out)
     out = {}
     for key, value in zip(keys, vals):
