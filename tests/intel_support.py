@@ -79,6 +79,6 @@ def bgp_fake(_bgp_server: BGPRankingFake) -> BGPRankingFake:
 @pytest.fixture
 def intel(hl_fake: HashlookupFake, bgp_fake: BGPRankingFake) -> Iterator[tuple[HashlookupFake, BGPRankingFake]]:
     """Both fakes, with the settings pointing at them (fast timeouts)."""
-    modules = {"hashlookup": {"timeout": 1.0}, "bgpranking": {"timeout": 1.0}}
+    modules = {"hashlookup": {"http_timeout": 1.0}, "bgpranking": {"http_timeout": 1.0}}
     with intel_settings(hl_fake, bgp_fake, modules):
         yield hl_fake, bgp_fake

@@ -98,7 +98,7 @@ def test_500_html_body_is_a_service_error_not_a_decoding_crash(intel):
 
 def test_slow_service_times_out(hl_fake):
     hl_fake.delay = 10  # released when the fake closes
-    with intel_settings(hl_fake, modules={"hashlookup": {"timeout": 0.3}}):
+    with intel_settings(hl_fake, modules={"hashlookup": {"http_timeout": 0.3}}):
         with pytest.raises(ServiceError, match="within 0.3s"):
             hashlookup.get_client().lookup("md5", UNKNOWN_MD5)
 
@@ -214,7 +214,7 @@ def test_bgp_ranking_error_answer_is_a_service_error(intel):
 
 def test_concurrent_lookups_are_bounded(bgp_fake):
     bgp_fake.delay = 0.05
-    with intel_settings(bgp_fake=bgp_fake, modules={"bgpranking": {"concurrency": 3}}):
+    with intel_settings(bgp_fake=bgp_fake, modules={"bgpranking": {"parallel_requests": 3}}):
         ips = [f"192.0.2.{i}" for i in range(12)]
         result = bgpranking.get_client().origins(ips)
     assert all(r.asn == 64500 for r in result.values())
@@ -223,7 +223,7 @@ def test_concurrent_lookups_are_bounded(bgp_fake):
 
 def test_batch_stops_on_service_error(bgp_fake):
     bgp_fake.fault_status = 503
-    with intel_settings(bgp_fake=bgp_fake, modules={"bgpranking": {"concurrency": 4, "retries": 0}}):
+    with intel_settings(bgp_fake=bgp_fake, modules={"bgpranking": {"parallel_requests": 4, "retries": 0}}):
         with pytest.raises(ServiceError, match="HTTP 503"):
             bgpranking.get_client().rankings([(64500 + i, "v4") for i in range(40)])
     assert len(bgp_fake.requests) < 40  # pending lookups were cancelled

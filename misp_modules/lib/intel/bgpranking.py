@@ -13,9 +13,9 @@ Quirks handled here (services.md §5.4):
 - Neither library has a timeout or checks the HTTP status (also fixed by ``harden``).
 
 Settings (``[modules.bgpranking]``, shared by the expansion and the curation action):
-``timeout`` (seconds per HTTP request, default 2: an IP needs two requests and MISP's
+``http_timeout`` (seconds per HTTP request, default 2: an IP needs two requests and MISP's
 attach-enrichment waits 5 s), ``retries`` (1), ``cache_ttl`` (seconds, 3600; 0 disables),
-``concurrency`` (parallel requests in batches, 8). Base URLs: ``[services] bgpranking``,
+``parallel_requests`` (parallel requests in batches, 8). Base URLs: ``[services] bgpranking``,
 ``[services] ipasnhistory``.
 """
 
@@ -129,10 +129,10 @@ class BGPRankingConfig:
         return cls(
             bgp_url=settings.service_url("bgpranking", DEFAULT_BGP_URL),
             ipasn_url=settings.service_url("ipasnhistory", DEFAULT_IPASN_URL),
-            timeout=float(get("timeout", cls.timeout)),
+            timeout=float(get("http_timeout", cls.timeout)),
             retries=int(get("retries", cls.retries)),
             cache_ttl=float(get("cache_ttl", cls.cache_ttl)),
-            concurrency=max(1, int(get("concurrency", cls.concurrency))),
+            concurrency=max(1, int(get("parallel_requests", cls.concurrency))),
         )
 
 

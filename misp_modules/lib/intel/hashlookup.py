@@ -6,9 +6,9 @@ transport, and this module interprets the answers: a record, ``None`` (unknown f
 error. Hashes are validated locally first, so a malformed value never costs a request.
 
 Settings (``[modules.hashlookup]``, shared by the expansion and the curation action):
-``timeout`` (seconds per HTTP request, default 4: MISP gives hover/attach-enrichment queries 5 s),
+``http_timeout`` (seconds per HTTP request, default 4: MISP gives hover/attach-enrichment queries 5 s),
 ``retries`` (1), ``cache_ttl`` (seconds, 3600; 0 disables), ``bulk_size`` (hashes per bulk
-request, 500), ``concurrency`` (parallel single lookups for SHA-256, which has no bulk
+request, 500), ``parallel_requests`` (parallel single lookups for SHA-256, which has no bulk
 endpoint, 8). Base URL: ``[services] hashlookup``.
 """
 
@@ -62,11 +62,11 @@ class HashlookupConfig:
         get = lambda key, default: settings.module_setting(SERVICE, key, default)  # noqa: E731
         return cls(
             root_url=root_url or settings.service_url(SERVICE, DEFAULT_URL),
-            timeout=float(get("timeout", cls.timeout)),
+            timeout=float(get("http_timeout", cls.timeout)),
             retries=int(get("retries", cls.retries)),
             cache_ttl=float(get("cache_ttl", cls.cache_ttl)),
             bulk_size=max(1, int(get("bulk_size", cls.bulk_size))),
-            concurrency=max(1, int(get("concurrency", cls.concurrency))),
+            concurrency=max(1, int(get("parallel_requests", cls.concurrency))),
         )
 
 

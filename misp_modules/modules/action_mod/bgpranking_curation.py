@@ -4,7 +4,7 @@ The seed's "attach tag on attribute having a low value (<50) in BGP Ranking", as
 action over a whole event: every ``AS`` attribute, and every IP attribute (``ip-src``,
 ``ip-dst``, ``ip-src|port``, ``ip-dst|port``, ``domain|ip``) resolved to its announcing AS with IP
 ASN History, is ranked with yesterday's BGP Ranking. Distinct IPs and ASes are looked up once
-each, concurrently with a bound (``[modules.bgpranking] concurrency``), and cached.
+each, concurrently with a bound (``[modules.bgpranking] parallel_requests``), and cached.
 
 An attribute whose AS has a ``position`` below ``threshold`` (position 1 = the most malicious
 AS of the day; the blueprint's ``[value<50]``) gets ``tag``. Tags are reported as changes only

@@ -1,0 +1,238 @@
+"""MISP's "Attach enrichment" node (``attach-enrichment``, v0.3), run by this module server.
+
+For each matching attribute (§10.1 "Matching attributes") and each selected module whose
+``mispattributes.input`` lists the attribute's type, the expansion module is queried with
+MISP's request body -- ``user`` (when the runner sends one), ``event_id``, ``config`` (the
+module's ``meta.config`` names, valued from ``[modules.<module>]``; ``{"_": "_"}`` when it has
+none), ``module``, and ``attribute`` (``{<type>: <value>}`` instead for modules without
+``mispattributes.format``) -- and the answer's ``results`` (or the whole answer when it has an
+``error``) is appended to the attribute's ``enrichment`` list in both copies (MISP's
+``_attachEnrichmentData``; not in ``_unfilteredData``, so a later filter reset drops it, as in
+MISP). Modules answer in MISP's order; queries run a few at a time
+(``[modules.attach_enrichment] parallel_queries``, default 4) with MISP's hover timeout
+(``query_timeout``, default 5 s).
+
+Modules are queried "through our own server" (the same lanes, timeouts and error contract as
+``POST /query``). A module this server does not have is asked from another misp-modules server
+when ``[modules.attach_enrichment] forward_url`` is set (e.g. upstream's, for ``mmdb_lookup``).
+
+Deviations (MISP would crash with a PHP TypeError, documented in the README): a selected module
+that is not available, an unreachable forward server or an answer that is not a JSON object
+with ``results`` or ``error`` gets ``{"error": ...}`` appended to the attributes it concerns, and
+the node fails (result false) with errors naming the module, after enriching everything else.
+MISP's ``enrichment-before-query`` trigger is not fired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from typing import Any, Mapping
+
+import requests
+
+from misp_modules.lib.intel.http import public_url
+from misp_modules.lib.attribute_copies import AttributeIndex
+from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
+from misp_modules.semantics import conditions
+from misp_modules.semantics.php import is_empty, iter_items
+from misp_modules.settings import get_settings
+
+MODULE = "attach_enrichment"
+ENRICHMENT_TYPES = ("expansion", "hover")
+log = logging.getLogger(f"misp-modules.{MODULE}")
+
+PARAMS = [
+    {"id": "modules", "label": "Modules", "type": "picker", "multiple": True, "options": [""],
+     "picker_options": []},
+]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="attach-enrichment", module_type="action", name="Attach enrichment", version="0.3", params=PARAMS,
+    support_filters=True, expect_misp_core_format=True,
+    description="Attach selected enrichment result to Attributes.",
+    features="Queries expansion modules of this server (or of [modules.attach_enrichment] forward_url) "
+             "with MISP's request body; results are appended to each attribute's `enrichment` list.",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+timeout = 600.0  # a whole event, attribute by attribute: the runner's own deadline applies first
+
+
+class Enrichers:
+    """The enrichment modules a node run can use: this server's, then the forward server's."""
+
+    def __init__(self, local: dict[str, dict], remote: dict[str, dict], forward_url: str | None,
+                 problems: list[str]) -> None:
+        self.local, self.remote, self.forward_url, self.problems = local, remote, forward_url, problems
+
+    @classmethod
+    async def load(cls, wanted: list[str]) -> "Enrichers":
+        local: dict[str, dict] = {}
+        from misp_modules.server import dispatch
+
+        dispatcher = dispatch.current()
+        if dispatcher is not None:
+            for name in wanted:
+                module = dispatcher.registry.modules.get(name)
+                if module is not None and any(t in ENRICHMENT_TYPES for t in module.module_types):
+                    local[name] = module.entry
+        forward_url = get_settings().module_setting(MODULE, "forward_url", None) or None
+        remote: dict[str, dict] = {}
+        problems: list[str] = []
+        if forward_url and any(name not in local for name in wanted):
+            try:
+                listing = await asyncio.to_thread(_get_json, f"{forward_url.rstrip('/')}/modules", 5.0)
+                for entry in listing if isinstance(listing, list) else []:
+                    if not isinstance(entry, dict) or entry.get("name") not in wanted:
+                        continue
+                    types = (entry.get("meta") or {}).get("module-type") or []
+                    if any(t in ENRICHMENT_TYPES for t in types):
+                        remote[entry["name"]] = entry
+            except ForwardError as exc:
+                problems.append(str(exc))
+        return cls(local, remote, forward_url, problems)
+
+    def entry(self, name: str) -> dict | None:
+        return self.local.get(name) or self.remote.get(name)
+
+    def unavailable(self, name: str) -> str:
+        where = "this module server"
+        if self.forward_url:
+            where += f" nor {public_url(self.forward_url)}"
+        return f"Enrichment module {name!r} is not available on {where}"
+
+    async def query(self, name: str, body: dict, query_timeout: float) -> dict:
+        if name in self.local:
+            from misp_modules.server.dispatch import query_module
+
+            return await query_module(name, body, query_timeout)
+        url = f"{self.forward_url.rstrip('/')}/query"
+        return await asyncio.to_thread(_post_json, url, body, query_timeout)
+
+
+class ForwardError(RuntimeError):
+    pass
+
+
+def _get_json(url: str, wait: float) -> Any:
+    return _answer(url, lambda: requests.get(url, timeout=wait))
+
+
+def _post_json(url: str, body: dict, wait: float) -> Any:
+    return _answer(url, lambda: requests.post(url, json=body, timeout=wait))
+
+
+def _answer(url: str, call) -> Any:
+    where = public_url(url)
+    try:
+        response = call()
+    except requests.exceptions.Timeout:
+        raise ForwardError(f"{where} did not answer in time") from None
+    except requests.exceptions.RequestException as exc:
+        raise ForwardError(f"cannot reach {where} ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise ForwardError(f"{where} answered HTTP {response.status_code}")
+    try:
+        return response.json()
+    except ValueError:
+        raise ForwardError(f"{where} answered something that is not JSON") from None
+
+
+def request_body(name: str, entry: Mapping[str, Any], attribute: Mapping[str, Any], event_id: Any,
+                 user: Any) -> dict[str, Any]:
+    """MISP's enrichment request for one attribute (key order as MISP builds it)."""
+    body: dict[str, Any] = {}
+    if user is not None:
+        body["user"] = user
+    body["event_id"] = event_id
+    body["config"] = module_options(name, entry)
+    body["module"] = name
+    body["attribute"] = attribute
+    mispattributes = entry.get("mispattributes") or {}
+    if not mispattributes.get("format"):
+        del body["attribute"]
+        for supported in mispattributes.get("input") or []:
+            if supported == attribute.get("type"):
+                body[supported] = attribute.get("value")
+    return body
+
+
+def module_options(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``getModuleOptions``: each ``meta.config`` name valued from the settings (None when unset)."""
+    config = (entry.get("meta") or {}).get("config") or []
+    names = list(config.values()) if isinstance(config, Mapping) else list(config)
+    settings = get_settings()
+    options = {str(conf): settings.module_setting(name, str(conf), None) for conf in names}
+    return options or {"_": "_"}
+
+
+def supported(entry: Mapping[str, Any], attribute: Mapping[str, Any]) -> bool:
+    inputs = (entry.get("mispattributes") or {}).get("input") or []
+    return attribute.get("type") in inputs
+
+
+def handle_result(name: str, answer: Any) -> tuple[Any, str | None]:
+    """What MISP appends for an answer, and a node error where MISP would have crashed."""
+    if isinstance(answer, dict) and answer.get("error") is not None:
+        return answer, None
+    if isinstance(answer, dict) and "results" in answer:
+        return answer["results"], None
+    problem = f"Enrichment module {name!r} answered neither `results` nor `error`"
+    return {"error": problem}, problem
+
+
+async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        req = NodeRequest.parse(request, PARAMS)
+    except ParamError as exc:
+        return reply(False, errors=[str(exc)])
+    selected = req.params["modules"]
+    if is_empty(selected):
+        return reply(False, errors=["No enrichmnent module selected"])
+    if isinstance(selected, str):
+        selected = [selected]
+    wanted = [str(m) for _, m in iter_items(selected) if m != ""]
+    data = copy.deepcopy(req.data)
+    event = data.get("Event") if isinstance(data, dict) else None
+    event_id = event.get("id") if isinstance(event, dict) else None
+    matching = conditions.matching_attributes(data, req.saved_filters)
+    if matching is False:
+        return reply(True)
+    enrichers = await Enrichers.load(list(dict.fromkeys(wanted)))
+    settings = get_settings()
+    query_timeout = float(settings.module_setting(MODULE, "query_timeout", 5.0))
+    limit = asyncio.Semaphore(max(1, int(settings.module_setting(MODULE, "parallel_queries", 4))))
+    errors: list[str] = list(enrichers.problems)
+
+    async def one(name: str, body: dict) -> Any:
+        async with limit:
+            try:
+                answer = await enrichers.query(name, body, query_timeout)
+            except ForwardError as exc:
+                return {"error": str(exc)}, f"Enrichment module {name!r}: {exc}"
+        return handle_result(name, answer)
+
+    jobs: list[tuple[dict, Any]] = []
+    for _, attribute in iter_items(matching):
+        if not isinstance(attribute, dict):
+            continue
+        for name in wanted:
+            entry = enrichers.entry(name)
+            if entry is None:
+                jobs.append((attribute, _ready(({"error": enrichers.unavailable(name)}, enrichers.unavailable(name)))))
+            elif supported(entry, attribute):
+                jobs.append((attribute, one(name, request_body(name, entry, attribute, event_id, req.raw.get("user")))))
+    outcomes = await asyncio.gather(*(job for _, job in jobs))
+    index = AttributeIndex(data)
+    for (attribute, _), (result, problem) in zip(jobs, outcomes):
+        index.append_enrichment(attribute, result)
+        if problem and problem not in errors:
+            errors.append(problem)
+    for problem in errors:
+        log.warning("attach-enrichment: %s", problem)
+    return reply(not errors, errors=errors, data=data)
+
+
+async def _ready(value: Any) -> Any:
+    return value
