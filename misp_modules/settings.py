@@ -39,7 +39,7 @@ class Settings:
     """The whole deployment configuration, immutable once loaded."""
 
     default_timeout: float = 30.0  # s, per query, for modules that declare no ``timeout``
-    default_concurrency: int = 8  # queries in flight per module, for modules that declare none
+    default_concurrency: int = 16  # queries in flight per module, for modules that declare none
     max_body_size: int = 64 * 1024 * 1024  # bytes; larger /query bodies get 413
     shutdown_grace: float = 30.0  # s that SIGTERM waits for in-flight queries
     misp: MispConnection = field(default_factory=MispConnection)

@@ -15,7 +15,7 @@ def load(tmp_path, text: str, env: dict | None = None) -> Settings:
 
 def test_defaults_without_a_file():
     s = load_settings(None, {})
-    assert (s.default_timeout, s.default_concurrency, s.max_body_size) == (30.0, 8, 64 * 1024 * 1024)
+    assert (s.default_timeout, s.default_concurrency, s.max_body_size) == (30.0, 16, 64 * 1024 * 1024)
     assert not s.misp.configured and s.source is None
     assert s.service_url("hashlookup", "https://hashlookup.circl.lu/") == "https://hashlookup.circl.lu/"
 

@@ -16,6 +16,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any, Callable, Coroutine
 
 import orjson
 import tornado.httpserver
@@ -23,7 +24,7 @@ import tornado.netutil
 import tornado.web
 
 import misp_modules
-from misp_modules.server import dispatch, handlers, logs, openapi
+from misp_modules.server import dispatch, handlers, logs, openapi, workers
 from misp_modules.server.loader import LoadError, Registry, load_modules
 from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -117,7 +118,11 @@ def run(options: Options) -> int:
         if name not in registry.modules and name not in registry.failures:
             log.warning("Configuration has settings for module %r, which does not exist", name)
     try:
-        sockets = tornado.netutil.bind_sockets(options.port, options.listen, backlog=1024)
+        if options.workers > 1:
+            sockets, port = workers.reserve_port(options.port, options.listen)
+        else:
+            sockets = tornado.netutil.bind_sockets(options.port, options.listen, backlog=1024)
+            port = sockets[0].getsockname()[1]
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             log.error("Could not listen on %s:%d: address already in use (another misp-modules "
@@ -125,23 +130,34 @@ def run(options: Options) -> int:
         else:
             log.error("Could not listen on %s:%d: %s", options.listen, options.port, exc.strerror or exc)
         return EXIT_BIND
-    port = sockets[0].getsockname()[1]
-    log.info("MISP modules server started on %s:%d (%d modules, %d failed to load, %.0fms)",
-             options.listen, port, len(registry.modules), len(registry.failures),
-             (time.perf_counter() - started) * 1000)
+
+    def announce() -> None:
+        log.info("MISP modules server started on %s:%d (%d modules, %d failed to load, %.0fms)",
+                 options.listen, port, len(registry.modules), len(registry.failures),
+                 (time.perf_counter() - started) * 1000)
+
     if options.test:
+        announce()
         log.info("MISP modules started in test-mode, quitting immediately.")
         for sock in sockets:
             sock.close()
         return EXIT_OK
     server_url = f"http://{options.listen}:{port}"
     if options.workers > 1:
-        return _supervise(options.workers, lambda: _serve_process(sockets, registry, settings, server_url))
-    return _serve_process(sockets, registry, settings, server_url)
+        def serve_worker(ready) -> int:
+            return _serve_process(workers.worker_sockets(port, options.listen), registry, settings,
+                                  server_url, ready)
+
+        code = workers.supervise(options.workers, sockets, serve_worker,
+                                 lambda: (announce(), log.info("Serving with %d worker processes", options.workers)))
+        log.info("MISP modules server stopped")
+        return code
+    return _serve_process(sockets, registry, settings, server_url, announce)
 
 
-def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str) -> int:
-    code = asyncio.run(_serve(sockets, registry, settings, server_url))
+def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
+                   ready: Callable[[], None]) -> int:
+    code = _run_loop(_serve(sockets, registry, settings, server_url, ready))
     busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
             if lane.in_flight]
     if busy:
@@ -152,7 +168,17 @@ def _serve_process(sockets: list[socket.socket], registry: Registry, settings: S
     return code
 
 
-async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str) -> int:
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when installed (about 15% more queries per second), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
+                 ready: Callable[[], None]) -> int:
     dispatcher = dispatch.Dispatcher(registry, settings)
     dispatch.install(dispatcher)
     app = build_app(registry, settings, dispatcher, server_url)
@@ -162,6 +188,7 @@ async def _serve(sockets: list[socket.socket], registry: Registry, settings: Set
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    ready()
     await stop.wait()
     log.info("Shutting down: not accepting new connections, %d queries in flight", app.queries_in_flight)
     server.stop()
@@ -175,60 +202,3 @@ async def _serve(sockets: list[socket.socket], registry: Registry, settings: Set
         lane.shutdown()
     log.info("MISP modules server stopped")
     return EXIT_OK
-
-
-def _supervise(workers: int, serve) -> int:
-    """Fork ``workers`` processes sharing the listening sockets; restart one that crashes;
-    on SIGTERM/SIGINT pass the signal on and wait for all of them to finish gracefully."""
-    children: dict[int, int] = {}
-    stopping = False
-
-    def spawn(slot: int) -> None:
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            code = 1
-            try:
-                code = serve()
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        children[pid] = slot
-
-    def forward(signum: int, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for slot in range(workers):
-        spawn(slot)
-    log.info("Serving with %d worker processes", workers)
-    worst = EXIT_OK
-    while children:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
-            continue
-        slot = children.pop(pid, None)
-        if slot is None:
-            continue
-        code = os.waitstatus_to_exitcode(status)
-        if stopping:
-            worst = max(worst, code if code > 0 else 0)
-            continue
-        log.error("Worker process %d exited unexpectedly (code %d); starting a new one", pid, code)
-        spawn(slot)
-    return worst
-
-
-def main_exit(code: int) -> None:
-    sys.exit(code)

@@ -97,34 +97,36 @@ class Lane:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.append(waiter)
+        timer = loop.call_later(max(0.0, deadline - loop.time()), _expire, waiter)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            pass
+            granted = await waiter  # True from release(), None from the timer
         except BaseException:  # cancelled while queued: never leak a slot granted meanwhile
             self._give_up(waiter)
             raise
-        if waiter.done() and not waiter.cancelled():
-            return True  # granted (possibly at the very moment the timeout fired)
+        finally:
+            timer.cancel()
+        if granted:
+            return True
         self._give_up(waiter)
         return False
 
     def _give_up(self, waiter: asyncio.Future) -> None:
-        if waiter.done() and not waiter.cancelled():
-            self.release()
+        if waiter.done() and not waiter.cancelled() and waiter.result():
+            self.release()  # granted as we gave up: pass the slot on
             return
-        waiter.cancel()
+        if not waiter.done():
+            waiter.cancel()
         try:
             self._waiters.remove(waiter)
         except ValueError:
             pass
 
     def release(self) -> None:
-        """Hand the slot to the oldest live waiter, or free it."""
+        """Hand the slot to the oldest waiter still waiting, or free it."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(True)
                 return
         self.in_flight -= 1
 
