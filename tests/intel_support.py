@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -82,3 +84,61 @@ def intel(hl_fake: HashlookupFake, bgp_fake: BGPRankingFake) -> Iterator[tuple[H
     modules = {"hashlookup": {"http_timeout": 1.0}, "bgpranking": {"http_timeout": 1.0}}
     with intel_settings(hl_fake, bgp_fake, modules):
         yield hl_fake, bgp_fake
+
+
+# --- events and a module server wired to the fakes ----------------------------------------------
+
+INTEL_MODULES = str(Path(__file__).resolve().parent / "intel_modules")
+
+
+def attribute(n: int, type_: str, value: str, *, to_ids: bool = True, category: str = "Network activity",
+              **extra: Any) -> dict[str, Any]:
+    """An attribute as MISP stores it (string ids, uuid derived from ``n``)."""
+    return {"id": str(100 + n), "event_id": "42", "object_id": "0", "object_relation": None,
+            "category": category, "type": type_, "value": value, "to_ids": to_ids,
+            "uuid": f"5f1c0000-0000-4000-8000-{n:012d}", "timestamp": "1700000000", "distribution": "5",
+            "sharing_group_id": "0", "comment": "", "deleted": False, "disable_correlation": False,
+            "first_seen": None, "last_seen": None, "Tag": [], **extra}
+
+
+def raw_event(attributes: list[dict], objects: list[dict] | None = None, tags: list[str] = ()) -> dict[str, Any]:
+    """A MISP event as the event-publish trigger receives it."""
+    return {"Event": {
+        "id": "42", "uuid": "5f1c0000-0000-4000-8000-e00000000042", "info": "intel test event",
+        "threat_level_id": "2", "analysis": "1", "distribution": "1", "published": False,
+        "org_id": "1", "orgc_id": "1", "timestamp": "1700000000", "date": "2024-05-01",
+        "Orgc": {"id": "1", "name": "ORGNAME", "uuid": "5f1c0000-0000-4000-8000-0000000000a1"},
+        "Org": {"id": "1", "name": "ORGNAME", "uuid": "5f1c0000-0000-4000-8000-0000000000a1"},
+        "Tag": [{"id": str(i + 1), "name": t, "colour": "#ffffff", "exportable": True, "local": 0}
+                for i, t in enumerate(tags)],
+        "Attribute": attributes, "Object": objects or [],
+    }}
+
+
+def core(raw: dict[str, Any]) -> dict[str, Any]:
+    """The roaming data the trigger builds from ``raw`` (MISP core format)."""
+    from misp_modules.semantics.convert import to_core_format
+
+    return to_core_format(json.loads(json.dumps(raw)))
+
+
+def server_config(hl: HashlookupFake, bgp: BGPRankingFake, **modules: dict[str, Any]) -> dict[str, Any]:
+    # no lookup cache: each test sees the requests its own run makes
+    config_modules = {"hashlookup": {"http_timeout": 1.0, "cache_ttl": 0},
+                      "bgpranking": {"http_timeout": 1.0, "cache_ttl": 0}}
+    config_modules.update(modules)
+    return {"services": {"hashlookup": hl.url + "/", "bgpranking": bgp.url + "/", "ipasnhistory": bgp.url + "/"},
+            "modules": config_modules}
+
+
+@pytest.fixture(scope="module")
+def intel_server(_hl_server: HashlookupFake, _bgp_server: BGPRankingFake):
+    """A module server (built-in modules + tests/intel_modules) whose intel services are the fakes."""
+    from tests.server_harness import ModuleServer
+
+    config = server_config(_hl_server, _bgp_server,
+                           intel_echo={"apikey": "k-123"},
+                           attach_enrichment={"query_timeout": 1.0},
+                           intel_slow={"concurrency": 4})
+    with ModuleServer(custom_dir=INTEL_MODULES, config=config) as server:
+        yield server

@@ -30,17 +30,14 @@ import copy
 import logging
 from typing import Any, Mapping
 
-import requests
-
-from misp_modules.lib.intel.http import public_url
 from misp_modules.lib.attribute_copies import AttributeIndex
+from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
 from misp_modules.semantics import conditions
 from misp_modules.semantics.php import is_empty, iter_items
 from misp_modules.settings import get_settings
 
 MODULE = "attach_enrichment"
-ENRICHMENT_TYPES = ("expansion", "hover")
 log = logging.getLogger(f"misp-modules.{MODULE}")
 
 PARAMS = [
@@ -57,86 +54,6 @@ moduleinfo, moduleconfig = declare(
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)
 timeout = 600.0  # a whole event, attribute by attribute: the runner's own deadline applies first
-
-
-class Enrichers:
-    """The enrichment modules a node run can use: this server's, then the forward server's."""
-
-    def __init__(self, local: dict[str, dict], remote: dict[str, dict], forward_url: str | None,
-                 problems: list[str]) -> None:
-        self.local, self.remote, self.forward_url, self.problems = local, remote, forward_url, problems
-
-    @classmethod
-    async def load(cls, wanted: list[str]) -> "Enrichers":
-        local: dict[str, dict] = {}
-        from misp_modules.server import dispatch
-
-        dispatcher = dispatch.current()
-        if dispatcher is not None:
-            for name in wanted:
-                module = dispatcher.registry.modules.get(name)
-                if module is not None and any(t in ENRICHMENT_TYPES for t in module.module_types):
-                    local[name] = module.entry
-        forward_url = get_settings().module_setting(MODULE, "forward_url", None) or None
-        remote: dict[str, dict] = {}
-        problems: list[str] = []
-        if forward_url and any(name not in local for name in wanted):
-            try:
-                listing = await asyncio.to_thread(_get_json, f"{forward_url.rstrip('/')}/modules", 5.0)
-                for entry in listing if isinstance(listing, list) else []:
-                    if not isinstance(entry, dict) or entry.get("name") not in wanted:
-                        continue
-                    types = (entry.get("meta") or {}).get("module-type") or []
-                    if any(t in ENRICHMENT_TYPES for t in types):
-                        remote[entry["name"]] = entry
-            except ForwardError as exc:
-                problems.append(str(exc))
-        return cls(local, remote, forward_url, problems)
-
-    def entry(self, name: str) -> dict | None:
-        return self.local.get(name) or self.remote.get(name)
-
-    def unavailable(self, name: str) -> str:
-        where = "this module server"
-        if self.forward_url:
-            where += f" nor {public_url(self.forward_url)}"
-        return f"Enrichment module {name!r} is not available on {where}"
-
-    async def query(self, name: str, body: dict, query_timeout: float) -> dict:
-        if name in self.local:
-            from misp_modules.server.dispatch import query_module
-
-            return await query_module(name, body, query_timeout)
-        url = f"{self.forward_url.rstrip('/')}/query"
-        return await asyncio.to_thread(_post_json, url, body, query_timeout)
-
-
-class ForwardError(RuntimeError):
-    pass
-
-
-def _get_json(url: str, wait: float) -> Any:
-    return _answer(url, lambda: requests.get(url, timeout=wait))
-
-
-def _post_json(url: str, body: dict, wait: float) -> Any:
-    return _answer(url, lambda: requests.post(url, json=body, timeout=wait))
-
-
-def _answer(url: str, call) -> Any:
-    where = public_url(url)
-    try:
-        response = call()
-    except requests.exceptions.Timeout:
-        raise ForwardError(f"{where} did not answer in time") from None
-    except requests.exceptions.RequestException as exc:
-        raise ForwardError(f"cannot reach {where} ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise ForwardError(f"{where} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise ForwardError(f"{where} answered something that is not JSON") from None
 
 
 def request_body(name: str, entry: Mapping[str, Any], attribute: Mapping[str, Any], event_id: Any,
@@ -156,20 +73,6 @@ def request_body(name: str, entry: Mapping[str, Any], attribute: Mapping[str, An
             if supported == attribute.get("type"):
                 body[supported] = attribute.get("value")
     return body
-
-
-def module_options(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    """``getModuleOptions``: each ``meta.config`` name valued from the settings (None when unset)."""
-    config = (entry.get("meta") or {}).get("config") or []
-    names = list(config.values()) if isinstance(config, Mapping) else list(config)
-    settings = get_settings()
-    options = {str(conf): settings.module_setting(name, str(conf), None) for conf in names}
-    return options or {"_": "_"}
-
-
-def supported(entry: Mapping[str, Any], attribute: Mapping[str, Any]) -> bool:
-    inputs = (entry.get("mispattributes") or {}).get("input") or []
-    return attribute.get("type") in inputs
 
 
 def handle_result(name: str, answer: Any) -> tuple[Any, str | None]:
@@ -199,7 +102,7 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     matching = conditions.matching_attributes(data, req.saved_filters)
     if matching is False:
         return reply(True)
-    enrichers = await Enrichers.load(list(dict.fromkeys(wanted)))
+    enrichers = await Enrichers.load(list(dict.fromkeys(wanted)), MODULE)
     settings = get_settings()
     query_timeout = float(settings.module_setting(MODULE, "query_timeout", 5.0))
     limit = asyncio.Semaphore(max(1, int(settings.module_setting(MODULE, "parallel_queries", 4))))
