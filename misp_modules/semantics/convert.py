@@ -13,6 +13,10 @@ wrapper) is accepted and wrapped first.
 
 from __future__ import annotations
 
+import datetime
+import enum
+import json
+import uuid
 from typing import Any, Mapping
 
 from . import php
@@ -267,6 +271,50 @@ def _flattened(event: Mapping) -> list:
     return out
 
 
+def _json_default(value: Any) -> Any:
+    """How PyMISP objects travel as JSON (``MISPEvent.to_dict()`` nests MISP objects)."""
+    if isinstance(value, Mapping):
+        return value.to_dict() if callable(getattr(value, "to_dict", None)) else dict(value)
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise NormalizationError(f"Invalid input: cannot read a {type(value).__name__} value")
+
+
+def _needs_json(raw: Mapping) -> bool:
+    """Whether ``raw`` holds non-JSON objects (PyMISP's ``to_dict()`` keeps MISP objects nested)."""
+    def odd(value: Any) -> bool:
+        if value.__class__ in (dict, list, str, int, float, bool) or value is None:
+            if value.__class__ is list and value:
+                return odd(value[0])
+            return False
+        return True
+
+    if raw.__class__ is not dict:
+        return True
+    for value in raw.values():
+        if odd(value):
+            return True
+        if value.__class__ is dict and any(odd(v) for v in value.values()):
+            return True
+    return False
+
+
+def plain(raw: Any) -> Any:
+    """``raw`` as plain JSON values: PyMISP objects, dates and UUIDs as they serialise."""
+    if isinstance(raw, Mapping) and not _needs_json(raw):
+        return raw
+    try:
+        return php.loads(json.dumps(raw, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise NormalizationError(f"Invalid input: {exc}") from None
+
+
 def to_core_format(raw: Mapping, scope: str | None = None) -> dict:
     """``WorkflowFormatConverterTool::convert``: MISP core format with ``_AttributeFlattened``,
     ``_allTags`` on every attribute, and the input's ``_``-prefixed top-level keys.
@@ -275,6 +323,7 @@ def to_core_format(raw: Mapping, scope: str | None = None) -> dict:
     """
     if not isinstance(raw, Mapping):
         raise NormalizationError(f"Invalid input: expected an object, not {php.php_type_name(raw)}")
+    raw = plain(raw)
     if is_bare_event(raw):
         raw = {"Event": raw}
     scope = scope or guess_scope(raw)
@@ -350,6 +399,8 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
     """
     if trigger_id in _UNCHANGED_TRIGGERS:
         return raw
+    if isinstance(raw, Mapping):
+        raw = plain(raw)
     if trigger_id in _EVENT_TRIGGERS:
         if not isinstance(raw, Mapping):
             raise NormalizationError(f"{trigger_id}: Invalid input.")
