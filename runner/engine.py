@@ -142,15 +142,19 @@ class _Run:
             return self._result("failure", "failure", False, [INVALID_START], None, None, None, log)
         start_key, trigger_node = first
         log.debug(f"Started executing workflow for trigger `{trigger.id}` ({wf.id})")
+        detail = None
         try:
             data = normalize(trigger, self.raw)
             problem = "Invalid input." if data is False else None
         except Exception as exc:  # noqa: BLE001 - MISP: any exception from normalizeData
-            data, problem = None, _normalization_problem(exc)
+            data, problem, detail = None, _normalization_problem(exc), str(exc)
         if problem is not None:
             message = f"Error while normalizing data for trigger. {problem}"
             log.debug(message)
-            return self._result("failure", "failure " + message, False, [], None, None, None, log)
+            result = self._result("failure", "failure " + message, False, [], None, None, None, log)
+            if detail and detail not in message:
+                result.notes.append(f"normalisation: {detail}")
+            return result
         if self.debug is not None:
             self.debug.init(trigger.for_path, self.raw, data)
         if not condition_holds(trigger, g.indexed_params(trigger_node), self.raw):
@@ -272,8 +276,10 @@ class WalkContext:
 
 
 def _normalization_problem(exc: Exception) -> str:
+    """MISP's two texts: ``normalizeData`` returned false ("Invalid input.", e.g. a missing
+    key) or threw ("Error:\n<message>")."""
     message = str(exc)
-    if getattr(exc, "invalid_input", False) or message in ("", "Invalid input.", "Invalid input"):
+    if message.endswith("Invalid input.") or "Invalid input. " in message or message == "":
         return "Invalid input."
     return "Error:\n" + message
 

@@ -76,7 +76,7 @@ def text(result: RunResult) -> str:
     if result.walk is not None:
         start = wf.node(result.walk.start_node) or {}
         lines.append(f"{result.walk.start_node} {g.module_id(start)} (trigger)")
-        lines += _tree(wf, result.walk)
+        lines += _tree(wf, result.walk, base=0)
     for branch in result.branches:
         walk = branch.walk
         outcome = walk.outcome if walk else "not run"
@@ -84,7 +84,7 @@ def text(result: RunResult) -> str:
         lines.append(f"Branch job {branch.job_id} from concurrent-task {branch.from_node}, "
                      f"starting at node {branch.start_node}: {outcome}")
         if walk is not None:
-            lines += _tree(wf, walk, base=0)
+            lines += _tree(wf, walk, base=1)
             if walk.errors:
                 lines.append("  errors: " + ", ".join(walk.errors))
     lines.append("")
@@ -104,12 +104,11 @@ def text(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tree(wf: g.Workflow, walk: WalkRecord, base: int = 1) -> list[str]:
+def _tree(wf: g.Workflow, walk: WalkRecord, base: int) -> list[str]:
     lines = []
     for step in walk.timeline:
         if isinstance(step, NodeRun):
-            depth = len(step.path) + base
-            lines.append("  " * depth + _describe(step))
+            lines.append("  " * (len(step.path) + base) + _describe(step))
         else:  # a skipped path
             target = step[-1].rsplit(":", 1)[-1] if step else walk.start_node
             node = wf.node(target) or {}
