@@ -114,13 +114,15 @@ def test_async_raw_handler_gets_bytes(custom_server):
     ("boom", {"params": {"bot_token": "t"}}, lambda inner: inner["error"].startswith("Module 'boom' failed")),
     ("echo", {"return": {"0": "php"}}, lambda inner: inner == {"0": "php"}),
 ])
-def test_in_process_query_module_uses_the_query_path(custom_server, target, payload, check):
-    status, answer = custom_server.query({"module": "inprocess", "target": target, "payload": payload})
+@pytest.mark.parametrize("caller", ["inprocess", "inprocess_sync"])
+def test_in_process_query_module_uses_the_query_path(custom_server, caller, target, payload, check):
+    status, answer = custom_server.query({"module": caller, "target": target, "payload": payload})
     assert status == 200 and answer["data"] is True
     assert check(answer["inner"]), answer
 
 
-def test_in_process_query_module_honours_timeouts(custom_server):
-    status, answer = custom_server.query({"module": "inprocess", "target": "async_slow",
+@pytest.mark.parametrize("caller", ["inprocess", "inprocess_sync"])
+def test_in_process_query_module_honours_timeouts(custom_server, caller):
+    status, answer = custom_server.query({"module": caller, "target": "async_slow",
                                           "payload": {"hold": 30, "id": "inner"}, "inner_timeout": 0.2})
     assert answer["inner"] == {"error": "Timeout: module 'async_slow' did not answer within 0.2 s"}

@@ -179,7 +179,7 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
                  ready: Callable[[], None]) -> int:
-    dispatcher = dispatch.Dispatcher(registry, settings)
+    dispatcher = dispatch.Dispatcher(registry, settings, asyncio.get_running_loop())
     dispatch.install(dispatcher)
     app = build_app(registry, settings, dispatcher, server_url)
     server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size + 1)

@@ -138,7 +138,9 @@ class Lane:
 class Dispatcher:
     """Routes queries to lanes; owns nothing else (the registry is built by the loader)."""
 
-    def __init__(self, registry: Registry, settings: Settings) -> None:
+    def __init__(self, registry: Registry, settings: Settings,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop  # the server's event loop, for calls from module threads
         self.registry = registry
         self.settings = settings
         self.lanes: dict[str, Lane] = {}
@@ -284,3 +286,19 @@ async def query_module(name: str, request: dict, timeout: float | None = None) -
     outcome = await _dispatcher.run(name, {**request, "module": name}, None, timeout)
     log.debug("In-process query to %s done in %.2fms", name, (time.perf_counter() - started) * 1000)
     return orjson.loads(outcome.body)
+
+
+def query_module_blocking(name: str, request: dict, timeout: float | None = None) -> dict:
+    """:func:`query_module` for a synchronous handler, which runs in one of the server's module
+    threads: the query runs on the server's loop while this thread waits for its answer."""
+    dispatcher = _dispatcher
+    if dispatcher is None or dispatcher.loop is None:
+        return {"error": "query_module: no module server is running in this process"}
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is dispatcher.loop:
+        raise RuntimeError("query_module_blocking() called on the event loop: use `await query_module()`")
+    future = asyncio.run_coroutine_threadsafe(query_module(name, request, timeout), dispatcher.loop)
+    return future.result()

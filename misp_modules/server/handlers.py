@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -28,6 +27,8 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason
+        if status_code == 405:
+            reason = f"Method {self.request.method} is not allowed on {self.request.path}"
         exc_info = kwargs.get("exc_info")
         if exc_info and isinstance(exc_info[1], tornado.web.HTTPError) and exc_info[1].log_message:
             reason = exc_info[1].log_message % exc_info[1].args if exc_info[1].args else exc_info[1].log_message
@@ -207,4 +208,4 @@ def etag_of(body: bytes) -> str:
 
 
 __all__ = ["JsonHandler", "NotFound", "Healthcheck", "Version", "ListModules", "OpenApiJson",
-           "OpenApiPage", "QueryModule", "parse_query", "etag_of", "HTTPStatus"]
+           "OpenApiPage", "QueryModule", "parse_query", "etag_of"]
