@@ -46,6 +46,9 @@ class BGPRankingFake(FakeService):
         self.max_in_flight = 0
         self._count_lock = threading.Lock()
         super().__init__()
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add
+        # ~40 ms to every keep-alive request, which would swamp timings (bench/hashlookup)
+        self._server.RequestHandlerClass.disable_nagle_algorithm = True
 
     def reset(self, asns: dict[str, Ranking] | None = None, prefixes: dict[str, str] | None = None) -> "BGPRankingFake":
         """Back to a fresh state (lets a test module share one server between tests)."""

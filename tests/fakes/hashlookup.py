@@ -65,6 +65,9 @@ class HashlookupFake(FakeService):
         self.fault_headers: dict[str, str] = {}
         self.delay: float = 0.0
         super().__init__()
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add
+        # ~40 ms to every keep-alive request, which would swamp timings (bench/hashlookup)
+        self._server.RequestHandlerClass.disable_nagle_algorithm = True
         for record in records:
             self.add(record)
 

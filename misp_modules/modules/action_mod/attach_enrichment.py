@@ -26,11 +26,10 @@ MISP's ``enrichment-before-query`` trigger is not fired.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from typing import Any, Mapping
 
-from misp_modules.lib.attribute_copies import AttributeIndex
+from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
 from misp_modules.semantics import conditions
@@ -96,7 +95,7 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(selected, str):
         selected = [selected]
     wanted = [str(m) for _, m in iter_items(selected) if m != ""]
-    data = copy.deepcopy(req.data)
+    data = json_copy(req.data)
     event = data.get("Event") if isinstance(data, dict) else None
     event_id = event.get("id") if isinstance(event, dict) else None
     matching = conditions.matching_attributes(data, req.saved_filters)

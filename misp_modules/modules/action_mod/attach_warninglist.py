@@ -14,11 +14,10 @@ accepted as a value. List ids are positions in name order (see lib/warninglists.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from misp_modules.lib import warninglists
-from misp_modules.lib.attribute_copies import AttributeIndex
+from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions
 from misp_modules.semantics.php import is_empty
@@ -47,7 +46,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return reply(False, errors=["No warninglist module selected"])
     if isinstance(selected, str):
         selected = [selected]
-    data = copy.deepcopy(req.data)
+    data = json_copy(req.data)
     matching = conditions.matching_attributes(data, req.saved_filters)
     if matching is False:
         return reply(True)

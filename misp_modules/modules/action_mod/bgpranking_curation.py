@@ -19,7 +19,6 @@ uuid (and logged).
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Mapping
 
@@ -88,7 +87,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
 
     # attribute → (asn, address family) or an IP still to resolve
     wanted: list[tuple[dict, Any]] = []
-    for attribute in target_attributes(copy.deepcopy(data), request.get("filteredItems")):
+    for attribute in target_attributes(data, request.get("filteredItems")):
         kind = attribute.get("type")
         try:
             if kind == "AS":

@@ -29,11 +29,11 @@ Decisions where MISP crashes or misreports (documented in the README):
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.attribute_copies import json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
 from misp_modules.semantics import conditions, hashpath
@@ -119,11 +119,11 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
 def stored_event(req: NodeRequest) -> dict:
     """MISP re-reads its database: the runner's stored-event view, else the (unfiltered) data."""
     if isinstance(req.stored_event, dict) and isinstance(req.stored_event.get("Event"), dict):
-        return copy.deepcopy(req.stored_event)
+        return json_copy(req.stored_event)
     data = req.data if isinstance(req.data, dict) else {}
     if data.get("enabledFilters") and isinstance(data.get("_unfilteredData"), dict):
         data = data["_unfilteredData"]
-    return copy.deepcopy({"Event": data.get("Event") if isinstance(data.get("Event"), dict) else {}})
+    return json_copy({"Event": data.get("Event") if isinstance(data.get("Event"), dict) else {}})
 
 
 def event_attributes(event: Mapping[str, Any]) -> list[dict]:

@@ -21,12 +21,11 @@ uuid) and logged.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
-from misp_modules.lib.attribute_copies import AttributeIndex, target_attributes
+from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import InvalidValue, ServiceError
 from misp_modules.lib.notify.action import param, parse_action
@@ -81,7 +80,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
         tag, local, minimum_trust = curation_params(req)
     except ParamError as exc:
         return reply(False, errors=[str(exc)])
-    data = copy.deepcopy(req.data) if isinstance(req.data, dict) else {}
+    data = json_copy(req.data) if isinstance(req.data, dict) else {}
     targets = [(a, HASH_TYPES[a.get("type")]) for a in target_attributes(data, request.get("filteredItems"))
                if a.get("type") in HASH_TYPES]
     pairs = [(algo, hash_part(a)) for a, algo in targets]
