@@ -129,7 +129,7 @@ def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None
     doc = copy.deepcopy(dict(event))
     ev = doc.get("Event") if isinstance(doc.get("Event"), dict) else doc
     stamp = int(time.time()) if now is None else int(now)
-    view = _EventView(ev, stamp)
+    view = _EventView(ev, stamp, siblings=doc if ev is not doc else None)
     for change in changes:
         view.apply(change)
     view.finish()
@@ -145,15 +145,27 @@ def _values(container: Any) -> list:
     return []
 
 
+def _tag_name(item: Any, row: bool) -> Any:
+    if not isinstance(item, dict):
+        return None
+    return item["Tag"].get("name") if row and isinstance(item.get("Tag"), dict) else item.get("name")
+
+
 def _truthy(value: Any) -> bool:
     return value not in (None, False, 0, 0.0, "", "0", [], {})
 
 
 class _EventView:
-    """Mutates one event dict in place; knows where MISP keeps copies of each attribute."""
+    """Mutates one event dict in place; knows where MISP keeps copies of each attribute.
 
-    def __init__(self, event: dict, now: int) -> None:
+    Layouts: core/REST (everything inside ``Event``, tags in ``Tag``) and MISP's fetch layout
+    (``Attribute``/``Object`` beside ``Event``, tags as ``EventTag``/``AttributeTag`` rows whose
+    ``Tag`` is the tag), which the runner keeps when the trigger received it that way.
+    """
+
+    def __init__(self, event: dict, now: int, siblings: dict | None = None) -> None:
         self.event = event
+        self.siblings = siblings or {}
         self.now = now
         self.tags_changed = False
 
@@ -164,20 +176,26 @@ class _EventView:
                 yield attr
 
     def all_attributes(self) -> Iterator[dict]:
-        for attr in _values(self.event.get("Attribute")):
-            if isinstance(attr, dict):
-                yield attr
-        for obj in _values(self.event.get("Object")):
-            if isinstance(obj, dict):
-                for attr in _values(obj.get("Attribute")):
-                    if isinstance(attr, dict):
-                        yield attr
+        for holder in (self.event, self.siblings):
+            for attr in _values(holder.get("Attribute")):
+                if isinstance(attr, dict):
+                    yield attr
+        for obj in self.all_objects():
+            for attr in _values(obj.get("Attribute")):
+                if isinstance(attr, dict):
+                    yield attr
         for attr in _values(self.event.get("_AttributeFlattened")):
             if isinstance(attr, dict):
                 yield attr
 
+    def all_objects(self) -> Iterator[dict]:
+        for holder in (self.event, self.siblings):
+            for obj in _values(holder.get("Object")):
+                if isinstance(obj, dict):
+                    yield obj
+
     def objects_of(self, attr_uuid: str) -> Iterator[dict]:
-        for obj in _values(self.event.get("Object")):
+        for obj in self.all_objects():
             if isinstance(obj, dict) and any(isinstance(a, dict) and a.get("uuid") == attr_uuid
                                              for a in _values(obj.get("Attribute"))):
                 yield obj
@@ -190,7 +208,7 @@ class _EventView:
             return [self.event] if self.is_this_event(uuid) else []
         if scope == "attribute":
             return list(self.attribute_copies(uuid))
-        return [o for o in _values(self.event.get("Object")) if isinstance(o, dict) and o.get("uuid") == uuid]
+        return [o for o in self.all_objects() if o.get("uuid") == uuid]
 
     # ops
     def apply(self, change: Mapping) -> None:
@@ -205,29 +223,42 @@ class _EventView:
         except KeyError as exc:
             raise ChangeError(f"change {op!r} lacks field {exc.args[0]!r}") from None
 
+    def tag_lists(self, scope: str, target: dict) -> list[tuple[dict, str, bool]]:
+        """``(holder, key, rows)``: where ``target``'s tags are listed; rows are
+        ``EventTag``/``AttributeTag`` association rows holding the tag under ``Tag``."""
+        row_key = "EventTag" if scope == "event" else "AttributeTag"
+        holder = self.siblings if scope == "event" and row_key in self.siblings else target
+        places = [(target, "Tag", False)] if "Tag" in target or row_key not in holder else []
+        if row_key in holder:
+            places.append((holder, row_key, True))
+        return places
+
     def op_attach_tag(self, change: Mapping) -> None:
-        name = change["tag"]
+        name, rel = change["tag"], change.get("relationship_type")
         for target in self.targets(change["scope"], change["uuid"]):
-            tags = target.get("Tag")
-            tags = _values(tags) if tags is not None else []
-            target["Tag"] = tags
-            existing = [t for t in tags if isinstance(t, dict) and t.get("name") == name]
-            if existing:
-                for tag in existing:
-                    tag["relationship_type"] = change.get("relationship_type")
-            else:
-                tags.append(self.new_tag(name, change["local"], change.get("relationship_type")))
+            for holder, key, rows in self.tag_lists(change["scope"], target):
+                items = _values(holder.get(key))
+                holder[key] = items
+                existing = [t for t in items if _tag_name(t, rows) == name]
+                for item in existing:
+                    item["relationship_type"] = rel
+                    if rows and isinstance(item.get("Tag"), dict):
+                        item["Tag"]["relationship_type"] = rel
+                if not existing:
+                    tag = self.new_tag(name, change["local"], rel)
+                    items.append({"local": tag["local"], "relationship_type": rel, "Tag": tag} if rows else tag)
             self.tags_changed = True
 
     def op_detach_tag(self, change: Mapping) -> None:
         name, local = change["tag"], change.get("local")
         for target in self.targets(change["scope"], change["uuid"]):
-            tags = _values(target.get("Tag"))
-            kept = [t for t in tags if not (isinstance(t, dict) and t.get("name") == name
-                                            and (local is None or _truthy(t.get("local")) == local))]
-            if len(kept) != len(tags):
-                target["Tag"] = kept
-                self.tags_changed = True
+            for holder, key, rows in self.tag_lists(change["scope"], target):
+                items = _values(holder.get(key))
+                kept = [t for t in items if not (_tag_name(t, rows) == name
+                                                 and (local is None or _truthy(t.get("local")) == local))]
+                if len(kept) != len(items):
+                    holder[key] = kept
+                    self.tags_changed = True
 
     def op_set(self, change: Mapping) -> None:
         for target in self.targets(change["scope"], change["uuid"]):
@@ -306,7 +337,7 @@ class _EventView:
     def take_proposal(self, proposal_uuid: str) -> dict | None:
         """Remove a proposal from every place it is listed; return it (None when unknown)."""
         found = None
-        holders = [self.event] + list(self.all_attributes())
+        holders = [self.event, self.siblings] + list(self.all_attributes())
         for holder in holders:
             proposals = holder.get("ShadowAttribute")
             if proposals is None:
@@ -328,13 +359,14 @@ class _EventView:
         return copy.deepcopy(tag)
 
     def all_tags(self) -> Iterator[dict]:
-        for tag in _values(self.event.get("Tag")):
-            if isinstance(tag, dict):
-                yield tag
-        for attr in self.all_attributes():
-            for tag in _values(attr.get("Tag")):
+        holders = [self.event, self.siblings] + list(self.all_attributes())
+        for holder in holders:
+            for tag in _values(holder.get("Tag")):
                 if isinstance(tag, dict):
                     yield tag
+            for row in _values(holder.get("EventTag")) + _values(holder.get("AttributeTag")):
+                if isinstance(row, dict) and isinstance(row.get("Tag"), dict):
+                    yield row["Tag"]
 
     def stamp_like(self, previous: Any) -> Any:
         """MISP core format keeps timestamps as strings, REST as strings or ints: keep the type."""
@@ -497,15 +529,21 @@ def _check(change: Mapping, answer: Any) -> None:
 
 # --- the policy ---------------------------------------------------------------------------------
 
-def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writing changes to MISP") -> list[dict]:
+def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writing changes to MISP",
+               required: bool = False) -> list[dict]:
     """What every data-changing module does with its changes: apply them to the configured MISP
     (marked ``applied``) unless ``dry_run``; without a MISP connection, return them unapplied so
-    the runner folds them into its stored-event view."""
+    the runner folds them into its stored-event view -- or, when the action only makes sense
+    against a live MISP (``required``: publish, blocklist, ...), raise ``MispNotConfigured``."""
     changes = [dict(c) for c in changes]
-    if dry_run or not changes:
+    if dry_run:
         return changes
     from misp_modules.lib.misp import get_misp, misp_configured
 
     if not misp_configured():
+        if required:
+            get_misp(action)  # raises MispNotConfigured, naming the action
+        return changes
+    if not changes:
         return changes
     return apply_to_misp(get_misp(action), changes)
