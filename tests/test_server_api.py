@@ -123,3 +123,6 @@ def test_access_log_keeps_upstream_format_plus_module(custom_server):
                                r"200 POST /query \(127\.0\.0\.1\) \d+\.\d\dms module=notifier")
     custom_server.query({"module": "async_slow", "hold": 5, "timeout": 0.1})
     custom_server.wait_for_log(r"misp-modules - WARNING - Timeout on async_slow")
+    custom_server.query({"module": "not_there"})
+    custom_server.wait_for_log(r"200 POST /query \(127\.0\.0\.1\) \d+\.\d\dms module=not_there "
+                               r"error=\"Unknown module 'not_there'")

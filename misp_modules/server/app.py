@@ -75,10 +75,13 @@ class Application(tornado.web.Application):
             emit = logs.access_log.error
         took = 1000.0 * handler.request.request_time()
         module = getattr(handler, "module_name", None)
+        error = getattr(handler, "query_error", None)
         if module is None:
             emit("%d %s %.2fms", status, handler._request_summary(), took)
-        else:
+        elif error is None:
             emit("%d %s %.2fms module=%s", status, handler._request_summary(), took, module)
+        else:  # an error the server produced (unknown module, timeout, module raised...)
+            emit("%d %s %.2fms module=%s error=%r", status, handler._request_summary(), took, module, error)
 
 
 def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispatcher,

@@ -109,6 +109,7 @@ class QueryModule(JsonHandler):
         self.dispatcher = dispatcher
         self.max_body_size = max_body_size
         self.module_name: str | None = None  # for the access log line
+        self.query_error: str | None = None
         self._chunks: list[bytes] = []
         self._size = 0
 
