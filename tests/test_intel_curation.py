@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from misp_modules.lib import changes as ch
@@ -197,3 +199,26 @@ def test_curation_through_the_server(intel_server, hl_fake, bgp_fake):
     assert status == 200 and [c["uuid"] for c in answer["changes"] if c["op"] == "attach_tag"] == [U(2)]
     status, answer = intel_server.query({"module": "hashlookup_curation", "data": core(HASHES), "params": []})
     assert status == 200 and answer["result"] is True and len(answer["changes"]) == 11
+
+
+@contextlib.contextmanager
+def misp_settings(hl, bgp, url: str):
+    from misp_modules.settings import MispConnection, Settings, get_settings, set_settings
+
+    with intel_settings(hl, bgp):
+        current = get_settings()
+        set_settings(Settings(services=current.services, modules=current.modules,
+                              misp=MispConnection(url=url, key="S3cr3tApiKey0000", timeout=2)))
+        yield
+
+
+def test_unreachable_misp_is_a_clear_error_without_the_key(hl_fake, bgp_fake):
+    with misp_settings(hl_fake, bgp_fake, "http://127.0.0.1:9"):
+        answer = curate(core(HASHES))
+        assert answer["result"] is False and answer["changes"] == []
+        assert "could not write the changes to MISP" in answer["error"] and "S3cr3tApiKey0000" not in answer["error"]
+        tagged = rank(core(NETWORK))
+        assert tagged["result"] is False and "could not write the changes to MISP" in tagged["error"]
+        # a dry run never contacts MISP
+        dry = curate(core(HASHES), dry_run=True)
+        assert dry["result"] is True and len(dry["changes"]) == 11

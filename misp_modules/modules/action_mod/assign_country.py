@@ -20,6 +20,7 @@ import functools
 from typing import Any
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.php import is_array, loose_eq
@@ -100,10 +101,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
             if result:
                 changes += [ch.attach_tag("attribute", uuid, tag, local, relationship) for tag in tags]
                 changes.append(ch.touch("attribute", uuid))
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="assign_country")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied)
+    changes, failure = write_changes(changes, dry_run=req.dry_run, action="assign_country")
+    if failure is not None:
+        return reply(False, errors=[failure], changes=changes)
     return reply(result, changes=changes)
 
 

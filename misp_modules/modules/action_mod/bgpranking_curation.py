@@ -23,6 +23,7 @@ import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import target_attributes
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
@@ -124,10 +125,9 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes.append(ch.touch("attribute", attribute.get("uuid"), event_uuid=event_uuid))
     for item in notes:
         log.info("%s: skipped %s: %s", MODULE, item["uuid"], item["note"])
-    try:
-        changes = ch.write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied, notes=notes)
+    changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    if failure is not None:
+        return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, changes=changes, notes=notes)
 
 

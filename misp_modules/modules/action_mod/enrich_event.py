@@ -33,6 +33,7 @@ import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
@@ -105,10 +106,9 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             failure = f"Invalid response received from module {name}: {said}"
             break
         changes += result_changes(event.get("uuid"), answer["results"], known, notes, attribute)
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="enrich-event")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied, notes=notes)
+    changes, write_failure = write_changes(changes, dry_run=req.dry_run, action="enrich-event")
+    if write_failure is not None:
+        return reply(False, errors=[write_failure], changes=changes, notes=notes)
     if failure is not None:
         log.warning("enrich-event: %s", failure)
         return reply(False, errors=[failure], changes=changes, notes=notes)

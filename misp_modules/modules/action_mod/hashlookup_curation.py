@@ -25,6 +25,7 @@ import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import InvalidValue, ServiceError
@@ -113,10 +114,9 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes += edits + [ch.touch("attribute", uuid, event_uuid=event_uuid(data))]
     for note in notes:
         log.info("%s: skipped %s: %s", MODULE, note["uuid"], note["note"])
-    try:
-        changes = ch.write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied, notes=notes)
+    changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    if failure is not None:
+        return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, data=data if data_changed else None, changes=changes, notes=notes)
 
 
