@@ -10,7 +10,7 @@ from misp_modules.modules.expansion import bgpranking as bgp_module
 from misp_modules.modules.expansion import hashlookup as hl_module
 from misp_modules.semantics import hashpath
 from tests.intel_support import (KNOWN, MALICIOUS, _bgp_server, _hl_server, bgp_fake, hl_fake,  # noqa: F401
-                                 intel, intel_settings)
+                                 intel, intel_server, intel_settings)
 
 UUID = "5f1c0000-0000-4000-8000-000000000001"
 
@@ -177,3 +177,24 @@ def test_bgpranking_service_down(intel):
     bgp.fault_status = 500
     error = bgp_module.dict_handler({"attribute": attr("AS", "AS64500")})["error"]
     assert error.startswith("BGP Ranking: service error (HTTP 500)")
+
+
+# --- through the module server, as MISP calls it -------------------------------------------------
+
+def test_misp_enrichment_requests_through_the_server(intel_server, hl_fake, bgp_fake):
+    entries = {m["name"]: m for m in intel_server.modules()}
+    assert entries["hashlookup"]["mispattributes"] == {"input": ["md5", "sha1", "sha256"], "format": "misp_standard"}
+    assert entries["hashlookup"]["meta"]["config"] == ["custom_API"]
+    assert entries["bgpranking"]["meta"]["module-type"] == ["expansion", "hover"]
+    assert entries["hashlookup_curation"]["meta"]["module-type"] == ["action"]
+    assert entries["hashlookup_curation"]["meta"]["config"]["support_filters"] is True
+    assert entries["attach_enrichment"]["meta"]["misp_workflow"]["id"] == "attach-enrichment"
+    # MISP's misp_standard menu enrichment body (module-server.md §5.2)
+    status, answer = intel_server.query({"module": "hashlookup", "event_id": "42", "attribute": attr("md5", KNOWN[0]["MD5"].lower()),
+                                         "config": {"custom_API": None}})
+    assert status == 200 and answer["results"]["Object"][0]["name"] == "hashlookup"
+    status, answer = intel_server.query({"module": "bgpranking", "attribute": attr("AS", "AS64501"), "persistent": 1})
+    assert status == 200 and [o["name"] for o in answer["results"]["Object"]] == ["asn", "bgp-ranking"]
+    bgp_fake.fault_status = 503
+    status, answer = intel_server.query({"module": "bgpranking", "attribute": attr("AS", "AS64500")})
+    assert status == 200 and answer == {"error": f"BGP Ranking: service error (HTTP 503) from {bgp_fake.url}/"}
