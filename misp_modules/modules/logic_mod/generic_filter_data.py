@@ -1,0 +1,53 @@
+"""MISP's "Filter :: Generic" logic node (``generic-filter-data``, v0.2).
+
+It filters nothing itself: it records the filter under its label in the roaming data
+(``enabledFilters``, plus the ``_unfilteredData`` snapshot on the first filter), and every later
+``getData()`` narrows the selected collection -- only that collection, keeping its original
+keys. The node always continues on ``output_1`` with the new roaming data (spec §7.7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib import node_params
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.semantics import roaming
+from misp_modules.semantics.errors import SemanticsError
+
+OPERATORS = {"in": "In", "not_in": "Not in", "equals": "Equals", "not_equals": "Not equals",
+             "any_value": "Any value", "in_or": "Any value from"}
+LABELS = {label: f"Label {label}" for label in roaming.FILTER_LABELS}
+PARAMS = [
+    {"id": "filtering-label", "label": "Filtering Label", "type": "select", "default": "A", "options": LABELS},
+    {"id": "selector", "label": "Data selector", "type": "hashpath",
+     "placeholder": "Event._AttributeFlattened.{n}"},
+    {"id": "value", "label": "Value", "type": "input", "placeholder": "tlp:red",
+     "display_on": {"operator": ["in", "not_in", "equals", "not_equals"]}},
+    {"id": "value_list", "label": "Value list", "type": "picker", "picker_create_new": True,
+     "placeholder": "['ip-src', 'ip-dst']", "display_on": {"operator": "in_or"}},
+    {"id": "operator", "label": "Operator", "type": "select", "default": "in", "options": OPERATORS},
+    {"id": "hash_path", "label": "Hash path", "type": "hashpath", "placeholder": "Tag.name",
+     "hashpath": {"is_sub_selector": True}},
+]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="generic-filter-data", module_type="logic", name="Filter :: Generic", version="0.2",
+    params=PARAMS, logic_kind="filter",
+    description="Generic data filtering block. The module filters incoming data and forward the "
+                "matching data to its output.",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    p = req.params
+    errors = node_params.problems(PARAMS, p)
+    try:
+        data = roaming.add_filter(req.data, p["filtering-label"], p["selector"], p["hash_path"],
+                                  p["operator"], p["value"], p["value_list"])
+    except SemanticsError as exc:
+        return reply(False, errors=[f"Error while executing module generic-filter-data: {exc}", *errors],
+                     output="output_1")
+    return reply(True, errors=errors, data=data, output="output_1")

@@ -1,0 +1,35 @@
+"""MISP's "IF :: Threat Level" logic node (``threat-level-if``, v0.1).
+
+``Event.threat_level_id`` against the selected level, loosely; a lower id is more severe, so
+"greater or equal than" is ``<=``. The default is MISP's: the *name* ``"Low"``, not an id, so a
+node left at its default compares strings (quirk kept, spec §15.12).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib.logic_nodes import decide
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+
+CONDITIONS = {"equals": "Is", "not_equals": "Is not", "greater_or_equal_than": "Greater or equal than",
+              "less_or_equal_than": "Less or equal than"}
+PARAMS = [
+    {"id": "condition", "label": "Condition", "type": "select", "default": "equals", "options": CONDITIONS},
+    {"id": "threatlevel", "label": "Threat Level", "type": "select", "default": "Low",
+     "options": {"1": "High", "2": "Medium", "3": "Low", "4": "Undefined"},
+     "placeholder": "Pick a threat level"},
+]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="threat-level-if", module_type="logic", name="IF :: Threat Level", version="0.1",
+    params=PARAMS,
+    description="Threat Level IF / ELSE condition block. The `then` output will be used if the encoded "
+                "conditions is satisfied, otherwise the `else` output will be used.",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    return decide("threat-level-if", req, PARAMS)
