@@ -227,3 +227,13 @@ def test_batch_stops_on_service_error(bgp_fake):
         with pytest.raises(ServiceError, match="HTTP 503"):
             bgpranking.get_client().rankings([(64500 + i, "v4") for i in range(40)])
     assert len(bgp_fake.requests) < 40  # pending lookups were cancelled
+
+
+@pytest.mark.parametrize("module,key,value", [("hashlookup", "http_timeout", "soon"), ("hashlookup", "bulk_size", 0),
+                                              ("bgpranking", "parallel_requests", 2.5), ("bgpranking", "retries", True)])
+def test_bad_settings_are_named(module, key, value):
+    from misp_modules.lib.intel.errors import IntelError
+
+    with intel_settings(modules={module: {key: value}}):
+        with pytest.raises(IntelError, match=rf"\[modules\.{module}\] {key}: expected"):
+            (hashlookup if module == "hashlookup" else bgpranking).get_client()

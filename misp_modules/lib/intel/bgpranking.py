@@ -34,6 +34,7 @@ from pyipasnhistory import IPASNHistory
 
 from misp_modules.lib.intel.batch import map_bounded
 from misp_modules.lib.intel.cache import MISS, TTLCache
+from misp_modules.lib.intel.config import number
 from misp_modules.lib.intel.errors import InvalidValue, LookupIssue, NotFound, ServiceError
 from misp_modules.lib.intel.http import guard, harden
 from misp_modules.settings import get_settings
@@ -125,14 +126,13 @@ class BGPRankingConfig:
     @classmethod
     def from_settings(cls) -> "BGPRankingConfig":
         settings = get_settings()
-        get = lambda key, default: settings.module_setting(SERVICE, key, default)  # noqa: E731
         return cls(
             bgp_url=settings.service_url("bgpranking", DEFAULT_BGP_URL),
             ipasn_url=settings.service_url("ipasnhistory", DEFAULT_IPASN_URL),
-            timeout=float(get("http_timeout", cls.timeout)),
-            retries=int(get("retries", cls.retries)),
-            cache_ttl=float(get("cache_ttl", cls.cache_ttl)),
-            concurrency=max(1, int(get("parallel_requests", cls.concurrency))),
+            timeout=number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
+            retries=number(SERVICE, "retries", cls.retries, int),
+            cache_ttl=number(SERVICE, "cache_ttl", cls.cache_ttl),
+            concurrency=number(SERVICE, "parallel_requests", cls.concurrency, int, minimum=1),
         )
 
 

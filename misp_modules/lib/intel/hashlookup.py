@@ -23,6 +23,7 @@ from pyhashlookup import Hashlookup
 
 from misp_modules.lib.intel.batch import map_bounded
 from misp_modules.lib.intel.cache import MISS, TTLCache
+from misp_modules.lib.intel.config import number
 from misp_modules.lib.intel.errors import InvalidValue, ServiceError
 from misp_modules.lib.intel.http import guard, harden
 from misp_modules.settings import get_settings
@@ -58,15 +59,13 @@ class HashlookupConfig:
 
     @classmethod
     def from_settings(cls, root_url: str | None = None) -> "HashlookupConfig":
-        settings = get_settings()
-        get = lambda key, default: settings.module_setting(SERVICE, key, default)  # noqa: E731
         return cls(
-            root_url=root_url or settings.service_url(SERVICE, DEFAULT_URL),
-            timeout=float(get("http_timeout", cls.timeout)),
-            retries=int(get("retries", cls.retries)),
-            cache_ttl=float(get("cache_ttl", cls.cache_ttl)),
-            bulk_size=max(1, int(get("bulk_size", cls.bulk_size))),
-            concurrency=max(1, int(get("parallel_requests", cls.concurrency))),
+            root_url=root_url or get_settings().service_url(SERVICE, DEFAULT_URL),
+            timeout=number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
+            retries=number(SERVICE, "retries", cls.retries, int),
+            cache_ttl=number(SERVICE, "cache_ttl", cls.cache_ttl),
+            bulk_size=number(SERVICE, "bulk_size", cls.bulk_size, int, minimum=1),
+            concurrency=number(SERVICE, "parallel_requests", cls.concurrency, int, minimum=1),
         )
 
 

@@ -27,7 +27,7 @@ from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import target_attributes
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
-from misp_modules.lib.intel.errors import LookupIssue, ServiceError
+from misp_modules.lib.intel.errors import IntelError, LookupIssue
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
 from misp_modules.settings import get_settings
@@ -97,8 +97,8 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
                 wanted.append((attribute, parse_ip(ip_part(attribute))))
         except LookupIssue as issue:
             note(attribute, issue)
-    client = bgpranking.get_client()
     try:
+        client = bgpranking.get_client()
         origins = client.origins(key for _, key in wanted if isinstance(key, str))
         ranked: list[tuple[dict, tuple[int, str]]] = []
         for attribute, key in wanted:
@@ -110,7 +110,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 ranked.append((attribute, key))
         rankings = client.rankings(pair for _, pair in ranked)
-    except ServiceError as exc:
+    except IntelError as exc:
         log.warning("%s: nothing tagged: %s", MODULE, exc)
         return reply(False, errors=[str(exc)])
 

@@ -28,7 +28,7 @@ from misp_modules.lib import changes as ch
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
-from misp_modules.lib.intel.errors import InvalidValue, ServiceError
+from misp_modules.lib.intel.errors import IntelError, InvalidValue
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
 from misp_modules.settings import get_settings
@@ -87,7 +87,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     pairs = [(algo, hash_part(a)) for a, algo in targets]
     try:
         answers = hashlookup.get_client().lookup_many(pairs)
-    except ServiceError as exc:
+    except IntelError as exc:
         log.warning("%s: nothing curated: %s", MODULE, exc)
         return reply(False, errors=[str(exc)])
 

@@ -54,9 +54,9 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": STANDARD_ERROR}
     if attribute["type"] not in mispattributes["input"]:
         return {"error": "Unsupported attribute type."}
-    client = bgpranking.get_client()
     origin: AsnOrigin | None = None
     try:
+        client = bgpranking.get_client()
         if attribute["type"] == "AS":
             ranking = client.ranking(attribute["value"])
         else:
