@@ -1,0 +1,203 @@
+"""Walk conformance: every case of ../shared/conformance/walk through the real runner and the
+real module server (logic nodes and stop-execution run for real; every other action node is
+answered by the case's scripted result through the runner's ``--mock`` mechanism).
+
+Reads ``golden-public.jsonl``, plus any file of the same format named by ``WALK_GOLDEN``.
+Where MISP crashed (a PHP error), the case expects our clear behaviour instead (see CRASHES).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from misp_modules.semantics import php
+from runner.catalog import Catalog, Enablement
+from runner.client import ModuleClient
+from runner.engine import RunOptions, Runner
+from runner.loader import workflow_from_document
+from runner.mocks import Mocks
+from runner.walker import NO_WORKFLOW_USER
+
+GOLDEN_DIR = Path(os.environ.get("WALK_CONFORMANCE_DIR", "/work/shared/conformance/walk"))
+
+
+def _load_cases() -> list[dict]:
+    files = [GOLDEN_DIR / "golden-public.jsonl"]
+    if os.environ.get("WALK_GOLDEN"):
+        files.append(Path(os.environ["WALK_GOLDEN"]))
+    cases = []
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            cases += [json.loads(line) for line in handle if line.strip()]
+    return cases
+
+
+CASES = _load_cases()
+
+
+@pytest.fixture(scope="module")
+def runner_parts(module_server):
+    client = ModuleClient(module_server.url, timeout=30)
+    # The conformance MISP had no misp-modules action service: those nodes do not load.
+    catalog = Catalog.from_modules(client.modules(), action_services=False)
+    yield client, catalog
+    client.close()
+
+
+def run_case(case: dict, client: ModuleClient, catalog: Catalog):
+    record = {"trigger_id": case["trigger_id"], **case["workflow"]}
+    workflow = workflow_from_document({"Workflow": record}, f"case {case['id']}")
+    if "enabled_modules" in case:
+        enablement = Enablement(frozenset(case["enabled_modules"]), frozenset(case.get("disabled_modules", ())))
+    else:
+        enablement = Enablement(None, frozenset(case.get("disabled_modules", ())))
+    # Scripted: every action node but stop-execution; a missing entry means success, no errors.
+    scripted = {key: {} for key, node in workflow.nodes()
+                if node["data"]["module_type"] == "action" and node["data"]["id"] != "stop-execution"}
+    scripted.update(case.get("actions", {}))
+    options = RunOptions(
+        enablement=enablement, mocks=Mocks.from_mapping(scripted, case["id"]),
+        host_org_id=case.get("host_org_id", 1), organisations=frozenset({"1"}),  # MISP's org 1 exists
+        logging=case.get("logging"), max_parallel=2,
+    )
+    return Runner(catalog, client, options).run(workflow, case["data"], case["trigger_id"])
+
+
+def php_json(value: Any) -> str:
+    """The value as PHP encodes it after json_decode (filtered lists keep their keys)."""
+    return php.dumps(php.loads(json.dumps(value)))
+
+
+def trace_of(walk) -> list[dict]:
+    out = []
+    for r in walk.trace:
+        entry = {"node": r.node, "module": r.module, "type": r.kind, "result": r.result, "status": r.status,
+                 "errors": r.errors}
+        if r.kind == "logic":
+            entry["output"] = r.output
+        if r.target is not None:
+            entry["target"] = r.target
+        out.append(entry)
+    return out
+
+
+def expected_trace(trace: list[dict]) -> list[dict]:
+    keep = ("node", "module", "type", "result", "status", "errors", "output", "target")
+    return [{k: t[k] for k in keep if k in t} for t in trace]
+
+
+def compare_walk(ours, data_start, data_end, log, expected: dict, label: str) -> None:
+    assert ours is not None, f"{label}: no walk"
+    assert ours.executed == expected["executed"], f"{label}: executed"
+    assert ours.failed == expected["failed"], f"{label}: failed"
+    assert ours.blocked_paths == expected["blocked_paths"], f"{label}: blocked_paths"
+    assert ours.logic == expected["logic"], f"{label}: logic decisions"
+    assert trace_of(ours) == expected_trace(expected["trace"]), f"{label}: trace"
+    assert ours.errors == expected["errors"], f"{label}: errors"
+    assert log == expected["log"], f"{label}: log"
+    if "final_data" in expected:
+        assert php_json(data_end) == php_json(expected["final_data"]), f"{label}: final data"
+    else:
+        assert php_json(data_end) == php_json(data_start), f"{label}: data should be unchanged"
+
+
+def lineage(branches: list[dict], parent_key: str = "parent_job", id_key: str = "job_id") -> dict[tuple, dict]:
+    """Branches keyed by their place in the queue tree (sibling index per parent, in job order),
+    so our concurrently-run branches compare with MISP's sequential job numbering."""
+    by_parent: dict[Any, list[dict]] = {}
+    for b in sorted(branches, key=lambda b: b[id_key]):
+        by_parent.setdefault(b[parent_key], []).append(b)
+    ids = {b[id_key] for b in branches}
+    keyed: dict[tuple, dict] = {}
+
+    def visit(parent: Any, prefix: tuple) -> None:
+        for i, b in enumerate(by_parent.get(parent, [])):
+            key = prefix + (i,)
+            keyed[key] = b
+            visit(b[id_key], key)
+
+    for root in [p for p in by_parent if p not in ids]:
+        visit(root, ())
+    return keyed
+
+
+def check_crash_case(case: dict, result) -> bool:
+    """MISP crashed with a PHP error on these inputs; we expect a clear result instead."""
+    run = case["expected"]["run"]
+    exc = run.get("exception")
+    if not exc:
+        return False
+    if exc["class"] == "InvalidArgumentException":  # no workflow user: MISP's own error, no crash
+        assert result.success is False and result.outcome == "failure"
+        assert result.errors == [NO_WORKFLOW_USER] and result.walk.executed == []
+        return True
+    logic = result.walk.trace[0]
+    if logic.module == "distribution-if":
+        # §15.5: no Event.Attribute[0] → the event-only distribution decides (here 1 ≠ 0: else)
+        assert (logic.status, logic.result, logic.output) == ("success", False, "output_2")
+        assert result.success is True and result.walk.executed == ["4"]
+        return True
+    if logic.module == "generic-if":
+        # a regex condition on an array: the node fails with a clear error, the IF goes to else
+        assert logic.result is False and logic.output == "output_2"
+        assert logic.errors and "generic-if" in logic.errors[0] and "array" in logic.errors[0]
+        assert result.success is True and result.walk.executed == ["4"]
+        return True
+    raise AssertionError(f"unexpected MISP crash case {case['id']}: {exc}")
+
+
+WIPED = {"enabledFilters": []}
+
+
+def check_reset_without_filter(case: dict, result) -> bool:
+    """MISP's ``generic-filter-reset`` (label ``all``) with no filter applied wipes the roaming
+    data to ``{"enabledFilters": []}`` (spec §15.1); ours is a documented no-op. Everything up to
+    the reset must match; after it the data is the unchanged start data."""
+    run = case["expected"]["run"]
+    if run.get("final_data") != WIPED:
+        return False
+    trace = expected_trace(run["trace"])
+    reset = next(i for i, t in enumerate(trace) if t["module"] == "generic-filter-reset")
+    assert trace_of(result.walk)[:reset + 1] == trace[:reset + 1]
+    assert php_json(result.data) == php_json(result.start_data)
+    assert result.success is True
+    return True
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_walk_case(case, runner_parts):
+    client, catalog = runner_parts
+    result = run_case(case, client, catalog)
+    expected = case["expected"]
+    run = expected["run"]
+    if check_crash_case(case, result) or check_reset_without_filter(case, result):
+        return
+    assert result.success == run["success"], "success"
+    if run["outcome"] is None:  # no walk: the graph's first trigger is not the case's trigger
+        assert result.walk is None and result.errors == run["errors"] and result.log == run["log"]
+    else:
+        assert result.outcome == run["outcome"], "outcome"
+        compare_walk(result.walk, result.start_data, result.data, result.log, run, "run")
+    assert result.caller_log == expected["caller_log"], "caller_log"
+
+    ours = lineage([{"job_id": b.job_id, "parent_job": b.parent_job, "b": b} for b in result.branches])
+    theirs = lineage(expected["concurrent"])
+    assert sorted(ours) == sorted(theirs), "concurrent branches (queue tree)"
+    for key, exp in theirs.items():
+        branch = ours[key]["b"]
+        label = f"branch {exp['job_id']}"
+        assert (branch.from_node, branch.start_node) == (exp["from_node"], exp["start_node"]), label
+        assert branch.walk.success == exp["success"], f"{label}: success"
+        assert branch.job_message == exp.get("job_message"), f"{label}: job message"
+        start = exp.get("start_data", case_start(result))
+        assert php_json(branch.start_data) == php_json(start), f"{label}: start data"
+        compare_walk(branch.walk, branch.start_data, branch.final_data, branch.log, exp, label)
+
+
+def case_start(result) -> Any:
+    return result.start_data
