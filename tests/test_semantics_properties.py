@@ -198,3 +198,65 @@ def test_filtered_items_keep_their_original_keys(items, value, operator) -> None
     encoded = json.loads(php.dumps(kept))
     if pairs and [k for k, _ in pairs] != list(range(len(pairs))):
         assert isinstance(encoded, dict)  # a filtered list becomes a JSON object
+
+
+# -- generated extraction code against a plain reading of Hash::extract ---------------------------
+
+
+def reference_extract(data, path: str) -> list:
+    """``Hash::extract`` for pattern paths, written as CakePHP's loop (context list per token)."""
+    from misp_modules.semantics.pathcompiler import make_token, tokenize
+
+    context = [data]
+    for text in tokenize(path) if "[" in path else path.split("."):
+        token = make_token(text)
+        following = []
+        for item in context:
+            pairs = [] if item is None else list(php.iter_items(item)) if php.is_array(item) else [(0, item)]
+            following += [v for k, v in pairs if token.matches_key(k)]
+        if token.conditions_text:
+            following = [v for v in following if php.is_array(v) and all(c.test(v) for c in token.conditions)]
+        context = following
+    return context
+
+
+tree_keys = st.sampled_from(["a", "b", "0", "1", "01", "x", " 1"])
+trees = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from(["x", "1", "xa", ""])),
+                     lambda children: st.one_of(st.lists(children, max_size=4),
+                                                st.dictionaries(tree_keys, children, max_size=4)),
+                     max_leaves=25)
+path_tokens = st.builds(lambda key, cond: key + cond,
+                        st.sampled_from(["{n}", "{s}", "{*}", "a", "b", "0", "1", "01", "x"]),
+                        st.sampled_from(["", "", "", "[a]", "[a=1]", "[a!=x]", "[a<2]", "[b>=0]", "[a=/^x/]",
+                                         "[0=x]", "[a=1][b]", "[]"]))
+
+
+@SETTINGS
+@given(trees, st.lists(path_tokens, min_size=1, max_size=20))
+def test_generated_code_matches_the_reference_loop(data, tokens) -> None:
+    path = ".".join(tokens)
+    if "{" not in path and "[" not in path:
+        path += ".{n}"
+    if not php.is_array(data):
+        data = [data]
+    try:
+        expected = reference_extract(data, path)
+    except php.PhpTypeError:
+        return
+    assert php.dumps(hashpath.extract(data, path)) == php.dumps(expected)
+
+
+def test_long_paths_are_chained() -> None:
+    nested: object = "deep"
+    for _ in range(22):
+        nested = [nested]
+    data = {"a": nested}
+    path = "a" + ".{n}" * 22
+    assert hashpath.extract(data, path) == ["deep"] == reference_extract(data, path)
+
+
+def test_item_lists_mixing_dicts_and_other_values() -> None:
+    items = [{"name": i} for i in range(20)] + [["x"], "s", {"other": 1}, {"name": None}, {"0": "z", "name": "n"}]
+    for path in ("{n}.name", "a.{n}.name", "a.{n}[name].name"):
+        data = items if path.startswith("{") else {"a": items}
+        assert hashpath.extract(data, path) == reference_extract(data, path)

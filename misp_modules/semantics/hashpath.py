@@ -2,24 +2,18 @@
 
 MISP reads every workflow path through this class, quirks included: a simple path returns the
 array itself, scalars act as one-element arrays, ``{n}`` matches numeric-looking keys, conditions
-compare loosely, malformed paths silently match something or nothing. Paths are parsed once
-(:func:`compile`, cached) into steps, each a tight loop over the current context list, because
-filters run them over every attribute of large events.
+compare loosely, malformed paths silently match something or nothing. Paths are parsed and
+compiled once (:func:`compile`, cached; see :mod:`.pathcompiler`).
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from . import php
 from .errors import InvalidPathError, PhpTypeError, SemanticsError
-from .php import INT64_MAX, INT64_MIN, compare, is_array, is_empty, loose_eq, numeric_info, php_key
-from .preg import Regex, compile_php_regex
-
-_MISSING = php._MISSING
+from .pathcompiler import CONDITION, CompiledPath, _as_array, compile, make_token, tokenize
+from .php import is_array, is_empty, numeric_info, php_key
 
 __all__ = ["CompiledPath", "check", "combine", "compile", "extract", "get", "insert", "remove",
            "tokenize", "validate"]
@@ -27,360 +21,6 @@ __all__ = ["CompiledPath", "check", "combine", "compile", "extract", "get", "ins
 
 class CakeException(SemanticsError):
     """CakePHP's ``CakeException`` (``Hash::combine`` with unequal numbers of keys and values)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing
-
-
-def tokenize(path: str) -> list[str]:
-    """``CakeText::tokenize($path, '.', '[', ']')``: split on dots outside brackets, then trim.
-
-    A stray ``]`` makes the depth negative, and dots after it no longer split (quirk).
-    """
-    if not path or path == "0":
-        return []
-    results: list[str] = []
-    buffer: list[str] = []
-    depth = 0
-    for ch in path:
-        if ch == "." and depth == 0:
-            results.append("".join(buffer))
-            buffer = []
-            continue
-        buffer.append(ch)
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-    results.append("".join(buffer))
-    return [token.strip(" \t\n\r\0\x0b") for token in results]
-
-
-# Hash::_matches: '/(\[ (?P<attr>[^=><!]+?) (\s* (?P<op>[><!]?[=]|[><]) \s* (?P<val>(?:\/.*?\/ | [^\]]+)) )? \])/x'
-_CONDITION = re.compile(
-    r"\[(?P<attr>[^=><!]+?)(?:[ \t\n\x0b\f\r]*(?P<op>[><!]?=|[><])[ \t\n\x0b\f\r]*"
-    r"(?P<val>/.*?/|[^\]]+))?\]"
-)
-
-
-def _split_conditions(token: str) -> tuple[str, str | None]:
-    """``Hash::_splitConditions``: the key part and the conditions from the first ``[``."""
-    position = token.find("[")
-    if position < 0:
-        return token, None
-    return token[:position], token[position:]
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One ``[attr op val]``; ``test(item)`` is ``Hash::_matches`` for this condition alone."""
-
-    attr: str
-    op: str | None
-    val: str | None
-    regex: Regex | None = None
-    test: Callable[[Any], bool] = field(default=None, repr=False, compare=False)
-
-
-def _item_getter(attr: str) -> Callable[[Any], Any]:
-    """``$item[$attr]`` (``_MISSING`` when unset) for an array item, as fast as a dict lookup."""
-    key = php_key(attr)
-    alt = str(key) if key.__class__ is int else None
-    missing = _MISSING
-
-    def getter(item: Any) -> Any:
-        if item.__class__ is dict:
-            value = item.get(key, missing)
-            if value is missing and alt is not None:
-                return item.get(alt, missing)
-            return value
-        return php.lookup(item, key, missing)
-
-    return getter
-
-
-def _subject(prop: Any, source: str) -> str:
-    """``preg_match``'s string argument: scalars convert, arrays are a TypeError."""
-    if prop.__class__ is str:
-        return prop
-    if prop is None:
-        return ""  # PHP 8.1+: deprecated, treated as ""
-    if is_array(prop):
-        raise PhpTypeError(f"preg_match(): Argument #2 ($subject) must be of type string, array given "
-                           f"(condition with {source})")
-    return php.to_string(prop)
-
-
-def _make_condition(attr: str, op: str | None, val: str | None) -> Condition:
-    get = _item_getter(attr)
-    missing = _MISSING
-    if op is None:  # presence test: isset($item[$attr])
-        def present(item: Any) -> bool:
-            value = get(item)
-            return value is not missing and value is not None
-
-        return Condition(attr, op, val, test=present)
-
-    bool_true, bool_false = ("1", "0") if php.is_numeric(val) else ("true", "false")
-    regex = compile_php_regex(val) if op == "=" and val and val[0] == "/" else None
-
-    def prop_of(item: Any) -> Any:
-        value = get(item)
-        if value is True:
-            return bool_true
-        if value is False:
-            return bool_false
-        return value
-
-    if regex is not None:
-        def test(item: Any) -> bool:
-            prop = prop_of(item)
-            return prop is not missing and regex.match(_subject(prop, val))
-    elif op == "=":
-        # A string equals a non-numeric string only when identical: the common case stays cheap.
-        val_numeric = numeric_info(val) is not None
-
-        def test(item: Any) -> bool:
-            prop = prop_of(item)
-            if prop.__class__ is str:
-                return prop == val or (val_numeric and loose_eq(prop, val))
-            return prop is not missing and loose_eq(prop, val)
-    elif op == "!=":
-        def test(item: Any) -> bool:
-            prop = prop_of(item)
-            return prop is not missing and not loose_eq(prop, val)
-    else:
-        # Fail when: '>': prop <= val; '<': prop >= val; '>=': prop < val; '<=': prop > val
-        # ($a > $b is evaluated by PHP as $b < $a, hence the swapped operands).
-        def fails(prop: Any) -> bool:
-            if op == ">":
-                return compare(prop, val) <= 0
-            if op == "<":
-                return compare(val, prop) <= 0
-            if op == ">=":
-                return compare(prop, val) < 0
-            return compare(val, prop) < 0
-
-        def test(item: Any) -> bool:
-            prop = prop_of(item)
-            return prop is not missing and not fails(prop)
-
-    return Condition(attr, op, val, regex, test)
-
-
-def parse_conditions(text: str) -> tuple[Condition, ...]:
-    """Every condition ``preg_match_all`` finds in ``text``; unparseable parts are ignored (as in PHP)."""
-    return tuple(_make_condition(m["attr"], m["op"], m["val"]) for m in _CONDITION.finditer(text))
-
-
-# ---------------------------------------------------------------------------------------------
-# Key matching steps: each takes the context list and returns the next one.
-
-
-def _numeric_key(key: Any) -> bool:
-    return key.__class__ is int or (key.__class__ is str and numeric_info(key) is not None)
-
-
-def _string_key(key: Any) -> bool:
-    return key.__class__ is str and php_key(key).__class__ is str
-
-
-def _as_items(item: Any) -> Any:
-    """``(array)$item`` as (key, value) pairs for the rare non-list/dict items."""
-    if item is None:
-        return ()
-    if is_array(item):
-        return php.iter_items(item)
-    return ((0, item),)
-
-
-def _step_numeric(context: list) -> list:  # {n}
-    out: list = []
-    for item in context:
-        cls = item.__class__
-        if cls is list:
-            out.extend(item)
-        elif cls is dict:
-            out.extend([v for k, v in item.items() if k.__class__ is int or _numeric_key(k)])
-        elif item is not None:
-            out.extend([v for k, v in _as_items(item) if _numeric_key(k)])
-    return out
-
-
-def _step_string(context: list) -> list:  # {s}
-    out: list = []
-    for item in context:
-        if item.__class__ is dict:
-            out.extend([v for k, v in item.items() if _string_key(k)])
-        elif isinstance(item, dict):
-            out.extend([v for k, v in php.iter_items(item) if k.__class__ is str])
-    return out
-
-
-def _step_any(context: list) -> list:  # {*}
-    out: list = []
-    for item in context:
-        cls = item.__class__
-        if cls is list:
-            out.extend(item)
-        elif cls is dict:
-            out.extend(item.values())
-        elif item is not None:
-            out.extend([v for _, v in _as_items(item)])
-    return out
-
-
-def _step_literal(key: str) -> Callable[[list], list]:
-    """A non-numeric literal: ``$k === $token``, so only a string key of that exact name."""
-    missing = _MISSING
-
-    def step(context: list) -> list:
-        out = []
-        for item in context:
-            if item.__class__ is dict:
-                value = item.get(key, missing)
-                if value is not missing:
-                    out.append(value)
-            elif isinstance(item, dict):
-                value = php.lookup(item, key, missing)
-                if value is not missing:
-                    out.append(value)
-        return out
-
-    return step
-
-
-def _step_numeric_literal(token: str) -> Callable[[list], list]:
-    """A numeric literal: ``$k == $token`` (loose), e.g. ``0``, ``05`` or ``1.0`` all match key 0/1."""
-    is_double, number, _ = numeric_info(token)
-    index = None
-    if not is_double:
-        index = number
-    elif float(number).is_integer() and abs(number) < 2**62:
-        index = int(number)
-
-    def key_matches(key: Any) -> bool:
-        if key.__class__ is str:
-            key = php_key(key)
-            if key.__class__ is str:
-                return loose_eq(key, token)
-        if is_double:
-            return float(key) == number
-        return key == number
-
-    def step(context: list) -> list:
-        out = []
-        for item in context:
-            cls = item.__class__
-            if cls is list:
-                if index is not None and 0 <= index < len(item):
-                    out.append(item[index])
-            elif cls is dict:
-                out.extend([v for k, v in item.items() if key_matches(k)])
-            elif item is not None:
-                out.extend([v for k, v in _as_items(item) if key_matches(k)])
-        return out
-
-    return step
-
-
-def _filter_step(conditions: tuple[Condition, ...]) -> Callable[[list], list]:
-    """Keep the items that are arrays and satisfy every condition (Hash::_matches)."""
-    tests = tuple(c.test for c in conditions)
-    if len(tests) == 1:
-        (test,) = tests
-
-        def step(context: list) -> list:
-            return [v for v in context if (v.__class__ is dict or v.__class__ is list or is_array(v)) and test(v)]
-    else:
-        def step(context: list) -> list:
-            return [v for v in context
-                    if (v.__class__ is dict or v.__class__ is list or is_array(v)) and all(t(v) for t in tests)]
-    return step
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    key: str
-    conditions_text: str | None
-    conditions: tuple[Condition, ...]
-
-    def matches_key(self, key: Any) -> bool:
-        """``Hash::_matchToken($key, $token)`` for a PHP key."""
-        if self.key == "{n}":
-            return _numeric_key(key)
-        if self.key == "{s}":
-            return key.__class__ is str
-        if self.key == "{*}":
-            return True
-        if php.is_numeric(self.key):
-            return loose_eq(key, self.key)
-        return key.__class__ is str and key == self.key
-
-    def matches(self, item: Any) -> bool:
-        """``Hash::_matches($item, $conditions)``; PHP requires ``$item`` to be an array."""
-        if not is_array(item):
-            raise PhpTypeError(f"Hash::_matches(): Argument #1 ($data) must be of type array, "
-                               f"{php.php_type_name(item)} given (conditions {self.conditions_text})")
-        return all(c.test(item) for c in self.conditions)
-
-
-def _make_token(text: str) -> Token:
-    key, conditions_text = _split_conditions(text)
-    conditions = parse_conditions(conditions_text) if conditions_text else ()
-    return Token(text, key, conditions_text, conditions)
-
-
-def _steps_for(token: Token) -> list[Callable[[list], list]]:
-    if token.key == "{n}":
-        steps = [_step_numeric]
-    elif token.key == "{s}":
-        steps = [_step_string]
-    elif token.key == "{*}":
-        steps = [_step_any]
-    elif php.is_numeric(token.key):
-        steps = [_step_numeric_literal(token.key)]
-    else:
-        steps = [_step_literal(token.key)]
-    if token.conditions_text:  # even "[]" or unparseable conditions drop non-array items
-        steps.append(_filter_step(token.conditions))
-    return steps
-
-
-@dataclass(frozen=True)
-class CompiledPath:
-    """A parsed path. ``simple`` paths (no ``{`` or ``[``) are a ``Hash::get`` walk."""
-
-    source: str
-    simple: bool
-    parts: tuple[str, ...] = ()
-    tokens: tuple[Token, ...] = ()
-    steps: tuple[Callable[[list], list], ...] = field(default=(), repr=False, compare=False)
-
-    def extract(self, data: Any) -> Any:
-        """``Hash::extract($data, $path)`` for an array ``data`` (callers check the type)."""
-        if self.simple:
-            return _as_array(_walk(data, self.parts, None))
-        context = [data]
-        for step in self.steps:
-            context = step(context)
-            if not context:
-                break
-        return context
-
-
-@functools.lru_cache(maxsize=2048)
-def compile(path: str) -> CompiledPath:  # noqa: A001 - the name other modules use
-    """Parse ``path`` once; the result is cached and shared (it is immutable)."""
-    if not isinstance(path, str):
-        raise InvalidPathError(f"hash path must be a string, not {php.php_type_name(path)}")
-    if "{" not in path and "[" not in path:
-        return CompiledPath(path, True, parts=tuple(path.split(".")))
-    tokens = tuple(_make_token(t) for t in (tokenize(path) if "[" in path else path.split(".")))
-    steps = tuple(step for token in tokens for step in _steps_for(token))
-    return CompiledPath(path, False, tokens=tokens, steps=steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,15 +47,6 @@ def _path_string(path: Any, function: str) -> str:
         raise InvalidPathError(f"invalid hash path {path!r}: not a string") from None
 
 
-def _as_array(value: Any) -> Any:
-    """``(array)$value``."""
-    if value is None:
-        return []
-    if is_array(value):
-        return value
-    return [value]
-
-
 def _walk(data: Any, parts: Sequence[Any], default: Any) -> Any:
     """``Hash::get``'s loop: each step needs an array with the key set to a non-null value."""
     for key in parts:
@@ -437,15 +68,26 @@ def _walk(data: Any, parts: Sequence[Any], default: Any) -> Any:
 # Hash API
 
 
+_EXTRACTORS: dict[str, Any] = {}  # path -> compiled extract function, in front of compile()'s cache
+
+
 def extract(data: Any, path: Any) -> Any:
     """``Hash::extract($data, $path)``: the data itself for an empty path, the array itself (or
     ``[scalar]``) for a simple path, else the list of matches."""
+    if path.__class__ is str:
+        function = _EXTRACTORS.get(path)
+        if function is not None and (data.__class__ is dict or data.__class__ is list):
+            return function(data)
     if data.__class__ is not dict and data.__class__ is not list:
         _require_array(data, "extract")
     if path.__class__ is str:
         if path == "" or path == "0":
             return data
-        return compile(path).extract(data)
+        function = compile(path).extract
+        if len(_EXTRACTORS) >= 4096:
+            _EXTRACTORS.clear()
+        _EXTRACTORS[path] = function
+        return function(data)
     if is_empty(path):
         return data
     text = _path_string(path, "preg_match")
@@ -504,7 +146,7 @@ def validate(path: str) -> str | None:
             return f"token {token.key!r} is not a wildcard ({{n}}, {{s}} or {{*}}) and matches a literal key only"
         if token.conditions_text is None:
             continue
-        if _CONDITION.sub("", token.conditions_text).strip() or not token.conditions:
+        if CONDITION.sub("", token.conditions_text).strip() or not token.conditions:
             return f"condition {token.conditions_text!r} is not understood by MISP (it is ignored)"
         for condition in token.conditions:
             if condition.regex is not None and condition.regex.error:
@@ -638,7 +280,7 @@ def insert(data: Any, path: Any, values: Any = None) -> Any:
     if no_tokens and "{" not in path:
         return _simple_insert(data, tokens, values)
     head, rest = tokens[0], ".".join(tokens[1:])
-    token = _make_token(head)
+    token = make_token(head)
     out = data
     for k, v in _items(data):
         if token.matches_key(k) and (not token.conditions_text or token.matches(v)):
@@ -666,7 +308,7 @@ def remove(data: Any, path: Any) -> Any:
     if no_expansion and no_tokens:
         return _simple_remove(data, tokens)
     head, rest = tokens[0], ".".join(tokens[1:])
-    token = _make_token(head)
+    token = make_token(head)
     out = data
     for k, v in _items(data):
         match = token.matches_key(k)
@@ -753,60 +395,5 @@ def _format(data: Any, paths: Any) -> list:
     out = []
     for j in range(len(extracted[0])):
         args = [column[j] for column in extracted if j < len(column)]
-        out.append(php_sprintf(php.to_string(fmt), args))
+        out.append(php.sprintf(php.to_string(fmt), args))
     return out
-
-
-_SPRINTF = re.compile(r"%(?:(\d+)\$)?((?:[-+ 0]|'.)*)(\d+)?(?:\.(\d+))?([bcdeEfFgGosuxX%])")
-
-
-def php_sprintf(fmt: str, args: list) -> str:
-    """A ``vsprintf`` covering the conversions ``Hash::format`` is used with."""
-    position = 0
-
-    def convert(m: re.Match) -> str:
-        nonlocal position
-        argnum, flag_text, width, precision, spec = m.groups()
-        if spec == "%":
-            return "%"
-        flags = re.findall(r"[-+ 0]|'.", flag_text)
-        if argnum:
-            index = int(argnum) - 1
-        else:
-            index = position
-            position += 1
-        if index >= len(args):
-            raise SemanticsError(f"vsprintf(): too few arguments for format {fmt!r}")
-        arg = args[index]
-        if spec == "s":
-            text = php.to_string(arg)
-            if precision is not None:
-                text = text[:int(precision)]
-        elif spec in "duc":
-            number = _to_int(arg)
-            text = chr(number) if spec == "c" else str(number if spec == "d" else number % 2**64)
-            if spec == "d" and "+" in flags and number >= 0:
-                text = "+" + text
-        elif spec in "xXob":
-            number = _to_int(arg) % 2**64
-            text = format(number, {"x": "x", "X": "X", "o": "o", "b": "b"}[spec])
-        else:
-            number = float(_to_number(arg))
-            p = 6 if precision is None else int(precision)
-            text = format(number, f".{p}{spec if spec in 'eEgG' else 'f'}")
-            if "+" in flags and number >= 0:
-                text = "+" + text
-        if width and len(text) < int(width):
-            pad = next((f[1] for f in flags if f.startswith("'")), "0" if "0" in flags else " ")
-            text = text.ljust(int(width), pad) if "-" in flags else text.rjust(int(width), pad)
-        return text
-
-    return _SPRINTF.sub(convert, fmt)
-
-
-def _to_number(value: Any) -> int | float:
-    return php.to_number(value)
-
-
-def _to_int(value: Any) -> int:
-    return php.intval(value)

@@ -571,3 +571,53 @@ def dumps(value: Any) -> str:
     parts: list[str] = []
     _encode(value, parts.append)
     return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# sprintf (Hash::format)
+
+_SPRINTF = re.compile(r"%(?:(\d+)\$)?((?:[-+ 0]|'.)*)(\d+)?(?:\.(\d+))?([bcdeEfFgGosuxX%])")
+
+
+def sprintf(fmt: str, args: list) -> str:
+    """A ``vsprintf`` covering the conversions ``Hash::format`` is used with."""
+    position = 0
+
+    def convert(m: re.Match) -> str:
+        nonlocal position
+        argnum, flag_text, width, precision, spec = m.groups()
+        if spec == "%":
+            return "%"
+        flags = re.findall(r"[-+ 0]|'.", flag_text)
+        if argnum:
+            index = int(argnum) - 1
+        else:
+            index = position
+            position += 1
+        if index >= len(args):
+            raise PhpTypeError(f"vsprintf(): too few arguments for format {fmt!r}")
+        arg = args[index]
+        if spec == "s":
+            text = to_string(arg)
+            if precision is not None:
+                text = text[:int(precision)]
+        elif spec in "duc":
+            number = intval(arg)
+            text = chr(number) if spec == "c" else str(number if spec == "d" else number % 2**64)
+            if spec == "d" and "+" in flags and number >= 0:
+                text = "+" + text
+        elif spec in "xXob":
+            number = intval(arg) % 2**64
+            text = format(number, {"x": "x", "X": "X", "o": "o", "b": "b"}[spec])
+        else:
+            number = float(to_number(arg))
+            p = 6 if precision is None else int(precision)
+            text = format(number, f".{p}{spec if spec in 'eEgG' else 'f'}")
+            if "+" in flags and number >= 0:
+                text = "+" + text
+        if width and len(text) < int(width):
+            pad = next((f[1] for f in flags if f.startswith("'")), "0" if "0" in flags else " ")
+            text = text.ljust(int(width), pad) if "-" in flags else text.rjust(int(width), pad)
+        return text
+
+    return _SPRINTF.sub(convert, fmt)
