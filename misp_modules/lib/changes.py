@@ -335,7 +335,7 @@ class _EventView:
 
     # helpers
     def take_proposal(self, proposal_uuid: str) -> dict | None:
-        """Remove a proposal from every place it is listed; return it (None when unknown)."""
+        """Remove a proposal (by uuid, or id) from every place it is listed; return it (None when unknown)."""
         found = None
         holders = [self.event, self.siblings] + list(self.all_attributes())
         for holder in holders:
@@ -343,10 +343,11 @@ class _EventView:
             if proposals is None:
                 continue
             items = _values(proposals)
-            kept = [p for p in items if not (isinstance(p, dict) and p.get("uuid") == proposal_uuid)]
-            if len(kept) != len(items):
-                found = found or next(p for p in items if isinstance(p, dict) and p.get("uuid") == proposal_uuid)
-                holder["ShadowAttribute"] = kept
+            named = [p for p in items if isinstance(p, dict)
+                     and proposal_uuid in (p.get("uuid"), None if p.get("id") is None else str(p.get("id")))]
+            if named:
+                found = found or named[0]
+                holder["ShadowAttribute"] = [p for p in items if not any(p is n for n in named)]
         return found
 
     def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict:

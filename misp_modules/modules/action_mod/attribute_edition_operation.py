@@ -1,0 +1,25 @@
+"""MISP's "Attribute edition operation" action (``attribute_edition_operation``, v0.1).
+
+The base class of MISP's attribute edits, registered as a node of its own: it does nothing and
+succeeds. Kept so that graphs using it run as they do in MISP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+
+PARAMS: list[dict[str, Any]] = []
+
+moduleinfo, moduleconfig = declare(
+    misp_id="attribute_edition_operation", module_type="action", name="Attribute edition operation",
+    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    description="Base module allowing to modify attribute",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    return reply(True, changes=[])

@@ -1,0 +1,34 @@
+"""MISP's "Stop execution" action (``stop-execution``, v0.2): the only built-in blocking node.
+
+It always fails with its message (default "Execution stopped"), so a blocking walk stops there
+(outcome ``blocked``) and the MISP operation behind a blocking trigger is refused. The message
+is a Jinja template the runner renders before the call; an empty result falls back to the
+default, as in MISP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+
+DEFAULT_MESSAGE = "Execution stopped"
+PARAMS = [
+    {"id": "message", "label": "Stop message", "type": "input", "default": DEFAULT_MESSAGE,
+     "placeholder": DEFAULT_MESSAGE, "jinja_supported": True},
+]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="stop-execution", module_type="action", name="Stop execution", version="0.2", params=PARAMS,
+    blocking=True, outputs=0,
+    description="Essentially stops the execution for blocking paths. Do nothing for non-blocking paths",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    message = req.params["message"]
+    if not isinstance(message, str) or not message:
+        message = DEFAULT_MESSAGE if message in ("", None) else str(message)
+    return reply(False, errors=[message])

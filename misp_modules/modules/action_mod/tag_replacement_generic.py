@@ -1,0 +1,33 @@
+"""MISP's "Tag Replacement Generic" action (``tag_replacement_generic``, v0.1).
+
+The base class of the TLP and PAP replacements, registered by MISP as a node of its own. Its
+search pattern is empty, so no tag ever matches: the node changes nothing and succeeds (true),
+exactly as in MISP. Kept so that graphs using it run as they do in MISP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib.misp_edits import REPLACEMENT_PARAMS, replace_tags
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+
+PARAMS = REPLACEMENT_PARAMS
+
+moduleinfo, moduleconfig = declare(
+    misp_id="tag_replacement_generic", module_type="action", name="Tag Replacement Generic",
+    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    description="Attach a tag, or substitue a tag by another",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+def substitute(tag: str) -> None:
+    """MISP's empty ``searchRegex``: ``preg_match('', ...)`` fails, nothing matches."""
+    return None
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    result, changes, errors = replace_tags(req, substitute)
+    return reply(result, errors=errors, changes=changes)
