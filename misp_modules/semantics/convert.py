@@ -51,7 +51,9 @@ def _clean_attribute(attribute: Any, sightings: Mapping, related: Any) -> Any:
     correlations (``JSONConverterTool::__cleanAttributes``)."""
     if not isinstance(attribute, dict):
         return attribute
-    out = {k: v for k, v in attribute.items() if k not in ("value1", "value2")}
+    out = dict(attribute)  # a fresh copy: the conversion may change it in place from here on
+    out.pop("value1", None)
+    out.pop("value2", None)
     if is_empty(out.get("SharingGroup")):
         out.pop("SharingGroup", None)
     attribute_id = php.php_key(out.get("id")) if out.get("id") is not None else None
@@ -164,28 +166,29 @@ def _galaxy_with_meta(galaxy: Any) -> Any:
 # WorkflowFormatConverterTool
 
 
-def _all_tags(attribute: Any, inherited: list) -> Any:
-    if not isinstance(attribute, dict):
-        return attribute
-    own = [{**t, "inherited": False} if isinstance(t, dict) else t for t in _values(attribute.get("Tag"))]
-    return {**attribute, "_allTags": inherited + own}
+def _add_all_tags(attributes: Any, inherited: list) -> None:
+    """``_allTags`` on each (freshly copied, see ``_clean_attribute``) attribute, in place."""
+    for attribute in _values(attributes):
+        if isinstance(attribute, dict):
+            own = attribute.get("Tag")
+            own = [{**t, "inherited": False} if isinstance(t, dict) else t for t in _values(own)] if own else []
+            attribute["_allTags"] = inherited + own
 
 
 def _convert_event(raw: Mapping) -> dict:
-    """Event scope: the JSON-converter, then every attribute gets ``_allTags``."""
+    """Event scope: the JSON-converter, then every attribute gets ``_allTags``.
+
+    The inherited event tags are one list of dicts shared by every attribute's ``_allTags``
+    (PHP copies them): the roaming data is treated as immutable, never edited in place.
+    """
     converted = _json_converter(raw)
     event = converted["Event"]
     inherited = [{**t, "inherited": True} if isinstance(t, dict) else t for t in _values(event.get("Tag"))]
     if not is_empty(event.get("Attribute")):
-        event["Attribute"] = _php_array([(k, _all_tags(a, inherited)) for k, a in php.iter_items(event["Attribute"])])
-    if not is_empty(event.get("Object")):
-        objects = []
-        for obj in _values(event["Object"]):
-            if isinstance(obj, dict) and not is_empty(obj.get("Attribute")):
-                obj = {**obj, "Attribute": _php_array([(k, _all_tags(a, inherited))
-                                                        for k, a in php.iter_items(obj["Attribute"])])}
-            objects.append(obj)
-        event["Object"] = objects
+        _add_all_tags(event["Attribute"], inherited)
+    for obj in _values(event.get("Object")):
+        if isinstance(obj, dict) and not is_empty(obj.get("Attribute")):
+            _add_all_tags(obj["Attribute"], inherited)
     return converted
 
 
