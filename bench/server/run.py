@@ -6,7 +6,8 @@ Installs upstream ``misp-modules`` (pinned) from PyPI into ``bench/.venv-upstrea
 use, starts each server with the same trivial action module (``-c bench/server/modules``) and
 drives them with the same load generator (``wrk``; ``apt-get install wrk``). Prints, for each
 configuration of ours, the ratio to upstream of: ``/query`` requests/s, p50 and p99 latency at
-N connections; ``/modules`` p99 latency while ``/query`` is loaded (new connection per call,
+N connections; the servers' CPU time per ``/query`` (the figure least disturbed by other load on
+the machine); ``/modules`` p99 latency while ``/query`` is loaded (new connection per call,
 as MISP's curl does); startup time to the first answered ``/healthcheck``; peak RSS.
 Raw numbers go to ``bench/results/`` (gitignored). Not part of the test suite.
 """
@@ -46,6 +47,7 @@ class Result:
     query_rps: float = 0.0
     query_p50_ms: float = 0.0
     query_p99_ms: float = 0.0
+    query_cpu_us: float = 0.0
     modules_p50_ms: float = 0.0
     modules_p99_ms: float = 0.0
     modules_max_ms: float = 0.0
@@ -119,10 +121,22 @@ def wrk(url: str, script: str | None, duration: int, connections: int) -> dict[s
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"{url}: {errors.group(1)} non-2xx answers under load:\n{out}")
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99")}
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": requests}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process and its children (worker processes)."""
+    import psutil
+
+    total = 0.0
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def modules_latency(port: int, seconds: float) -> tuple[list[float], int]:
@@ -166,7 +180,9 @@ def measure(name: str, command: list[str], port: int, env: dict, args, script: s
             result.startup_s = time.perf_counter() - started
             url = f"http://127.0.0.1:{port}/query"
             wrk(url, script, 2, args.connections)  # warm up
+            cpu_before = cpu_seconds(proc.pid)
             q = wrk(url, script, args.duration, args.connections)
+            result.query_cpu_us = 1e6 * (cpu_seconds(proc.pid) - cpu_before) / q["requests"]
             result.query_rps, result.query_p50_ms, result.query_p99_ms = q["rps"], q["p50"], q["p99"]
             # /modules while /query is saturated
             loader = threading.Thread(target=wrk, args=(url, script, args.duration, args.connections))
@@ -219,7 +235,8 @@ def main() -> int:
     os.unlink(lua.name)
     base = runs[0]
     rows = [("/query requests/s", "query_rps", True), ("/query p50 ms", "query_p50_ms", False),
-            ("/query p99 ms", "query_p99_ms", False), ("/modules p99 ms under load", "modules_p99_ms", False),
+            ("/query p99 ms", "query_p99_ms", False),
+            ("server CPU us per /query", "query_cpu_us", False), ("/modules p99 ms under load", "modules_p99_ms", False),
             ("/modules max ms under load", "modules_max_ms", False), ("startup s (to /healthcheck)", "startup_s", False),
             ("peak RSS MB (sum of processes)", "peak_rss_mb", False),
             ("PSS MB after load (shared once)", "pss_mb", False)]
