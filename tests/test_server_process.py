@@ -47,12 +47,13 @@ def test_upstream_flags_are_accepted():
         assert result.returncode == 0, (extra, result.stderr)
 
 
-def test_port_in_use_is_one_clear_line_and_non_zero_exit():
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_port_in_use_is_one_clear_line_and_non_zero_exit(workers):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_server_command(["-l", "127.0.0.1", "-p", str(port)])
+        result = run_server_command(["-l", "127.0.0.1", "-p", str(port), "--workers", workers])
     assert result.returncode != 0
     assert f"Could not listen on 127.0.0.1:{port}: address already in use" in result.stderr
     assert "Traceback" not in result.stderr
