@@ -156,3 +156,17 @@ def test_harness_reports_a_server_that_cannot_start(tmp_path):
     write_module(tmp_path, "action_mod", "webhook")
     with pytest.raises(ServerFailed, match="would be MISP workflow node 'webhook'"):
         ModuleServer(custom_dir=str(tmp_path))
+
+
+def test_a_crashed_worker_is_replaced(make_server):
+    server = make_server(extra_args=["--workers", "2"])
+    server.wait_for_log(r"Serving with 2 worker processes")
+    victim = psutil.Process(server.proc.pid).children()[0]
+    victim.kill()
+    server.wait_for_log(rf"Worker process {victim.pid} exited unexpectedly \(code -9\); starting a new one")
+    for _ in range(10):
+        assert server.get("/healthcheck") == (200, {"status": True})
+    children = psutil.Process(server.proc.pid).children()
+    assert len(children) == 2 and victim.pid not in {c.pid for c in children}
+    server.terminate()
+    assert server.wait() == 0
