@@ -1,4 +1,10 @@
-"""HTTP to the module server: pooled keep-alive connections, a timeout on every call.
+"""HTTP to the module server: persistent keep-alive connections, a timeout on every call.
+
+One connection per thread (the main walk, each concurrent branch), reused for every node: the
+per-node cost is what matters (a workflow is many small calls) and ``http.client`` on a kept-
+alive socket is the cheapest well-kept client in the standard library. A request that fails on a
+*reused* connection before any answer arrived (the server closed the idle socket) is sent once
+more on a fresh connection; nothing else is retried.
 
 MISP counts a module server that is down, slow or answering garbage as a *successful* node
 (spec §11.2 step 7). The runner does not: :class:`ModuleCallError` carries the reason and the
@@ -7,17 +13,21 @@ executor turns it into a node error.
 
 from __future__ import annotations
 
+import http.client
+import socket
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
-import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from runner.jsonio import dumps
 
 DEFAULT_URL = "http://127.0.0.1:6666"
 DEFAULT_TIMEOUT = 10.0  # MISP's Plugin.Action_timeout
 MODULES_TIMEOUT = 5.0   # MISP uses 1 s for /modules; a cold server may need more
+_HEADERS = {"Content-Type": "application/json"}
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 class ModuleCallError(RuntimeError):
@@ -25,13 +35,21 @@ class ModuleCallError(RuntimeError):
 
 
 class ModuleClient:
-    """One pool of keep-alive connections to one module server; safe to share between threads."""
+    """Calls to one module server; safe to share between threads (one connection each)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT, pool_size: int = 8) -> None:
+        parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ModuleCallError(f"invalid module server URL {base_url!r} (expected http://host:port)")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._pool = urllib3.PoolManager(num_pools=2, maxsize=pool_size, block=False, retries=False,
-                                         headers={"Content-Type": "application/json", "Connection": "keep-alive"})
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def modules(self, timeout: float = MODULES_TIMEOUT) -> list:
         """``GET /modules``: the server's module list."""
@@ -47,36 +65,72 @@ class ModuleClient:
     def query_bytes(self, payload: bytes, timeout: float | None = None) -> tuple[Any, float | None]:
         return self._request("POST", "/query", payload, timeout)
 
+    # -- transport --------------------------------------------------------------------------
+    def _connection(self, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            return conn, True
+        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        conn = cls(self._host, self._port, timeout=timeout)
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn, False
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def _request(self, method: str, path: str, payload: bytes | None, timeout: float | None) -> tuple[Any, float | None]:
-        url = self.base_url + path
         limit = self.timeout if timeout is None else timeout
-        try:
-            resp = self._pool.request(method, url, body=payload,
-                                      timeout=urllib3.Timeout(connect=min(limit, 5.0), read=limit),
-                                      preload_content=True)
-        except urllib3.exceptions.ReadTimeoutError:
-            raise ModuleCallError(f"the module server at {self.base_url} did not answer within {limit:g} s") from None
-        except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError):
-            raise ModuleCallError(f"cannot connect to the module server at {self.base_url}") from None
-        except Urllib3Error as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise ModuleCallError(f"error talking to the module server at {self.base_url}: {reason}") from None
+        for attempt in (0, 1):
+            conn, reused = self._connection(limit)
+            try:
+                conn.request(method, self._prefix + path, body=payload, headers=_HEADERS)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except _STALE as exc:
+                self._drop()
+                if reused and attempt == 0:
+                    continue  # the server closed the idle connection: once more, on a new one
+                raise ModuleCallError(f"the module server at {self.base_url} closed the connection: {exc}") from None
+            except (socket.timeout, TimeoutError):
+                self._drop()
+                raise ModuleCallError(f"the module server at {self.base_url} did not answer within {limit:g} s") from None
+            except ConnectionRefusedError:
+                self._drop()
+                raise ModuleCallError(f"cannot connect to the module server at {self.base_url} "
+                                      "(connection refused)") from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise ModuleCallError(f"error talking to the module server at {self.base_url}: "
+                                      f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
+            if resp.will_close:
+                self._drop()
+            break
         if resp.status != 200:
-            raise ModuleCallError(f"the module server answered HTTP {resp.status} to {method} {path}: "
-                                  f"{_snippet(resp.data)}")
+            raise ModuleCallError(f"the module server answered HTTP {resp.status} to {method} {path}: {_snippet(raw)}")
         try:
-            answer = orjson.loads(resp.data)
+            answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise ModuleCallError(f"the module server answered something that is not JSON: {_snippet(resp.data)}") from None
-        return answer, _module_seconds(resp.headers)
+            raise ModuleCallError(f"the module server answered something that is not JSON: {_snippet(raw)}") from None
+        return answer, _module_seconds(resp.getheader("Server-Timing"))
 
     def close(self) -> None:
-        self._pool.clear()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
 
 
-def _module_seconds(headers: Any) -> float | None:
+def _module_seconds(timing: str | None) -> float | None:
     """The module's own time when the server reports it (``Server-Timing: module;dur=<ms>``)."""
-    timing = headers.get("Server-Timing") if headers else None
     if not timing:
         return None
     for part in timing.split(","):

@@ -17,9 +17,15 @@ def loads(raw: bytes | str) -> Any:
 
 
 def dumps(value: Any, *, indent: bool = False) -> bytes:
-    """JSON bytes. Non-string keys (PHP integer keys) become strings, as PHP's json_encode does."""
-    opts = _DUMP_OPTS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(value, option=opts, default=_fallback)
+    """JSON bytes. Non-string keys (PHP integer keys) become strings, as PHP's json_encode does.
+
+    Decoded JSON only has string keys, so the (slower) non-string-key mode is the fallback."""
+    if indent:
+        return orjson.dumps(value, option=_DUMP_OPTS | orjson.OPT_INDENT_2, default=_fallback)
+    try:
+        return orjson.dumps(value, default=_fallback)
+    except TypeError:
+        return orjson.dumps(value, option=_DUMP_OPTS, default=_fallback)
 
 
 def _fallback(value: Any) -> Any:

@@ -11,12 +11,14 @@ from typing import Any
 
 
 class RoamingData:
-    __slots__ = ("data", "_view", "_view_of")
+    __slots__ = ("data", "_view", "_view_of", "_json", "_json_of")
 
     def __init__(self, data: Any) -> None:
         self.data = data
         self._view: Any = None
         self._view_of: Any = None
+        self._json: bytes = b""
+        self._json_of: Any = None
 
     def get_data(self) -> Any:
         data = self.data
@@ -28,6 +30,17 @@ class RoamingData:
             self._view = roaming.get_data(data)
             self._view_of = data
         return self._view
+
+    def view_json(self) -> tuple[Any, bytes]:
+        """``get_data()`` and its JSON encoding, encoded once per data version: consecutive
+        nodes that do not change the data share one encoding."""
+        view = self.get_data()
+        if self._json_of is not view:
+            from runner.jsonio import dumps
+
+            self._json = dumps(view)
+            self._json_of = view
+        return view, self._json
 
     def set_data(self, data: Any) -> None:
         self.data = data

@@ -6,9 +6,10 @@ keeps this second view: the trigger's event with every change applied in order
 (``misp_modules.lib.changes.apply_changes``). ``reload-full-event`` reads it back
 (``stored_event`` in the request), as MISP re-reads its database.
 
-``apply_changes`` is pure (the input event is never modified), so a run without changes costs
-nothing. Concurrent branches share the view (one MISP database); a lock keeps their changes
-whole.
+Changes are recorded as they come and folded into the event only when someone reads it (a
+module that needs the stored event, or the report): applying copies the whole event, which a
+run should pay once, not once per node. Concurrent branches share the view (one MISP
+database); a lock keeps their changes whole and in order.
 """
 
 from __future__ import annotations
@@ -17,33 +18,38 @@ import threading
 from typing import Any, Iterable, Mapping
 
 
-
 class StoredEvent:
     def __init__(self, raw: Any) -> None:
         self._event = raw
+        self._pending: list[dict] = []
         self.changes: list[dict] = []
         self.problems: list[str] = []
         self._lock = threading.Lock()
 
     @property
     def event(self) -> Any:
-        return self._event
+        return self.snapshot()
 
     def snapshot(self) -> Any:
-        return self._event
+        """The stored event with every change recorded so far."""
+        with self._lock:
+            if self._pending:
+                from misp_modules.lib.changes import apply_changes
+
+                pending, self._pending = self._pending, []
+                try:
+                    self._event = apply_changes(self._event, pending)
+                except Exception as exc:  # noqa: BLE001 - a bad change must not lose the run's report
+                    nodes = sorted({str(c.get("node")) for c in self.changes[-len(pending):]})
+                    self.problems.append(f"could not apply the changes of node(s) {', '.join(nodes)} "
+                                         f"to the stored event: {exc}")
+            return self._event
 
     def apply(self, changes: Iterable[Mapping], node_id: str) -> list[dict]:
-        """Record ``changes`` (each tagged with the node) and apply them to the view."""
-        from misp_modules.lib.changes import apply_changes
-
+        """Record ``changes``, each tagged with the node that made it."""
         tagged = [{**c, "node": node_id} for c in changes if isinstance(c, Mapping)]
-        if not tagged:
-            return []
-        with self._lock:
-            self.changes.extend(tagged)
-            try:
-                self._event = apply_changes(self._event, [{k: v for k, v in c.items() if k != "node"}
-                                                          for c in tagged])
-            except Exception as exc:  # noqa: BLE001 - a bad change must not lose the run's report
-                self.problems.append(f"node {node_id}: could not apply changes to the stored event: {exc}")
+        if tagged:
+            with self._lock:
+                self.changes.extend(tagged)
+                self._pending.extend({k: v for k, v in c.items() if k != "node"} for c in tagged)
         return tagged

@@ -40,7 +40,6 @@ from events import hash_value, make_event  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
 from runner.client import ModuleClient  # noqa: E402
 from runner.engine import RunOptions, Runner  # noqa: E402
-from runner.jsonio import dumps  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
 from tests.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
 from tests.server_harness import ModuleServer  # noqa: E402
@@ -59,9 +58,9 @@ class RecordingClient(ModuleClient):
         super().__init__(*args, **kw)
         self.bodies: list[dict] = []
 
-    def query(self, body: dict, timeout: float | None = None):
-        self.bodies.append(body)
-        return super().query(body, timeout)
+    def query_bytes(self, payload: bytes, timeout: float | None = None):
+        self.bodies.append(payload)
+        return super().query_bytes(payload, timeout)
 
 
 def json_cost(body: dict, reps: int = 5) -> float:
@@ -134,7 +133,7 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
     nodes = []
     for (nid, module), samples in per_node.items():
         duration = statistics.median(s[0] for s in samples)
-        body = samples[-1][2]
+        body = orjson.loads(samples[-1][2]) if samples[-1][2] is not None else None
         server_times = [s[1] for s in samples if s[1] is not None]
         spec = catalog.get("logic", module) or catalog.get("action", module)
         mod_time = statistics.median(server_times) if server_times else (
@@ -144,7 +143,7 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
         nodes.append({"node": nid, "module": module, "node_ms": duration * 1e3,
                       "module_ms": None if mod_time is None else mod_time * 1e3,
                       "overhead_ms": None if overhead is None else overhead * 1e3,
-                      "payload_bytes": len(dumps(body)) if body is not None else None,
+                      "payload_bytes": len(samples[-1][2]) if body is not None else None,
                       "json_ms": None if baseline is None else baseline * 1e3,
                       "ratio": None if overhead is None or not baseline else overhead / baseline})
     return {"blueprint": name, "attributes": len(event["Event"]["Attribute"]), "runs": runs, "outcome": outcome,
