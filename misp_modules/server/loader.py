@@ -24,7 +24,7 @@ from typing import Any, Callable
 import orjson
 
 from misp_modules.lib.redact import redact
-from misp_modules.server.misp_nodes import clashing_node_id, underscore
+from misp_modules.server.misp_nodes import clashing_node_id
 
 log = logging.getLogger("misp-modules")
 
@@ -193,4 +193,4 @@ def _positive(module: types.ModuleType, attr: str, kind: type) -> Any:
 
 
 __all__ = ["LoadError", "LoadedModule", "LoadFailure", "Registry", "load_modules", "discover",
-           "describe", "MODULE_TYPES", "underscore"]
+           "describe", "MODULE_TYPES"]
