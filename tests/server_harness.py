@@ -37,7 +37,11 @@ class ServerFailed(RuntimeError):
 
 def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a server subprocess: the working copy first on the import path."""
-    merged = {k: v for k, v in os.environ.items() if k != "MISP_MODULES_CONFIG"}
+    # The developer's own deployment settings must never leak into a test server (a real
+    # MISP_KEY would let write-back modules reach a real MISP): tests pass what they need.
+    merged = {k: v for k, v in os.environ.items()
+              if k not in ("MISP_MODULES_CONFIG", "MISP_URL", "MISP_KEY", "MISP_VERIFY_TLS")
+              and not k.upper().startswith("MISP_MODULES__")}
     merged["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), merged.get("PYTHONPATH")]))
     merged["PYTHONUNBUFFERED"] = "1"
     merged.update(env or {})
