@@ -547,4 +547,10 @@ def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writ
         return changes
     if not changes:
         return changes
-    return apply_to_misp(get_misp(action), changes)
+    from misp_modules.lib.misp import MispUnreachable
+
+    try:
+        misp = get_misp(action)
+    except MispUnreachable as exc:
+        raise MispWriteError(str(exc)) from None
+    return apply_to_misp(misp, changes)

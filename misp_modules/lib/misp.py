@@ -21,6 +21,11 @@ class MispNotConfigured(RuntimeError):
     """The action needs a MISP connection and the deployment has none."""
 
 
+class MispUnreachable(RuntimeError):
+    """The configured MISP could not be reached or refused the key (the message says which,
+    never the key)."""
+
+
 _lock = threading.Lock()
 _clients: dict[tuple, "PyMISP"] = {}
 
@@ -46,6 +51,10 @@ def get_misp(action: str = "this action") -> "PyMISP":
         if client is None:
             from pymisp import PyMISP
 
-            client = PyMISP(conn.url, conn.key, ssl=conn.verify_tls, timeout=conn.timeout)
+            try:
+                client = PyMISP(conn.url, conn.key, ssl=conn.verify_tls, timeout=conn.timeout)
+            except Exception as exc:  # noqa: BLE001 - PyMISP raises PyMISPError and requests errors
+                reason = str(exc).replace(conn.key, "***")
+                raise MispUnreachable(f"{action}: cannot use MISP at {conn.url}: {reason}") from None
             _clients[cache_key] = client
         return client

@@ -248,7 +248,7 @@ def reload_event(req: NodeRequest, pending: Iterable[Mapping] = ()) -> dict:
     are this node's changes: those not yet ``applied`` to MISP are folded in first. Raises
     :class:`LookupError` (a message for the node) when there is no source.
     """
-    from misp_modules.lib.misp import get_misp, misp_configured
+    from misp_modules.lib.misp import MispUnreachable, get_misp, misp_configured
 
     unapplied = [c for c in pending if not c.get("applied")]
     has_view = isinstance(req.stored_event, dict) and bool(req.stored_event)
@@ -257,7 +257,12 @@ def reload_event(req: NodeRequest, pending: Iterable[Mapping] = ()) -> dict:
         target = event.get("id") or event.get("uuid")
         if target in (None, ""):
             raise LookupError("the roaming data holds no Event.id or Event.uuid to reload")
-        stored = get_misp("reloading the event").get_event(target, pythonify=False)
+        try:
+            stored = get_misp("reloading the event").get_event(target, pythonify=False)
+        except MispUnreachable as exc:
+            raise LookupError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - PyMISP and requests errors
+            raise LookupError(f"reading event {target} from MISP failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(stored, dict) or "Event" not in stored:
             said = stored.get("errors") if isinstance(stored, dict) else stored
             raise LookupError(f"MISP did not return event {target}: {said}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
-from misp_modules.lib.misp import MispNotConfigured, get_misp
+from misp_modules.lib.misp import MispNotConfigured, MispUnreachable, get_misp
 from misp_modules.lib.misp_edits import attributes_of, event_of
 from misp_modules.lib.workflow import NodeRequest, as_list, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions
@@ -51,14 +51,18 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return reply(True)
     try:
         misp = get_misp("attach-decay-score")
-    except MispNotConfigured as exc:
+    except (MispNotConfigured, MispUnreachable) as exc:
         return reply(False, errors=[str(exc)])
     data = json_copy(req.data)
     index = AttributeIndex({"Event": event_of(data)})
     model_ids = as_list(models, "decayingmodels")
     for attribute in attributes_of(items):
-        answer = misp.search(controller="attributes", uuid=attribute.get("uuid"), include_decay_score=True,
-                             decayingModel=model_ids, pythonify=False)
+        try:
+            answer = misp.search(controller="attributes", uuid=attribute.get("uuid"), include_decay_score=True,
+                                 decayingModel=model_ids, pythonify=False)
+        except Exception as exc:  # noqa: BLE001 - PyMISP and requests errors, reported with context
+            return reply(False, errors=[f"attach-decay-score: searching attribute {attribute.get('uuid')} in "
+                                        f"MISP failed: {type(exc).__name__}: {exc}"])
         if isinstance(answer, dict) and answer.get("errors"):
             return reply(False, errors=[f"attach-decay-score: MISP refused the search for attribute "
                                         f"{attribute.get('uuid')}: {answer['errors']}"])
