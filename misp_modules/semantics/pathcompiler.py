@@ -308,7 +308,9 @@ def _condition_fails(cond: Condition, env: _Env) -> str:
     numeric_val = numeric_info(cond.val) is not None
     if cond.cache is not None:  # regex and ordering: remembered answers for string values
         cache = env.bind("C", cond.cache)
-        return f"not (({cache}[p] if p in {cache} else {test}(p)) if p.__class__ is str else p is not M and {test}(p))"
+        # (a get, not `in` then `[]`: another thread may clear the cache in between)
+        return (f"not ((r if (r := {cache}.get(p)) is not None else {test}(p)) if p.__class__ is str"
+                f" else p is not M and {test}(p))")
     val = env.bind("V", cond.val)
     if cond.op == "=":
         if not numeric_val:  # a string equals a non-numeric string only when identical
