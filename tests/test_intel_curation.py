@@ -72,6 +72,16 @@ def test_changes_fold_into_the_stored_event(intel):
     assert stored["Event"]["published"] is False
 
 
+def test_tags_already_there_are_no_change(intel):
+    raw = {"Event": {**HASHES["Event"], "Attribute": [dict(a) for a in HASHES["Event"]["Attribute"]]}}
+    raw["Event"]["Attribute"][1]["Tag"] = [{"id": "3", "name": 'misp-workflow:analysis="known-file-hash"', "local": 1}]
+    answer = curate(core(raw))
+    assert [c for c in answer["changes"] if c["uuid"] == U(2)] == []  # not IDS and already tagged: nothing
+    net = {"Event": {**NETWORK["Event"], "Attribute": [dict(a) for a in NETWORK["Event"]["Attribute"]]}}
+    net["Event"]["Attribute"][0]["Tag"] = [{"id": "4", "name": 'adversary:infrastructure-state="active"', "local": 0}]
+    assert U(1) not in {c["uuid"] for c in rank(core(net))["changes"]}
+
+
 def test_nothing_to_curate_returns_no_data(intel):
     answer = curate(core(raw_event([attribute(1, "md5", "e" * 32), attribute(2, "ip-src", "192.0.2.1")])))
     assert answer == {"result": True, "errors": [], "changes": [], "notes": []}
@@ -216,9 +226,9 @@ def test_unreachable_misp_is_a_clear_error_without_the_key(hl_fake, bgp_fake):
     with misp_settings(hl_fake, bgp_fake, "http://127.0.0.1:9"):
         answer = curate(core(HASHES))
         assert answer["result"] is False and answer["changes"] == []
-        assert "could not write the changes to MISP" in answer["error"] and "S3cr3tApiKey0000" not in answer["error"]
+        assert "http://127.0.0.1:9" in answer["error"] and "S3cr3tApiKey0000" not in answer["error"]
         tagged = rank(core(NETWORK))
-        assert tagged["result"] is False and "could not write the changes to MISP" in tagged["error"]
+        assert tagged["result"] is False and "http://127.0.0.1:9" in tagged["error"]
         # a dry run never contacts MISP
         dry = curate(core(HASHES), dry_run=True)
         assert dry["result"] is True and len(dry["changes"]) == 11

@@ -163,8 +163,7 @@ def test_assign_country_event_scope():
     assert answer["result"] is True and "data" not in answer
     tags = [(c["op"], c["scope"], c["tag"], c["local"], c["relationship_type"]) for c in answer["changes"] if c["op"] == "attach_tag"]
     assert tags == [("attach_tag", "event", 'misp-galaxy:country="luxembourg"', False, "targets"),
-                    ("attach_tag", "event", 'misp-galaxy:country="germany"', False, "targets"),
-                    ("attach_tag", "event", 'misp-galaxy:country="luxembourg"', False, "targets")]
+                    ("attach_tag", "event", 'misp-galaxy:country="germany"', False, "targets")]  # once each
     assert answer["changes"][-1] == {"op": "touch", "scope": "event", "uuid": COUNTRY_EVENT["Event"]["uuid"]}
 
 
@@ -181,6 +180,13 @@ def test_assign_country_defaults_and_filter_quirk():
     filters = {"selector": "Event._AttributeFlattened.{n}", "value": "ip-dst", "operator": "equals", "path": "type"}
     answer = run_node(assign_country, core(COUNTRY_EVENT), {"hash_path": PATH}, filters)
     assert answer == {"result": False, "errors": [], "changes": []}  # MISP looks for Event.id in the items
+
+
+def test_assign_country_keeps_tags_already_there():
+    raw = json.loads(json.dumps(COUNTRY_EVENT))
+    raw["Event"]["Attribute"][0]["Tag"] = [{"id": "9", "name": 'misp-galaxy:country="luxembourg"', "local": 0}]
+    answer = run_node(assign_country, core(raw), {"scope": "attribute", "hash_path": PATH})
+    assert [c["uuid"] for c in answer["changes"] if c["op"] == "attach_tag"] == [U(2), U(4)]
 
 
 def test_assign_country_applies_to_the_stored_event_view():

@@ -9,6 +9,8 @@ attributes) or to each attribute (scope ``attribute``). As in MISP the roaming d
 changed: the tags are ``changes`` (docs/contract.md §4), applied to MISP through PyMISP when a
 MISP connection is configured and the run is not a dry run.
 
+Tags already attached count as done (relationship type updated), as in MISP's
+``attachTagsTo…AndTouch`` (lib/misp_edits.TagBook); a country found twice is attached once.
 MISP quirks kept: with node filters set, event scope looks for ``Event.id`` in the filtered
 items (which are attributes), finds none and attaches nothing (false); ``galaxy_name`` is
 unused; an attribute-scope result is the last attribute's.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions, hashpath
@@ -80,27 +82,24 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     attributes = hashpath.extract(items, "Event._AttributeFlattened.{n}") if is_array(items) else []
     local = loose_eq(req.params["locality"], "local")
     relationship = req.params["relationship_type"] or None
+    book = TagBook(data, req.stored_event)
     changes: list[dict] = []
     result = False
     if loose_eq(req.params["scope"], "event"):
         if not path.startswith("{n}."):
             path = "{n}." + path
-        countries = unique(hashpath.extract(attributes, path))
-        tags = country_tags(countries)
-        event = items.get("Event") if isinstance(items, dict) else None
-        uuid = event.get("uuid") if isinstance(event, dict) else None
-        if tags and uuid is not None:
-            changes += [ch.attach_tag("event", uuid, tag, local, relationship) for tag in tags]
-            changes.append(ch.touch("event", uuid))
-            result = True
+        tags = country_tags(unique(hashpath.extract(attributes, path)))
+        event = event_of(items)
+        if event.get("uuid") is not None:
+            result, changes = book.attach("event", event, tags, local, relationship)
     else:
+        event_uuid = event_of(data).get("uuid")
         for attribute in attributes:
-            tags = country_tags(hashpath.extract(attribute, path)) if is_array(attribute) else []
-            uuid = attribute.get("uuid") if isinstance(attribute, dict) else None
-            result = bool(tags) and uuid is not None
-            if result:
-                changes += [ch.attach_tag("attribute", uuid, tag, local, relationship) for tag in tags]
-                changes.append(ch.touch("attribute", uuid))
+            if not isinstance(attribute, dict):
+                continue
+            tags = country_tags(hashpath.extract(attribute, path))
+            result, more = book.attach("attribute", attribute, tags, local, relationship, event_uuid)
+            changes += more
     changes, failure = write_changes(changes, dry_run=req.dry_run, action="assign_country")
     if failure is not None:
         return reply(False, errors=[failure], changes=changes)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import target_attributes
 from misp_modules.lib.intel import bgpranking
@@ -115,14 +115,14 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
         return reply(False, errors=[str(exc)])
 
     changes: list[dict] = []
-    event_uuid = data.get("Event", {}).get("uuid") if isinstance(data.get("Event"), Mapping) else None
+    book = TagBook(data)  # a tag already on the attribute is no change, as in MISP
+    event_uuid = event_of(data).get("uuid")
     for attribute, pair in ranked:
         ranking = rankings[pair]
         if isinstance(ranking, LookupIssue):
             note(attribute, ranking)
         elif ranking.position is not None and ranking.position < threshold:
-            changes.append(ch.attach_tag("attribute", attribute.get("uuid"), tag, local))
-            changes.append(ch.touch("attribute", attribute.get("uuid"), event_uuid=event_uuid))
+            changes += book.attach("attribute", attribute, [tag], local, None, event_uuid)[1]
     for item in notes:
         log.info("%s: skipped %s: %s", MODULE, item["uuid"], item["note"])
     changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)

@@ -25,6 +25,7 @@ import logging
 from typing import Any, Mapping
 
 from misp_modules.lib import changes as ch
+from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
@@ -92,6 +93,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
         return reply(False, errors=[str(exc)])
 
     index = AttributeIndex(data)
+    book = TagBook(data)
     changes: list[dict] = []
     notes: list[dict] = []
     data_changed = False
@@ -108,10 +110,10 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             index.override(attribute, {**attribute, "to_ids": False})
             edits.append(ch.set_field("attribute", uuid, "to_ids", False))
             data_changed = True
-        if tag:
-            edits.append(ch.attach_tag("attribute", uuid, tag, local))
+        if tag:  # a tag already on the attribute is no change (MISP's attachTagsToAttributeAndTouch)
+            edits += [c for c in book.attach("attribute", attribute, [tag], local, None)[1] if c["op"] != "touch"]
         if edits:  # MISP touches what it changed: new timestamp, event unpublished
-            changes += edits + [ch.touch("attribute", uuid, event_uuid=event_uuid(data))]
+            changes += edits + [ch.touch("attribute", uuid, event_uuid=event_of(data).get("uuid"))]
     for note in notes:
         log.info("%s: skipped %s: %s", MODULE, note["uuid"], note["note"])
     changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
@@ -150,11 +152,6 @@ def known_good(record: Any, minimum_trust: int) -> bool:
     except (TypeError, ValueError):
         trust = 50
     return trust >= minimum_trust
-
-
-def event_uuid(data: Mapping[str, Any]) -> str | None:
-    event = data.get("Event")
-    return event.get("uuid") if isinstance(event, Mapping) else None
 
 
 def truthy(value: Any) -> bool:
