@@ -69,3 +69,42 @@ def test_service_failure_fails_the_node_and_changes_nothing(intel_server, hl_fak
     result = run(intel_server, tmp_path, [node(2, "hashlookup_curation", {}, [])], EVENT)
     assert result["changes"] == []
     assert "hashlookup: service error (HTTP 503)" in json.dumps(result["errors"])
+
+
+# --- MISP's official blueprints, whole ------------------------------------------------------------
+
+BLUEPRINTS = "/work/shared/workflows/blueprints/"
+
+
+def run_blueprint(server, tmp_path, name: str, event: dict) -> dict:
+    data = tmp_path / "event.json"
+    data.write_text(json.dumps(event))
+    done = subprocess.run([sys.executable, "-m", "runner.cli", "run", BLUEPRINTS + name, "--data", str(data),
+                           "--modules-url", server.url, "--enabled-modules", "all", "--json"],
+                          cwd=REPO_ROOT, env=server_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def test_bgp_ranking_blueprint_tags_exactly_the_low_ranked(intel_server, hl_fake, bgp_fake, tmp_path):
+    from tests.test_intel_enrichment import BGP_EVENT
+
+    result = run_blueprint(intel_server, tmp_path, "blueprint_set-tag-based-on-bgp-ranking-maliciousness-level_1668498668.json",
+                           BGP_EVENT)
+    assert result["outcome"] == "success" and result["errors"] == []
+    tagged = {c["uuid"] for c in result["changes"] if c["op"] == "attach_tag"}
+    assert tagged == {attribute(n, "x", "")["uuid"] for n in (1, 2, 6, 7, 11)}
+    assert {c["tag"] for c in result["changes"] if c["op"] == "attach_tag"} == {'adversary:infrastructure-state="active"'}
+
+
+def test_hashlookup_blueprint_removes_ids_from_known_hashes(intel_server, hl_fake, bgp_fake, tmp_path):
+    from tests.test_intel_enrichment import HASH_EVENT
+
+    result = run_blueprint(intel_server, tmp_path, "blueprint_disable-to_ids-flag-for-existing-hash-in-hashlookup_1667228944.json",
+                           HASH_EVENT)
+    assert result["outcome"] == "success" and result["errors"] == []
+    known = {attribute(n, "x", "")["uuid"] for n in (1, 2, 3, 5)}
+    assert {c["uuid"] for c in result["changes"] if c["op"] == "set"} == known
+    assert {c["uuid"] for c in result["changes"] if c["op"] == "attach_tag"} == known
+    stored = by_uuid(result["event"])
+    assert {u for u, a in stored.items() if a["to_ids"] is False} == known
