@@ -108,3 +108,17 @@ def test_hashlookup_blueprint_removes_ids_from_known_hashes(intel_server, hl_fak
     assert {c["uuid"] for c in result["changes"] if c["op"] == "attach_tag"} == known
     stored = by_uuid(result["event"])
     assert {u for u, a in stored.items() if a["to_ids"] is False} == known
+
+
+def test_warninglist_curation_blueprint(intel_server, tmp_path):
+    event = raw_event([attribute(1, "ip-dst", "8.8.8.8"), attribute(2, "domain", "www.google.com"),
+                       attribute(3, "ip-dst", "77.66.55.44")], tags=['misp-workflow:mutability="allowed"'])
+    result = run_blueprint(intel_server, tmp_path, "blueprint_curation---remove-automation-flag-from-false-positive-"
+                           "tripping-over-warninglist.json", event)
+    assert result["outcome"] == "success"
+    flagged = {attribute(n, "x", "")["uuid"] for n in (1, 2)}
+    assert {c["uuid"] for c in result["changes"] if c["op"] == "set" and c["value"] is False} == flagged
+    tags = {(c["uuid"], c["tag"]) for c in result["changes"] if c["op"] == "attach_tag"}
+    assert {t for _, t in tags} == {'false-positive:risk="high"', 'misp-workflow:action-taken="ids-flag-removed"',
+                                    'misp-workflow:analysis="false-positive"'}
+    assert {u for u, _ in tags} == flagged
