@@ -89,3 +89,11 @@ def bound_endpoint(endpoint: str) -> str | None:
     with _lock:
         sock = _sockets.get((endpoint, True))
         return None if sock is None else sock.getsockopt_string(zmq.LAST_ENDPOINT)
+
+
+def close() -> None:
+    """Close every socket (tests, and a clean shutdown)."""
+    with _lock:
+        for sock in _sockets.values():
+            sock.close()
+        _sockets.clear()
