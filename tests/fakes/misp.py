@@ -8,7 +8,8 @@ event views, ``{"response": ...}`` around restSearch results). The API key is ch
 MISP does (``Authorization`` header): a wrong key gets MISP's 403.
 
 State: ``events`` (uuid -> ``{"Event": ...}``), ``warninglists`` (id -> warninglist),
-``decay_scores`` (attribute uuid -> ``decay_score`` list). ``fail[path_prefix] = (status,
+``decay_scores`` (attribute uuid -> ``decay_score`` list); added attributes and objects are
+appended to their event. ``fail[path_prefix] = (status,
 body)`` makes matching requests fail. ``calls(path_prefix)`` lists the JSON bodies received.
 """
 
@@ -57,6 +58,8 @@ class MispFake(FakeService):
             ("POST", re.compile(r"/warninglists/edit/(\d+)$"), self.edit_warninglist),
             ("POST", re.compile(r"/shadowAttributes/(accept|discard)/([\w-]+)$"), self.proposal),
             ("POST", re.compile(r"/attributes/restSearch$"), self.search_attributes),
+            ("POST", re.compile(r"/attributes/add/([\w-]+)$"), self.add_attribute),
+            ("POST", re.compile(r"/objects/add/([\w-]+)$"), self.add_object),
         ]
         super().__init__()
 
@@ -259,6 +262,25 @@ class MispFake(FakeService):
                             return Response.json({"saved": True, "success": "Proposal accepted."})
                         return Response.json({"saved": True, "success": "Proposal discarded."})
         return Response.json({"name": "Invalid proposal.", "message": "Invalid proposal.", "url": request.path}, 404)
+
+    def add_attribute(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
+        body = request.json()
+        attribute = {"id": str(1000 + len(self.requests)), "event_id": wrapped["Event"].get("id"),
+                     "uuid": f"added-{len(self.requests)}", **body.get("Attribute", body)}
+        wrapped["Event"].setdefault("Attribute", []).append(attribute)
+        return Response.json({"Attribute": attribute})
+
+    def add_object(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
+        body = request.json()
+        obj = {"id": str(2000 + len(self.requests)), "event_id": wrapped["Event"].get("id"), **body.get("Object", body)}
+        wrapped["Event"].setdefault("Object", []).append(obj)
+        return Response.json({"Object": obj})
 
     def search_attributes(self, request: Request) -> Response:
         query = request.json()
