@@ -260,3 +260,16 @@ def test_item_lists_mixing_dicts_and_other_values() -> None:
     for path in ("{n}.name", "a.{n}.name", "a.{n}[name].name"):
         data = items if path.startswith("{") else {"a": items}
         assert hashpath.extract(data, path) == reference_extract(data, path)
+
+
+def test_fast_path_of_key_wildcard_key_paths_falls_back_on_unusual_data() -> None:
+    """``a.b.{n}.c`` is one comprehension on JSON data; maps, scalars, lists in the way or a
+    missing final key must give what Hash::extract gives."""
+    cases = [({"a": {"b": [{"c": 1}, {"d": 2}]}}, "a.b.{n}.c"), ({"a": {"b": {"0": {"c": 1}, "x": {"c": 2}}}}, "a.b.{n}.c"),
+             ({"a": {"b": "str"}}, "a.b.{n}.c"), ({"a": {"b": None}}, "a.b.{n}.c"), ({"a": [{"b": 1}]}, "a.b.{n}.c"),
+             ({"a": {"b": [["c"], {"c": 3}]}}, "a.b.{n}.c"), ({"a": {"b": [{"c": None}]}}, "a.b.{n}.c"),
+             ([{"c": 1}], "{n}.c"), ({"0": {"c": 1}, "c": 2}, "{n}.c"), ({"a": {"b": {"c": 5}}}, "a.b.{*}.c"),
+             ({"a": {"b": [0, 1]}}, "a.b.{n}.c"), ({"a": {"b": [{"c": 1}] * 20 + [{"x": 1}]}}, "a.b.{n}.c")]
+    for data, path in cases:
+        assert hashpath.extract(data, path) == reference_extract(data, path), (data, path)
+

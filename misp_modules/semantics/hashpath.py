@@ -74,10 +74,17 @@ _EXTRACTORS: dict[str, Any] = {}  # path -> compiled extract function, in front 
 def extract(data: Any, path: Any) -> Any:
     """``Hash::extract($data, $path)``: the data itself for an empty path, the array itself (or
     ``[scalar]``) for a simple path, else the list of matches."""
-    if path.__class__ is str:
-        function = _EXTRACTORS.get(path)
-        if function is not None and (data.__class__ is dict or data.__class__ is list):
+    try:  # the hot path: a path seen before, on JSON data (only string paths are stored)
+        function = _EXTRACTORS[path]
+    except (KeyError, TypeError):
+        pass
+    else:
+        if data.__class__ is dict or data.__class__ is list:
             return function(data)
+    return _extract(data, path)
+
+
+def _extract(data: Any, path: Any) -> Any:
     if data.__class__ is not dict and data.__class__ is not list:
         _require_array(data, "extract")
     if path.__class__ is str:

@@ -266,6 +266,9 @@ def list_index(token: str) -> int | None:
 # Code generation
 
 
+_EMPTY: dict = {}  # read-only: the default of the fast path's lookups
+
+
 def _plain_literal(token: Token) -> bool:
     """A string-literal token without conditions (one dict key, read with ``item[key]``)."""
     return not token.conditions_text and token.key not in ("{n}", "{*}", "{s}") and not php.is_numeric(token.key)
@@ -287,14 +290,12 @@ class _Env:
         return name
 
     def define(self, lines: list[str]) -> Callable[[Any], Any]:
-        """Compile ``def extract(v0):`` + body inside a factory taking every bound name, so the
-        generated code reads them as closure cells rather than globals (faster lookups, and no
-        per-call cost as keyword defaults would have)."""
-        names = ", ".join(self.names)
-        source = f"def factory({names}):\n" + "\n".join("    " + line for line in lines) + "\n    return extract\n"
-        namespace: dict[str, Any] = {}
+        """Compile ``def extract(v0):`` + body; the bound names are the function's globals
+        (CPython caches global lookups, the cheapest way to reach constants from a function)."""
+        source = "\n".join(lines) + "\n"
+        namespace = dict(self.names)
         exec(source, namespace)  # noqa: S102 - the source only names the bound constants
-        function = namespace["factory"](**self.names)
+        function = namespace["extract"]
         function.source = source
         return function
 
@@ -349,6 +350,19 @@ def _generate(tokens: tuple[Token, ...]) -> Callable[[Any], list]:
     env = _Env()
     lines = ["def extract(v0):"]
     depth, loops = 1, 0
+    if len(tokens) >= 2 and all(_plain_literal(t) for t in tokens[:-2]) and _plain_literal(tokens[-1]) \
+            and tokens[-2].key in ("{n}", "{*}") and not tokens[-2].conditions_text:
+        # Event.Tag.{n}.name on JSON data is one comprehension. Anything unusual on the way
+        # (a list where a dict is expected, a map to iterate, a missing final key) raises, and
+        # the general code below decides; a missing intermediate key yields {} hence [].
+        chain = "v0" + "".join(f".get({env.bind('K', t.key)}, EMPTY)" for t in tokens[:-2])
+        env.names["EMPTY"] = _EMPTY
+        lines += ["    try:",
+                  f"        seq = {chain}",
+                  "        if not seq: return []  # nothing, or a scalar: no key to read",
+                  f"        return [e[{env.bind('K', tokens[-1].key)}] for e in seq]",
+                  "    except Exception:",
+                  "        pass"]
 
     def emit(line: str) -> None:
         lines.append("    " * depth + line)
