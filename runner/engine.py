@@ -67,6 +67,7 @@ class RunResult:
     caller_log: dict | None
     duration: float
     notes: list[str] = field(default_factory=list)
+    job_message: str | None = None  # non-blocking triggers: the message MISP saves for the run's job
 
     @property
     def message(self) -> str:
@@ -133,7 +134,19 @@ class _Run:
         clog = caller_log(self.trigger, self.raw, errors, self.opts.logging) if not success and errors else None
         return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.errors(), walk,
                          start, data, self.stored, sorted(self.branches, key=lambda b: b.job_id), clog, 0.0,
-                         list(self.stored.problems))
+                         list(self.stored.problems), self._job_message(success, errors))
+
+    def _job_message(self, success: bool, errors: list[str]) -> str | None:
+        """What MISP saves for the job of a non-blocking trigger (spec §5.1). MISP's failure
+        message has one placeholder too many and crashes with a ValueError; this is the message
+        it was meant to be."""
+        if self.trigger.blocking:
+            return None
+        if success:
+            return f"Workflow for trigger `{self.trigger.id}` completed execution"
+        title = (self.opts.logging or {}).get("message") or "Error while executing workflow."
+        return (f"Error while executing workflow for trigger `{self.trigger.id}`: {title.rstrip('.')}. "
+                f"\nReturned message: {', '.join(errors)}")
 
     def _main(self) -> RunResult:
         trigger, wf, log = self.trigger, self.workflow, self.log

@@ -35,6 +35,8 @@ def document(result: RunResult) -> dict[str, Any]:
     doc["branches"] = [_branch(b, result) for b in result.branches]
     if result.caller_log:
         doc["caller_log"] = result.caller_log
+    if result.job_message is not None:
+        doc["job_message"] = result.job_message
     if result.notes:
         doc["notes"] = result.notes
     doc["duration_ms"] = round(result.duration * 1000, 3)
