@@ -189,7 +189,10 @@ def replace_tags(req: NodeRequest, substitute: Callable[[str], str | None]) -> t
     """
     p = req.params
     errors = problems_of_replacement(p)
-    items = node_items(req)
+    try:
+        items = node_items(req)
+    except SemanticsError as exc:
+        return False, [], [*errors, f"node filter: {exc}"]
     if items is False:
         return False, [], [*errors, f"node filter: cannot extract {req.saved_filters['selector']!r}"]
     scope = p["scope"]

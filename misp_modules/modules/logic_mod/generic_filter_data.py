@@ -44,6 +44,8 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
     errors = node_params.problems(PARAMS, p)
+    if isinstance(p["filtering-label"], (list, dict, bool, float)):  # PHP: "Illegal offset type"
+        return reply(False, errors=errors, output="output_1")
     try:
         data = roaming.add_filter(req.data, p["filtering-label"], p["selector"], p["hash_path"],
                                   p["operator"], p["value"], p["value_list"])
