@@ -226,3 +226,10 @@ def test_replacement_with_nothing_selected_succeeds(module_server, messy_event) 
 def test_generic_replacement_matches_nothing(module_server, messy_event) -> None:
     answer = run(module_server, "tag_replacement_generic", to_core_format(messy_event), {"scope": "all"})
     assert (answer["result"], answer["changes"], answer["errors"]) == (True, [], [])
+
+
+def test_tag_nodes_ask_for_the_stored_event(module_server) -> None:
+    """Whether a tag is already attached is a database question: the runner must send its view."""
+    flags = {e["name"]: e["meta"]["misp_workflow"]["needs_stored_event"] for e in module_server.modules()
+             if "misp_workflow" in e["meta"]}
+    assert flags["tag_operation"] and flags["tag_replacement_tlp"] and flags["tag_replacement_pap"]

@@ -6,7 +6,8 @@ else the whole event or every flattened attribute. MISP changes only its databas
 roaming data is untouched and the node reports ``changes`` (attach/detach, then a touch when
 something changed), applied to MISP through PyMISP when one is configured and the run is not a
 dry run. Adding a tag that is already attached (any locality) changes nothing but its
-relationship type. Results as MISP's: event scope true when a tag was attached or already
+relationship type; "attached" is read from the runner's stored-event view (``stored_event``,
+which holds earlier nodes' changes), else from the roaming data. Results as MISP's: event scope true when a tag was attached or already
 there (remove: when one was detached); attribute scope the OR over attributes, so an empty
 selection is false -- with no message, as in MISP.
 """
@@ -38,7 +39,7 @@ PARAMS = [
 
 moduleinfo, moduleconfig = declare(
     misp_id="tag_operation", module_type="action", name="Tag operation", version="0.2", params=PARAMS,
-    support_filters=True, expect_misp_core_format=True,
+    support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
     description="Add or remove tags on Event or Attributes.",
     features="Tag changes are reported as change records and written to MISP through PyMISP when configured.",
 )

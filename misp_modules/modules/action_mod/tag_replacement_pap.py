@@ -24,7 +24,7 @@ PREDICATES = ("white", "clear", "green", "amber", "red")
 
 moduleinfo, moduleconfig = declare(
     misp_id="tag_replacement_pap", module_type="action", name="Tag Replacement - PAP", version="0.1",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    params=PARAMS, support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
     description="Attach a tag (or substitue) a tag by another for the PAP taxonomy",
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)

@@ -26,7 +26,7 @@ PREDICATES = ("white", "clear", "green", "amber", "amber+strict", "red")
 
 moduleinfo, moduleconfig = declare(
     misp_id="tag_replacement_tlp", module_type="action", name="Tag Replacement - TLP", version="0.1",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    params=PARAMS, support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
     description="Attach a tag (or substitue) a tag by another for the TLP taxonomy",
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)
