@@ -1,0 +1,74 @@
+"""The seed's example workflows, in MISP's format (tests/data/workflows/), run by the real CLI
+against the real module server.
+
+(a) block publishing when the event or any attribute is tlp:red or PAP:RED;
+(b) on tlp:red, e-mail the administrators about a potential leak and block the publication,
+    otherwise announce the event on Mattermost, Teams and Telegram.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.server_harness import REPO_ROOT, server_env
+
+WORKFLOWS = Path(__file__).resolve().parent / "data" / "workflows"
+SEED_A = WORKFLOWS / "seed-a-block-red-publishing.json"
+SEED_B = WORKFLOWS / "seed-b-leak-guard-notify.json"
+EVENT = json.loads(Path("/work/shared/events/57c4445b-c548-4654-af0b-4be3950d210f.json").read_text())
+UUID = EVENT["Event"]["uuid"]
+
+
+def cli(*args, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runner.cli", *map(str, args)], cwd=REPO_ROOT, env=server_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tagged(event_tags=(), attribute_tags=()) -> dict:
+    data = json.loads(json.dumps(EVENT))
+    data["Event"]["Tag"] += [{"name": t, "colour": "#cc0033", "exportable": True} for t in event_tags]
+    data["Event"]["Attribute"][6]["Tag"] = [{"name": t, "colour": "#cc0033", "exportable": True} for t in attribute_tags]
+    return data
+
+
+def run(server, tmp_path, workflow, data, *args):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(data))
+    done = cli("run", workflow, "--data", path, "--modules-url", server.url, "--json", *args)
+    assert done.returncode in (0, 1, 3), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_seed_workflows_validate_clean(module_server):
+    for workflow in (SEED_A, SEED_B):
+        done = cli("validate", workflow, "--modules-url", module_server.url, "--json")
+        report = json.loads(done.stdout)
+        unknown = [f for f in report["findings"] if f["code"] == "unknown-module"]
+        assert [f for f in report["findings"] if f not in unknown] == [], report
+        if workflow == SEED_A:
+            assert done.returncode == 0 and report["valid"]
+
+
+@pytest.mark.parametrize("event_tags, attribute_tags, node", [
+    (["tlp:red"], [], "3"), (["PAP:RED"], [], "3"), ([], ["PAP:RED"], "5"), ([], ["tlp:red"], "5"),
+    (["tlp:red"], ["PAP:RED"], "3"),
+])
+def test_seed_a_blocks_red_publishing(module_server, tmp_path, event_tags, attribute_tags, node):
+    code, doc = run(module_server, tmp_path, SEED_A, tagged(event_tags, attribute_tags))
+    assert code == 1 and doc["outcome"] == "blocked" and doc["executed"] == [node]
+    where = "the event is" if node == "3" else "an attribute is"
+    assert doc["message"] == (f"Node `stop-execution` ({node}) from Workflow `Block publishing of tlp:red / PAP:RED data` "
+                              f"(11) returned the following error: Publishing of event {UUID} blocked: {where} "
+                              f"tagged tlp:red or PAP:RED")
+    assert doc["caller_log"]["title"] == "Publishing stopped by a blocking workflow."
+
+
+def test_seed_a_lets_other_events_publish(module_server, tmp_path):
+    code, doc = run(module_server, tmp_path, SEED_A, tagged(["tlp:amber", "PAP:GREEN"], ["tlp:green"]))
+    assert code == 0 and doc["outcome"] == "success" and doc["executed"] == []
+    assert [(n["node"], n["output"]) for n in doc["nodes"]] == [("2", "output_2"), ("4", "output_2")]
