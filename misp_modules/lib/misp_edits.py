@@ -144,14 +144,15 @@ def edit_attributes(data: Any, items: Any, edit: Callable[[dict], dict],
     edit, as in MISP (spec §7.7). Changes: ``set`` per field that changed, then a touch.
     Returns ``(at least one attribute saved, new data, changes)``; every save succeeds offline.
     """
-    new_data = json_copy(data)
-    event = event_of(new_data)
+    new_data = dict(data) if isinstance(data, Mapping) else {}
+    event = json_copy(event_of(data))  # only Event is edited; _unfilteredData is shared, untouched
+    new_data["Event"] = event
     index = AttributeIndex({"Event": event})
     event_uuid = event.get("uuid")
     success = False
     changes: list[dict] = []
     for item in attributes_of(items):
-        edited = edit(json_copy(item))
+        edited = edit(dict(item))  # edits replace top-level fields: a shallow copy is enough
         edited.pop("timestamp", None)
         uuid = item.get("uuid")
         changed = [field for field in fields if field in edited and edited[field] != item.get(field)]
