@@ -16,7 +16,8 @@ EXIT_BLOCKED = 1
 EXIT_INVALID_INPUT = 2
 EXIT_FAILURE = 3
 
-SUBCOMMANDS = ("runner.cmd_hashpath", "runner.cmd_validate", "runner.cmd_run", "runner.cmd_debug_listener")
+SUBCOMMANDS = ("runner.cmd_hashpath", "runner.cmd_validate", "runner.cmd_run", "runner.cmd_debug_listener",
+               "runner.cmd_watch")
 
 
 def build_parser() -> argparse.ArgumentParser:

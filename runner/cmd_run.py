@@ -31,8 +31,18 @@ def register(subparsers) -> None:
     source.add_argument("--data", metavar="EVENT.json", help="the data the trigger receives (a MISP event)")
     source.add_argument("--replay", metavar="CAPTURE.json",
                         help="run on the data a debug-listener capture recorded at the trigger")
+    source.add_argument("--event-id", metavar="ID|UUID",
+                        help="fetch the event from MISP through PyMISP ([misp] url/key of --config, or "
+                             "MISP_URL/MISP_KEY)")
     parser.add_argument("--trigger", metavar="ID", help="trigger to fire (blueprints: default event-publish)")
     parser.add_argument("--json", action="store_true", help="print the run as one JSON document")
+    add_run_options(parser)
+    add_module_options(parser)
+    parser.set_defaults(func=main)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command that runs workflows shares (run, watch)."""
     parser.add_argument("--mock", action="append", default=[], metavar="NODE=RESULT",
                         help="script a node's result instead of calling its module: true, false, "
                              "or '{\"success\": false, \"errors\": [\"...\"]}' / '{\"exception\": \"...\"}'")
@@ -49,30 +59,37 @@ def register(subparsers) -> None:
                         help="an organisation id that exists (repeatable; default: the event's orgs)")
     parser.add_argument("--parallel", type=int, default=4, metavar="N",
                         help="concurrent-task branches run at once (default 4)")
-    add_module_options(parser)
-    parser.set_defaults(func=main)
+    parser.add_argument("--config", metavar="FILE",
+                        help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
 
 
-def main(args: argparse.Namespace) -> int:
-    try:
-        workflow, raw, trigger_id = _inputs(args)
-        mocks = Mocks.load(args.mocks, args.mock)
-    except InputError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
-        return EXIT_INVALID_INPUT
-    try:
-        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
-    except RunnerError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    options = RunOptions(
+def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
+    return RunOptions(
         enablement=enablement(args), mocks=mocks, timeout=args.timeout, dry_run=args.dry_run,
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel,
     )
+
+
+def main(args: argparse.Namespace) -> int:
     try:
-        result = Runner(catalog, client, options).run(workflow, raw, trigger_id)
+        load_config(args)
+        workflow, raw, trigger_id = _inputs(args)
+        mocks = Mocks.load(args.mocks, args.mock)
+    except InputError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except RunnerError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
+    except RunnerError as exc:
+        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        result = Runner(catalog, client, run_options(args, mocks)).run(workflow, raw, trigger_id)
     except InputError as exc:
         print(f"misp-workflow run: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
@@ -88,7 +105,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     trigger_id = args.trigger
-    if args.replay:
+    if args.event_id:
+        from runner.sources import fetch_event
+
+        raw = fetch_event(args.event_id)
+        source = f"MISP event {args.event_id}"
+    elif args.replay:
         from runner.debug_listener import load_capture
 
         capture = load_capture(args.replay)
@@ -106,6 +128,19 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
         raise InputError(f"{args.workflow}: no trigger to fire (give --trigger ID)")
     _check_data(raw, trigger.required_key, source, trigger.id)
     return workflow, raw, trigger.id
+
+
+def load_config(args: argparse.Namespace) -> None:
+    """Install the deployment settings of ``--config`` (the MISP connection modules and
+    ``--event-id`` use); without it, ``MISP_MODULES_CONFIG`` and the environment apply."""
+    if not getattr(args, "config", None):
+        return
+    from misp_modules.settings import SettingsError, load_settings, set_settings
+
+    try:
+        set_settings(load_settings(args.config))
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _check_data(raw: Any, required: str | None, source: str, trigger_id: str) -> None:
