@@ -15,7 +15,8 @@ As in MISP, misp-modules are merged over the built-in action table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)

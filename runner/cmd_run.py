@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
 from runner.engine import RunOptions, Runner

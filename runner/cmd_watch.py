@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
 from runner.cmd_run import add_run_options, load_config, run_options

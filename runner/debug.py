@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import urllib3

@@ -13,7 +13,8 @@ Anything else is an :class:`InputError` naming the file and what is wrong.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 

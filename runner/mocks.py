@@ -15,7 +15,8 @@ or ``--mocks FILE`` holding such an object. A missing ``success`` means success.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import orjson
 

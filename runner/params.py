@@ -9,7 +9,8 @@ and the two extra keys MISP computes for MISP-facing misp-modules (§11.2).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from runner import graph as g
 from runner.catalog import ModuleSpec

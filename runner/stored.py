@@ -15,7 +15,8 @@ database); a lock keeps their changes whole and in order.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class StoredEvent:

@@ -8,7 +8,8 @@ data (normalisation, §4.3, done by ``misp_modules.semantics.convert``), and, fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from runner.graph import EMPTY_FILTERS
 

@@ -11,7 +11,8 @@ them) and hash paths that cannot be parsed (they fail the node at run time: erro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from runner import graph as g
 from runner.catalog import Catalog, Enablement

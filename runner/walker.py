@@ -13,7 +13,8 @@ logic nodes below it still run; on a blocking path it skips nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from runner import graph as g
 from runner.records import NodeRun, WalkRecord
