@@ -60,3 +60,16 @@ def test_trigger_count_unknown_disabled_modules_params_and_blocking_under_non_bl
     disabled = findings([G.trigger(1, "event-publish", [2]), G.node(2, "send-mail", outputs={"output_1": []})],
                         enablement=Enablement.parse("misp-default"))
     assert codes(disabled) == [("error", "disabled-module", "2")]
+
+
+def test_hash_paths_that_cannot_work_are_errors():
+    bad_filter = G.node(2, "tag_operation", outputs={"output_1": []},
+                        filters={"selector": "Event._AttributeFlattened.{n}", "value": "x", "operator": "in",
+                                 "path": "Tag.{n}[name=/tlp:(/].name"})
+    found = findings([G.trigger(1, "event-publish", [2]), bad_filter])
+    assert codes(found) == [("error", "invalid-hash-path", "2")]
+    assert found[0].message.startswith("filter path: invalid hash path 'Tag.{n}[name=/tlp:(/].name': ")
+    bad_param = G.node(2, "push-zmq", params={"data_extraction_path": "Event.Tag.{n}[name=tlp:red"},
+                       outputs={"output_1": []})
+    found = findings([G.trigger(1, "event-publish", [2]), bad_param])
+    assert codes(found) == [("error", "invalid-hash-path", "2")] and "unbalanced brackets" in found[0].message
