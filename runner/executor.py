@@ -123,14 +123,15 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
                     "indexed_params": g.node_data(node).get("indexed_params") or []}
     body["trigger"] = env.trigger
     body["workflow"] = {"id": env.workflow.id, "name": env.workflow.name}
-    if spec.needs_stored_event:
-        body["stored_event"] = env.stored.snapshot()
     body["dry_run"] = env.dry_run
     timeout = env.timeout or env.client.timeout
     body["timeout"] = timeout  # upstream's /query deadline: the server gives up when we do
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
-    payload = b'{"data":' + data_json + b"," + dumps(body)[1:]
+    head = b'{"data":' + data_json + b","
+    if spec.needs_stored_event:
+        head += b'"stored_event":' + env.stored.snapshot_json() + b","
+    payload = head + dumps(body)[1:]
     try:
         answer, run.module_time = env.client.query_bytes(payload, timeout + 1.0)
     except ModuleCallError as exc:

@@ -23,6 +23,8 @@ class StoredEvent:
     def __init__(self, raw: Any) -> None:
         self._event = raw
         self._pending: list[dict] = []
+        self._json: bytes = b""
+        self._json_of: Any = None
         self.changes: list[dict] = []
         self.problems: list[str] = []
         self._lock = threading.Lock()
@@ -45,6 +47,16 @@ class StoredEvent:
                     self.problems.append(f"could not apply the changes of node(s) {', '.join(nodes)} "
                                          f"to the stored event: {exc}")
             return self._event
+
+    def snapshot_json(self) -> bytes:
+        """:meth:`snapshot` encoded, once per version of the stored event."""
+        event = self.snapshot()
+        with self._lock:
+            if self._json_of is not event:
+                from runner.jsonio import dumps
+
+                self._json, self._json_of = dumps(event), event
+            return self._json
 
     def apply(self, changes: Iterable[Mapping], node_id: str) -> list[dict]:
         """Record ``changes``, each tagged with the node that made it."""

@@ -30,6 +30,8 @@ ENTRIES = [
     _entry("send-mail", misp_id="send-mail", module_type="action"),
     _entry("tag_operation", misp_id="tag_operation", module_type="action", support_filters=True,
            expect_misp_core_format=True),
+    _entry("reload-full-event", misp_id="reload-full-event", module_type="action", expect_misp_core_format=True,
+           needs_stored_event=True),
 ]
 
 

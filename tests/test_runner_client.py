@@ -244,3 +244,16 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_once():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_stored_event_goes_to_modules_that_need_it_with_the_changes_so_far(fake):
+    fake.answers["tag_operation"] = Response.json({"result": True, "errors": [], "changes": [
+        {"op": "attach_tag", "scope": "event", "uuid": "u-7", "tag": "tlp:clear", "local": True,
+         "relationship_type": None}]})
+    nodes = [G.trigger(1, "event-publish", [2]), G.node(2, "reload-full-event", outputs={"output_1": [3]}),
+             G.node(3, "tag_operation", outputs={"output_1": [4]}), G.node(4, "reload-full-event", outputs={"output_1": []})]
+    run(fake, nodes)
+    first, second = fake.queries("reload_full_event")
+    assert [t["name"] for t in first["stored_event"]["Event"]["Tag"]] == ["tlp:white"]
+    assert [t["name"] for t in second["stored_event"]["Event"]["Tag"]] == ["tlp:white", "tlp:clear"]
+    assert "stored_event" not in fake.queries("tag_operation")[0]
