@@ -59,7 +59,7 @@ class RunResult:
     outcome_text: str              # MISP's outcomeText ("failure Error while normalizing ...")
     success: bool
     errors: list[str]
-    log: list[str]                 # always-logged messages of the main run
+    log: list[str]                 # what the main run wrote to MISP's log (progress only in debug mode)
     walk: WalkRecord | None
     start_data: Any
     data: Any                      # final roaming data
@@ -133,7 +133,7 @@ class _Run:
     def _result(self, outcome: str, text: str, success: bool, errors: list[str], walk: WalkRecord | None,
                 start: Any, data: Any, log: WorkflowLog) -> RunResult:
         clog = caller_log(self.trigger, self.raw, errors, self.opts.logging) if not success and errors else None
-        return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.errors(), walk,
+        return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.messages(), walk,
                          start, data, self.stored, sorted(self.branches, key=lambda b: b.job_id), clog, 0.0,
                          list(self.stored.problems), self._job_message(success, errors))
 
@@ -248,7 +248,7 @@ class _Run:
             log.error(branch.job_message)
         branch.walk = record
         branch.final_data = roaming.data
-        branch.log = log.errors()
+        branch.log = log.messages()
         branch.duration = time.perf_counter() - started
         return walker.queued
 

@@ -64,6 +64,10 @@ class WorkflowLog:
     def errors(self) -> list[str]:
         return [m for level, m in self.entries if level == "error"]
 
+    def messages(self) -> list[str]:
+        """Everything written to MISP's log, in order (progress messages only in debug mode)."""
+        return [m for _, m in self.entries]
+
     def line(self, message: str, when: float | None = None) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
         return f"[{stamp}] Workflow({self.trigger_id}:{self.workflow_id}). {message}\n"

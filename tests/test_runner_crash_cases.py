@@ -104,6 +104,14 @@ def test_unreachable_debug_url_does_not_break_the_run(parts):
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2)], debug_url=dead)
     assert result.outcome == "blocked"
+    stopped = ("Node `stop-execution` (2) from Workflow `Workflow for trigger event-publish` (1) returned the "
+               "following error: stopped")
+    assert result.log == [  # debug mode: progress messages join the errors in MISP's log
+        "Started executing workflow for trigger `event-publish` (1)",
+        "Executed node `stop-execution`\nNode `stop-execution` (2) from Workflow `Workflow for trigger event-publish` "
+        "(1) executed successfully with status: partial-success",
+        "Execution stopped. \n" + stopped,
+        "Finished executing workflow for trigger `event-publish` (1). Outcome: blocked"]
 
 
 def test_php_error_in_a_module_is_a_clear_node_error(parts):
