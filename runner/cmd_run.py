@@ -94,6 +94,9 @@ def main(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"misp-workflow run: {exc}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    except Exception as exc:  # noqa: BLE001 - a runner bug: one line, not a traceback
+        print(f"misp-workflow run: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     finally:
         client.close()
     if args.json:

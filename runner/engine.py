@@ -197,7 +197,6 @@ class _Run:
     def _run_branches(self, first: list[Branch]) -> None:
         if not first:
             return
-        pending: list = []
         lock = threading.Lock()
         done = threading.Event()
         count = [0]
@@ -208,7 +207,7 @@ class _Run:
                     count[0] += len(branches)
                     self.branches.extend(branches)
                 for b in branches:
-                    pending.append(pool.submit(task, b))
+                    pool.submit(task, b)
 
             def task(branch: Branch) -> None:
                 try:
