@@ -72,3 +72,31 @@ def test_seed_a_lets_other_events_publish(module_server, tmp_path):
     code, doc = run(module_server, tmp_path, SEED_A, tagged(["tlp:amber", "PAP:GREEN"], ["tlp:green"]))
     assert code == 0 and doc["outcome"] == "success" and doc["executed"] == []
     assert [(n["node"], n["output"]) for n in doc["nodes"]] == [("2", "output_2"), ("4", "output_2")]
+
+
+# Seed (b). Its notification nodes (send-mail, mattermost, ms-teams-webhook, telegram-send-alert)
+# are scripted with --mock: the run must not e-mail or post anywhere, and what is checked here is
+# the workflow's own logic (which branch runs, what blocks). A node whose module the server does
+# not offer fails to load instead, which on this blocking path never stops the walk either.
+NOTIFY = ["--mock", "4=true", "--mock", "6=true", "--mock", "7=true", "--mock", "8=true"]
+
+
+@pytest.mark.parametrize("event_tags, attribute_tags", [(["tlp:red"], []), ([], ["tlp:red"])])
+def test_seed_b_mails_the_admins_and_blocks_tlp_red(module_server, tmp_path, event_tags, attribute_tags):
+    code, doc = run(module_server, tmp_path, SEED_B, tagged(event_tags, attribute_tags), *NOTIFY)
+    assert code == 1 and doc["outcome"] == "blocked" and doc["executed"] == ["4", "5"]
+    assert doc["nodes"][-2]["module"] == "send-mail" and doc["nodes"][-2]["status"] in ("success", "loading_error")
+    assert doc["errors"][-1] == ("Node `stop-execution` (5) from Workflow `tlp:red leak guard, else notify` (12) "
+                                 f"returned the following error: Publishing blocked: tlp:red data in {UUID}; "
+                                 "the administrators were notified")
+    decisions = [(n["node"], n["output"]) for n in doc["nodes"] if n["kind"] == "logic"]
+    assert decisions == ([("2", "output_1")] if event_tags else [("2", "output_2"), ("3", "output_1")])
+
+
+def test_seed_b_announces_other_events_on_three_channels(module_server, tmp_path):
+    code, doc = run(module_server, tmp_path, SEED_B, tagged(["tlp:amber"], ["PAP:RED"]), *NOTIFY)
+    assert code == 0 and doc["outcome"] == "success"
+    assert doc["executed"] == ["6", "7", "8"]  # each non-blocking on a blocking path: all three run
+    assert [n["module"] for n in doc["nodes"] if n["kind"] == "action"] == [
+        "mattermost", "ms-teams-webhook", "telegram-send-alert"]
+    assert all(n["status"] in ("success", "loading_error") for n in doc["nodes"] if n["kind"] == "action")
