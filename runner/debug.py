@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import urllib3
+import requests
 
 from runner.jsonio import dumps
 
@@ -36,7 +36,7 @@ class DebugPoster:
         self.trigger_id = trigger_id
         self.timeout = timeout
         self.failures = 0
-        self._pool = urllib3.PoolManager(num_pools=1, maxsize=4, block=False, retries=False)
+        self._session = requests.Session()
 
     def init(self, for_path: str, original: Any, normalized: Any) -> None:
         self._post(f"/init?type={for_path}", {"original": original, "normalized": normalized})
@@ -66,9 +66,8 @@ class DebugPoster:
             body["errors"] = errors
         url = f"{self.base_url}/{self.trigger_id}{path}"
         try:
-            self._pool.request("POST", url, body=dumps(body),
-                               headers={"Content-Type": "application/x-www-form-urlencoded"},
-                               timeout=urllib3.Timeout(total=self.timeout))
+            self._session.post(url, data=dumps(body), timeout=self.timeout,
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
         except Exception as exc:  # noqa: BLE001 - a debug post must never break a run
             self.failures += 1
             log.warning("debug POST to %s failed: %s", url.split("?")[0], exc)
