@@ -1,0 +1,164 @@
+"""The MISP-facing side of a notification module: params in, ``{"data": true}`` or ``{"error"}`` out.
+
+MISP calls these modules as workflow action nodes (module-server.md §6): params arrive as the
+strings the user typed (``[]`` when there are none) and only a non-empty ``error`` in the
+answer fails the node. :func:`action_handler` turns a module's ``send(req)`` into the
+``dict_handler`` the server calls, so a module file is its config and one function.
+
+Templates are rendered here, once, with :mod:`.summary`'s context. That is why none of these
+modules declares a param ``jinja_supported``: MISP would render it first through the
+``jinja_template_rendering`` expansion module (and crash when the Enrichment service is off),
+and the module would then render MISP's output a second time, interpreting any ``{{`` that
+came from event content (upstream's double rendering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from misp_modules.lib.notify import summary
+from misp_modules.lib.notify.errors import NotifyError
+from misp_modules.lib.redact import redact
+from misp_modules.lib.templating import TemplateRenderError, render
+from misp_modules.lib.workflow import ParamError
+
+_AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
+_AUTOESCAPE_CLOSE = "{% endautoescape %}"
+
+
+def param(kind: str, description: str, placeholder: str = "") -> dict[str, Any]:
+    """One entry of ``moduleconfig["params"]`` as MISP's editor reads it (``string`` → input,
+    ``large_string`` → textarea, ``hash_path`` → input that makes MISP send ``matchingData``)."""
+    return {"type": kind, "description": description, "value": placeholder}
+
+
+def action_config(params: Mapping[str, Mapping[str, Any]], *, support_filters: bool = True,
+                  blocking: bool = False) -> dict[str, Any]:
+    """Upstream's action ``moduleconfig`` (dict form)."""
+    return {"params": dict(params), "blocking": blocking, "support_filters": support_filters,
+            "expect_misp_core_format": False}
+
+
+@dataclass
+class ActionRequest:
+    """A MISP-facing action request with its params checked to be strings."""
+
+    module: str
+    params: dict[str, str]
+    raw: Mapping[str, Any]
+    large: frozenset[str] = field(default_factory=frozenset)
+    secret_params: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def data(self) -> Any:
+        return self.raw.get("data")
+
+    def get(self, name: str) -> str:
+        """A param's value; whitespace trimmed except for textarea (template) params."""
+        value = self.params.get(name, "")
+        return value if name in self.large else value.strip()
+
+    def require(self, name: str, what: str) -> str:
+        value = self.get(name)
+        if not value:
+            raise ParamError(f"param `{name}` is empty: set {what}")
+        return value
+
+    def choice(self, name: str, allowed: Iterable[str], default: str) -> str:
+        """A param that MISP can only show as free text but that takes one of a few values."""
+        allowed = list(allowed)
+        value = self.get(name).lower() or default
+        if value not in allowed:
+            raise ParamError(f"param `{name}`: unsupported value {self.get(name)!r} "
+                             f"(expected one of: {', '.join(allowed)})")
+        return value
+
+    def context(self) -> dict[str, Any]:
+        return summary.template_context(self.raw, link_base=summary.link_base(self.module))
+
+    def render(self, name: str, default: str, *, html: bool = False,
+               context: Mapping[str, Any] | None = None) -> str:
+        """Render param ``name`` (or ``default`` when it is empty) as a sandboxed template.
+        ``html``: autoescape, so event content is escaped and the template's markup is not."""
+        template = self.params.get(name, "") or default
+        if html:
+            template = _AUTOESCAPE_OPEN + template + _AUTOESCAPE_CLOSE
+        try:
+            return render(template, self.context() if context is None else context)
+        except TemplateRenderError as exc:
+            raise ParamError(f"param `{name}`: {exc}") from None
+
+    def secrets(self) -> list[str]:
+        """Values of the credential params (tokens, webhook URLs), to mask in any message."""
+        return [self.params[n] for n in self.secret_params if self.params.get(n)]
+
+
+def parse_action(module: str, spec: Mapping[str, Mapping[str, Any]], request: Mapping[str, Any],
+                 secret_params: Iterable[str] = ()) -> ActionRequest:
+    """Check the request MISP sent: ``params`` an object of strings (``[]`` when empty)."""
+    if not isinstance(request, Mapping):
+        raise ParamError("the request must be a JSON object")
+    given = request.get("params")
+    if given in (None, []):
+        given = {}
+    if not isinstance(given, Mapping):
+        raise ParamError("`params` must be an object mapping param names to strings")
+    params: dict[str, str] = {}
+    for name in spec:
+        value = given.get(name)
+        if value is None:
+            value = ""
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise ParamError(f"param `{name}` must be a string, not {type(value).__name__}")
+        params[name] = value
+    large = frozenset(n for n, p in spec.items() if p.get("type") == "large_string")
+    return ActionRequest(module, params, request, large, frozenset(secret_params))
+
+
+def action_handler(module: str, moduleconfig: Mapping[str, Any], *, secret_params: Iterable[str] = ()) -> Callable:
+    """Decorate ``send(req: ActionRequest) -> None`` (sync or async) into ``dict_handler``.
+
+    ``send`` raises :class:`NotifyError` or :class:`ParamError` to fail; those become
+    ``{"error": ...}`` (logged, with the values of ``secret_params`` and every pattern
+    :func:`redact` knows masked). Anything else propagates to the server, which
+    reports it as a module error and logs the traceback."""
+    spec = moduleconfig["params"]
+    secret_params = frozenset(secret_params)
+    log = logging.getLogger(f"misp-modules.{module}")
+
+    def fail(exc: Exception, req: ActionRequest | None) -> dict[str, Any]:
+        message = redact(str(exc), req.secrets() if req else ())
+        log.warning("%s: not sent: %s", module, message)
+        return {"error": message}
+
+    def wrap(send: Callable[[ActionRequest], Any]) -> Callable[[Mapping[str, Any]], Any]:
+        if asyncio.iscoroutinefunction(send):
+            @functools.wraps(send)
+            async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
+                req = None
+                try:
+                    req = parse_action(module, spec, request, secret_params)
+                    await send(req)
+                except (NotifyError, ParamError) as exc:
+                    return fail(exc, req)
+                return {"data": True}
+        else:
+            @functools.wraps(send)
+            def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
+                req = None
+                try:
+                    req = parse_action(module, spec, request, secret_params)
+                    send(req)
+                except (NotifyError, ParamError) as exc:
+                    return fail(exc, req)
+                return {"data": True}
+        return dict_handler
+
+    return wrap
+
