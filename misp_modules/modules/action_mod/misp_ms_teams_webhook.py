@@ -1,0 +1,42 @@
+"""MISP's own "MS Teams Webhook" node (``ms-teams-webhook``, v0.5) for the runner.
+
+MISP posts the whole roaming data as a form field ``text=<JSON>`` through its webhook code, so
+the arbitrary-URL gate (``[modules.misp_webhook] rest_client_enable_arbitrary_urls``) and
+MISP's result strings apply; ``data_extraction_path`` is declared but, as in MISP, unused.
+Teams Workflows webhooks accept the request (202) but cannot use it: the ``ms_teams`` module
+posts a real card.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from misp_modules.lib.notify import webhook
+from misp_modules.lib.workflow import NodeRequest, choice, declare, module_functions, node_handler
+from misp_modules.modules.action_mod.misp_webhook import run_webhook
+from misp_modules.semantics import php
+
+PARAMS = [
+    {"id": "url", "label": "MS Teams Webhook URL", "type": "input",
+     "placeholder": "https://example.com/webhook"},
+    {"id": "content_type", "label": "Content type", "type": "select", "default": "form",
+     "options": {"form": "application/x-www-form-urlencoded"}},
+    {"id": "data_extraction_path", "label": "Data extraction path", "type": "hashpath", "default": "",
+     "placeholder": "Attribute.{n}.AttributeTag.{n}.Tag.name"},
+]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="ms-teams-webhook", module_type="action", name="MS Teams Webhook", version="0.5", params=PARAMS,
+    description="Perform callbacks to the MS Teams webhook provided by the \"Incoming Webhook\" connector",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    return run_webhook(webhook.WebhookCall(
+        url=str(req.params["url"] or ""),
+        method="post",
+        content_type=choice(req.params, "content_type", ("form",)),
+        payload={"text": php.dumps(req.data)},
+    ))
