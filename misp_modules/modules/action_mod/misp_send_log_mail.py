@@ -1,0 +1,32 @@
+"""MISP's own "Send Log Mail" node (``send-log-mail``, v0.1) for the runner.
+
+``send-mail`` plus the recipient ``Org admins``: the admins of the organisation of the user in
+``Log.user_id`` (silently ignored when that user is unknown), for the ``log-after-save`` trigger.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from misp_modules.lib.notify import recipients
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+from misp_modules.modules.action_mod.misp_send_mail import PARAMS as MAIL_PARAMS
+from misp_modules.modules.action_mod.misp_send_mail import send_like_misp
+
+MODULE = "misp_send_log_mail"
+PARAMS = [dict(MAIL_PARAMS[0], options=[recipients.ALL_ACCOUNTS, recipients.ALL_ADMINS, recipients.ORG_ADMINS]),
+          *MAIL_PARAMS[1:]]
+
+moduleinfo, moduleconfig = declare(
+    misp_id="send-log-mail", module_type="action", name="Send Log Mail", version="0.1", params=PARAMS,
+    description="Allow to send a Mail to a list or recipients, based on a Log trigger. Requires functional "
+                "misp-modules to be functional.",
+)
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@node_handler(PARAMS)
+def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    log = req.data.get("Log") if isinstance(req.data, Mapping) else None
+    user_id = log.get("user_id") if isinstance(log, Mapping) else None
+    return send_like_misp(MODULE, req, log_user_id=user_id)

@@ -1,0 +1,60 @@
+"""E-mail a summary of the workflow's data, with a Jinja subject and body, over SMTP.
+
+Recipients are addresses plus MISP's "All accounts" / "All admins" (resolved from MISP's users
+through PyMISP when MISP is configured, else from ``[modules.send_mail] users``; see
+lib/notify/recipients.py). Each recipient gets their own e-mail. SMTP settings (host, port,
+STARTTLS/TLS, login, sender) are deployment settings in ``[modules.send_mail]``, never params.
+"""
+
+import re
+
+from misp_modules.lib.notify import mail, recipients
+from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
+from misp_modules.lib.notify.summary import PLAIN_TEMPLATE, SUBJECT_TEMPLATE
+from misp_modules.lib.workflow import ParamError, module_functions
+
+MODULE = "send_mail"
+
+moduleinfo = {
+    "version": "1.0",
+    "author": "misp-modules-ng",
+    "module-type": ["action"],
+    "name": "Send mail",
+    "description": "E-mail the event to addresses or to MISP's users (All accounts, All admins). Subject and "
+                   "body are Jinja templates over the workflow data; empty: a summary of the event (info, "
+                   "threat level, tags, counts, matching attributes).",
+    "logo": "",
+    "requirements": ["An SMTP server and a sender address in [modules.send_mail]"],
+    "features": "SMTP with STARTTLS or TLS and login; one e-mail per recipient; MISP user groups as recipients.",
+    "references": [],
+    "input": "Workflow roaming data",
+    "output": "E-mails",
+}
+
+moduleconfig = action_config({
+    "recipients": param("string", "Addresses, comma separated; or All accounts / All admins (MISP's users)",
+                        "soc@example.org, All admins"),
+    "mail_template_subject": param("large_string", "Jinja template of the subject; empty: [MISP] <event title>",
+                                   "[MISP] {{ Event.info }}"),
+    "mail_template_body": param("large_string", "Jinja template of the body (plain text); empty: an event summary",
+                                ""),
+    "data_extraction_path": param("hash_path", "Hash path of values to list in the default body",
+                                  "Event.Tag.{n}.name"),
+})
+
+introspection, version = module_functions(moduleinfo, moduleconfig)
+
+
+@action_handler(MODULE, moduleconfig)
+def dict_handler(req: ActionRequest) -> None:
+    wanted = [r for r in re.split(r"[,;\n]", req.require("recipients", "at least one address")) if r.strip()]
+    found = recipients.directory(MODULE) if any(r.strip() in recipients.KEYWORDS for r in wanted) else None
+    to = recipients.resolve(wanted, found[0] if found else None)
+    if not to:
+        raise ParamError("param `recipients`: nobody to send to (no MISP user matches)")
+    context = req.context()
+    subject = req.render("mail_template_subject", SUBJECT_TEMPLATE, context=context).strip()
+    if not subject:
+        raise ParamError("param `mail_template_subject` rendered an empty subject")
+    body = req.render("mail_template_body", PLAIN_TEMPLATE, context=context)
+    mail.send(mail.SmtpConfig.for_module(MODULE), to, subject, body)
