@@ -3,7 +3,7 @@
 ``token``: the valid token (well-formed others get 401, malformed 404); ``chats``: known chat
 ids; ``blocked``: chats where the bot may not post (403). ``sendMessage`` checks the text
 (empty, over 4096 characters after entity parsing, HTML that Telegram cannot parse) and
-records accepted messages in ``messages``. ``flood``: that many 429s with ``retry_after``.
+records accepted messages in ``messages``. ``flood``: that many 429s with ``retry_after``; ``delay`` hangs every answer.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ class TelegramFake(FakeService):
         self.chats = {CHAT, "@misp_alerts"}
         self.blocked = {"777"}
         self.flood = 0
-        self.retry_after = 0
+        self.retry_after = 1  # Telegram never asks for 0 s (PTB ignores a 0)
         self.messages: list[dict] = []
+        self.delay = 0.0  # seconds before answering anything (a hung API)
         super().__init__()
 
     @property
@@ -90,6 +91,8 @@ class TelegramFake(FakeService):
         return f"{self.url}/bot"
 
     def handle(self, request: Request) -> Response:
+        if self.delay:
+            return Response(504, b"", delay=self.delay)
         match = re.match(r"^/bot([^/]*)/(\w+)$", request.path)
         if not match:
             return error(404, "Not Found")

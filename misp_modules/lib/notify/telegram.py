@@ -13,12 +13,14 @@ import asyncio
 import datetime
 import html
 import re
+import warnings
 from typing import Any, Iterable
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.error import (BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter,
                             TelegramError, TimedOut)
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from misp_modules.lib.notify.errors import failure
 from misp_modules.lib.notify.http import HttpPolicy, rate_limited, target_of, transport_reason
@@ -147,7 +149,7 @@ async def send_messages(token: str, chat_id: str, texts: Iterable[str], policy: 
                     ids.append(message.message_id)
                     break
                 except RetryAfter as exc:
-                    wait = _seconds(exc.retry_after)
+                    wait = _retry_after(exc)
                     if retries >= policy.max_retries or wait > policy.max_retry_wait:
                         raise failure(rate_limited(SERVICE, target, wait, retries, detail="Too Many Requests"),
                                       secrets) from None
@@ -181,5 +183,9 @@ def _reason(exc: TelegramError, chat_id: str, target: str, policy: HttpPolicy) -
     return f"{SERVICE}: {type(exc).__name__} ({description})"
 
 
-def _seconds(value: Any) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    """Seconds to wait (PTB 22 warns that ``retry_after`` will become a timedelta: accept both)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = exc.retry_after
     return value.total_seconds() if isinstance(value, datetime.timedelta) else float(value)
