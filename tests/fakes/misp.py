@@ -38,6 +38,7 @@ class MispFake(FakeService):
         self.decay_scores: dict[str, list] = {}
         self.blocklist: list[dict] = []
         self.fail: dict[str, tuple[int, Any]] = {}
+        self.users: list[dict] = []  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
         for event in events or []:
             self.add_event(event)
         self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
@@ -60,6 +61,7 @@ class MispFake(FakeService):
             ("POST", re.compile(r"/attributes/restSearch$"), self.search_attributes),
             ("POST", re.compile(r"/attributes/add/([\w-]+)$"), self.add_attribute),
             ("POST", re.compile(r"/objects/add/([\w-]+)$"), self.add_object),
+            ("GET", re.compile(r"/admin/users/index$"), self.list_users),
         ]
         super().__init__()
 
@@ -129,6 +131,9 @@ class MispFake(FakeService):
             "Organisation": {"id": "1", "name": "ORGNAME", "uuid": "c5de83b4-36ba-49d6-9530-2a315caeece6"},
             "UserSetting": {},
         })
+
+    def list_users(self, request: Request) -> Response:
+        return Response.json(self.users)
 
     def describe_types(self, request: Request) -> Response:
         return Response.json({"result": DESCRIBE_TYPES})

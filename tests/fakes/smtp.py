@@ -9,6 +9,7 @@ email.message.Message)``.
 from __future__ import annotations
 
 import email
+import warnings
 import socket
 import ssl
 
@@ -44,6 +45,7 @@ class SmtpFake:
         kwargs = {}
         if auth is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False, auth_required=True)
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
         if tls_context is not None and not implicit_tls:
             kwargs.update(tls_context=tls_context, require_starttls=True)
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,

@@ -60,12 +60,15 @@ def directory(module: str) -> tuple[list[User], str] | None:
     return [_from_setting(u) for u in configured], "settings"
 
 
-def resolve(selection: Iterable[str], users: list[User] | None, *, log_user_id: Any = None) -> list[str] | None:
+def resolve(selection: Iterable[str], users: list[User] | None, *, log_user_id: Any = None,
+            only_users: bool = True) -> list[str] | None:
     """MISP's send-mail recipient rule: ``All accounts`` is everyone; otherwise site admins
     (``All admins``), admins of the logged user's org (``Org admins``, send-log-mail; ignored
     when that user is unknown) and users whose e-mail is listed. None when nothing is asked for.
 
-    Without a user directory, listed addresses are used as they are and keywords are an error."""
+    ``only_users=False`` (the ``send_mail`` module) sends to listed addresses whether or not
+    they are MISP users. Without a user directory, listed addresses are used as they are and
+    keywords are an error."""
     selection = [s.strip() for s in selection if isinstance(s, str) and s.strip()]
     keywords = {s for s in selection if s in KEYWORDS}
     emails = [s for s in selection if s not in KEYWORDS]
@@ -85,9 +88,9 @@ def resolve(selection: Iterable[str], users: list[User] | None, *, log_user_id: 
     if not (ALL_ADMINS in keywords or emails or wanted_orgs):
         return None
     listed = {e.lower() for e in emails}
-    return _unique(u.email for u in active
-                   if (ALL_ADMINS in keywords and u.site_admin) or u.email.lower() in listed
-                   or (u.org_admin and u.org_id in wanted_orgs))
+    chosen = [u.email for u in active if (ALL_ADMINS in keywords and u.site_admin) or u.email.lower() in listed
+              or (u.org_admin and u.org_id in wanted_orgs)]
+    return _unique(chosen if only_users else [*chosen, *emails])
 
 
 def _unique(emails: Iterable[str]) -> list[str]:

@@ -43,8 +43,7 @@ def send_like_misp(module: str, req: NodeRequest, *, log_user_id: Any = None) ->
     if not subject:
         return reply(False, errors=["The mail template is empty."])
     try:
-        needs_users = any(s in recipients.KEYWORDS for s in selection)
-        found = recipients.directory(module) if needs_users or recipients.misp_configured() else None
+        found = recipients.directory(module)  # MISP only mails its users: use them whenever known
         to = recipients.resolve(selection, found[0] if found else None, log_user_id=log_user_id)
         if to is None:
             return reply(False)

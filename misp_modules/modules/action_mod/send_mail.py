@@ -49,7 +49,7 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 def dict_handler(req: ActionRequest) -> None:
     wanted = [r for r in re.split(r"[,;\n]", req.require("recipients", "at least one address")) if r.strip()]
     found = recipients.directory(MODULE) if any(r.strip() in recipients.KEYWORDS for r in wanted) else None
-    to = recipients.resolve(wanted, found[0] if found else None)
+    to = recipients.resolve(wanted, found[0] if found else None, only_users=False)
     if not to:
         raise ParamError("param `recipients`: nobody to send to (no MISP user matches)")
     context = req.context()
