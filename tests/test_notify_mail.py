@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 
 import pytest
 import trustme
@@ -88,7 +89,7 @@ def ca():
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_starttls_and_implicit_tls_with_a_ca_bundle(ca, tmp_path, security):
-    context = __import__("ssl").create_default_context(__import__("ssl").Purpose.CLIENT_AUTH)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))

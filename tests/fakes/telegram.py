@@ -8,8 +8,6 @@ records accepted messages in ``messages``. ``flood``: that many 429s with ``retr
 
 from __future__ import annotations
 
-import html
-import json
 import re
 import time
 from html.parser import HTMLParser
