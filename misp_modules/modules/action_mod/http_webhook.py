@@ -15,6 +15,7 @@ from misp_modules.lib.notify.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.workflow import ParamError, module_functions
 
 MODULE = "http_webhook"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 
 moduleinfo = {
     "version": "1.0",

@@ -16,6 +16,7 @@ from misp_modules.lib.workflow import NodeRequest, choice, declare, module_funct
 from misp_modules.modules.action_mod.misp_webhook import run_webhook
 from misp_modules.semantics import php
 
+timeout = 60  # s, the server-side deadline: above the HTTP/SMTP timeouts
 PARAMS = [
     {"id": "url", "label": "MS Teams Webhook URL", "type": "input",
      "placeholder": "https://example.com/webhook"},

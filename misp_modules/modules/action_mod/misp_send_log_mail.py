@@ -14,6 +14,7 @@ from misp_modules.modules.action_mod.misp_send_mail import PARAMS as MAIL_PARAMS
 from misp_modules.modules.action_mod.misp_send_mail import send_like_misp
 
 MODULE = "misp_send_log_mail"
+timeout = 60  # s, the server-side deadline: above the HTTP/SMTP timeouts
 PARAMS = [dict(MAIL_PARAMS[0], options=[recipients.ALL_ACCOUNTS, recipients.ALL_ADMINS, recipients.ORG_ADMINS]),
           *MAIL_PARAMS[1:]]
 

@@ -17,6 +17,7 @@ from misp_modules.lib.notify.errors import NotifyError
 from misp_modules.lib.workflow import NodeRequest, as_list, declare, module_functions, node_handler, reply
 
 MODULE = "misp_send_mail"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 RECIPIENT_OPTIONS = [recipients.ALL_ACCOUNTS, recipients.ALL_ADMINS]
 PARAMS = [
     {"id": "recipients", "label": "Recipients", "type": "picker", "multiple": True,

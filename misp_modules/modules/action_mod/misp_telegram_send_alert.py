@@ -21,6 +21,7 @@ from misp_modules.lib.redact import redact
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
 
 MODULE = "misp_telegram_send_alert"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 PARAMS = [
     {"id": "bot_token", "label": "Telegram Bot Token", "type": "input", "placeholder": "bot123:ABC"},
     {"id": "chat_id", "label": "Chat ID", "type": "input", "placeholder": "123456789"},

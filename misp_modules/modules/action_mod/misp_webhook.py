@@ -20,6 +20,7 @@ from misp_modules.lib.notify.http import HttpPolicy, setting
 from misp_modules.lib.workflow import NodeRequest, choice, declare, module_functions, node_handler, reply
 
 MODULE = "misp_webhook"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 PARAMS = [
     {"id": "url", "label": "URL", "type": "input", "placeholder": "https://example.com/test", "jinja_supported": True},
     {"id": "content_type", "label": "Content type", "type": "select", "default": "json",

@@ -14,6 +14,7 @@ from misp_modules.lib.notify.http import HttpPolicy
 from misp_modules.lib.workflow import module_functions
 
 MODULE = "ms_teams"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 
 moduleinfo = {
     "version": "1.0",

@@ -14,6 +14,7 @@ from misp_modules.lib.notify.summary import HTML_TEMPLATE
 from misp_modules.lib.workflow import ParamError, module_functions
 
 MODULE = "telegram"
+timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 
 moduleinfo = {
     "version": "1.0",
