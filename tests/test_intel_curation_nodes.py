@@ -124,6 +124,19 @@ def test_warning_for_all_setting_and_enabled_lists():
     assert "warnings" not in flat[U(3)]
 
 
+def test_warnings_under_a_generic_filter_stay_out_of_the_unfiltered_snapshot():
+    """Spec §6.4/§7.7: the replacement index covers ``Event`` only, so a later reset drops them."""
+    data = core(EVENT)
+    data["_unfilteredData"] = json.loads(json.dumps(data))
+    data["enabledFilters"] = {"A": {"selector": "Event._AttributeFlattened.{n}", "value": "domain",
+                                    "operator": "equals", "path": "type"}}
+    answer = run_node(attach_warninglist, data, {"warninglists": "ALL"})
+    flat = {a["uuid"]: a for a in answer["data"]["Event"]["_AttributeFlattened"]}
+    assert "warnings" in flat[U(1)] and "warnings" in flat[U(3)]
+    assert answer["data"]["_unfilteredData"] == data["_unfilteredData"]
+    assert not any("warnings" in a for a in answer["data"]["_unfilteredData"]["Event"]["_AttributeFlattened"])
+
+
 @pytest.mark.parametrize("value", ["", []])
 def test_attach_warninglist_needs_a_selection(value):
     assert run_node(attach_warninglist, core(EVENT), {"warninglists": value})["errors"] == ["No warninglist module selected"]

@@ -3,14 +3,14 @@
 Every attribute exists twice in the roaming data: in ``Event.Attribute`` (or its object's
 ``Attribute`` list) and in ``Event._AttributeFlattened``; while a generic filter is active, again
 in ``_unfilteredData``. MISP's action base class (``WorkflowBaseActionModule``) indexes those
-copies by attribute ``id`` once per node run (``_buildFastLookupForRoamingData``) and writes
-through the index. Two writers with different reach, both ported here:
-
-- :meth:`AttributeIndex.override` (``_overrideAttribute``: attach-warninglist, IDS-flag and
-  comment edits) replaces the filtered copies *and* the ``_unfilteredData`` ones;
-- :meth:`AttributeIndex.append_enrichment` (attach-enrichment's ``_attachEnrichmentData``)
-  appends to the filtered copies only, so a later ``generic-filter-reset`` drops enrichments
-  made under a filter (MISP quirk, kept).
+copies by attribute ``id`` once per node run (``_buildFastLookupForRoamingData``) over
+``Event.Attribute``, the objects' ``Attribute`` lists and ``Event._AttributeFlattened`` (spec
+§6.4), and writes through the index. Both writers ported here,
+:meth:`AttributeIndex.override` (``_overrideAttribute``: attach-warninglist, IDS-flag and comment
+edits, hashlookup curation) and :meth:`AttributeIndex.append_enrichment` (attach-enrichment),
+reach only those ``Event`` copies, never the ``_unfilteredData`` snapshot: a later
+``generic-filter-reset`` drops every edit and enrichment made under a filter (MISP quirk, §7.7,
+kept).
 
 Containers may be JSON lists or PHP-style maps (``{"0": a, "2": c}``) after a filter; keys are
 kept as found. Attributes without an ``id`` are indexed by ``uuid`` (offline data); an
@@ -131,18 +131,14 @@ class AttributeIndex:
     def __init__(self, data: dict) -> None:
         self.data = data
         self.current = _Locations(data.get("Event"))
-        unfiltered = data.get("_unfilteredData") if data.get("enabledFilters") else None
-        self.unfiltered = _Locations(unfiltered.get("Event")) if isinstance(unfiltered, dict) else None
 
     def override(self, old: Mapping[str, Any], new: dict) -> None:
-        """Replace every copy of ``old`` (filtered and unfiltered views) with ``new``."""
+        """Replace both copies of ``old`` in the current view with ``new``."""
         ident = identity(old)
-        views = [self.current] + ([self.unfiltered] if self.unfiltered is not None else [])
-        for view in views:
-            for place in (view.flat_container(ident), view.nested_container(ident)):
-                if place is not None:
-                    container, key = place
-                    container[key] = new
+        for place in (self.current.flat_container(ident), self.current.nested_container(ident)):
+            if place is not None:
+                container, key = place
+                container[key] = new
 
     def append_enrichment(self, attribute: Mapping[str, Any], result: Any) -> None:
         """Append ``result`` to the ``enrichment`` list of both copies in the current view."""
