@@ -12,7 +12,8 @@ from misp_modules.server.app import Options, run
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="misp-modules", description="misp-modules compatible module server")
     parser.add_argument("-p", "--port", type=int, default=6666, help="TCP port (default 6666; 0: any free port)")
-    parser.add_argument("-l", "--listen", default="localhost", help="address to bind (default localhost)")
+    parser.add_argument("-l", "--listen", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1, as the shipped systemd unit; upstream: localhost)")
     parser.add_argument("-c", "--custom", default=None, help="root of a custom module tree (same layout as built-in)")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging (request bodies, secrets redacted)")
     parser.add_argument("--debug-extended", dest="debug", action="store_true",

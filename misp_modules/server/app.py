@@ -37,7 +37,7 @@ EXIT_BIND = 3  # cannot listen
 @dataclass
 class Options:
     port: int = 6666
-    listen: str = "localhost"
+    listen: str = "127.0.0.1"
     custom: str | None = None
     debug: bool = False
     test: bool = False
