@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.semantics.convert import is_bare_event
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
 from runner.engine import RunOptions, Runner
 from runner.errors import InputError, RunnerError
@@ -130,6 +131,8 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     trigger = get_trigger(trigger_id or workflow.trigger_id or "")
     if trigger is None:
         raise InputError(f"{args.workflow}: no trigger to fire (give --trigger ID)")
+    if trigger.required_key == "Event" and is_bare_event(raw):
+        raw = {"Event": raw}  # PyMISP's MISPEvent.to_json(): an event without its wrapper
     _check_data(raw, trigger.required_key, source, trigger.id)
     return workflow, raw, trigger.id
 

@@ -87,6 +87,17 @@ def test_bad_event_is_one_line_exit_2(module_server, tmp_path):
         assert done.stderr.startswith("misp-workflow run: " + problem.format(ev=ev)) and done.stderr.count("\n") == 1
 
 
+def test_pymisp_event_without_its_wrapper_runs_like_the_wrapped_one(module_server, red_event, tmp_path):
+    """``MISPEvent.to_json()`` has no ``Event`` key; MISP's REST API wraps the same event."""
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(json.loads(red_event.read_text())["Event"]))
+    wrapped = cli("run", PAP_TLP, "--data", red_event, "--modules-url", module_server.url, "--json")
+    done = cli("run", PAP_TLP, "--data", bare, "--modules-url", module_server.url, "--json")
+    assert done.returncode == wrapped.returncode == 1, done.stderr
+    doc, expected = json.loads(done.stdout), json.loads(wrapped.stdout)
+    assert doc["outcome"] == "blocked" and doc["data"] == expected["data"] and doc["nodes"][0]["output"] == "output_1"
+
+
 def test_module_server_down_is_exit_3(tmp_path):
     import socket
 
