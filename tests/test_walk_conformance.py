@@ -16,8 +16,6 @@ from typing import Any
 import pytest
 
 from misp_modules.semantics import php
-import warnings
-
 from misp_modules.server.misp_nodes import ACTION_IDS
 from runner.catalog import Catalog, Enablement, ModuleSpec
 from runner.client import ModuleClient
@@ -52,24 +50,28 @@ def runner_parts(module_server):
     client.close()
 
 
-_MISSING_WARNED: set[str] = set()
+# MISP built-in actions this server does not offer (checked by test_scripted_without_module):
+# MISP's Splunk export and the custom-module example. A case that scripts one of them gets
+# MISP's module table entry for it here (spec §10.1: its id, non-blocking, its enable state),
+# which is all a scripted node needs; every other built-in action must come from the server.
+NOT_ON_SERVER = frozenset({"splunk-hec-export", "blueprint-action-module"})
 
 
 def with_scripted_builtins(catalog: Catalog, workflow) -> Catalog:
-    """The cases script every action but stop-execution: such a node only needs MISP's module
-    table entry (its id, non-blocking, its enable state; spec §10.1), never its code. A MISP
-    built-in action this server does not offer gets that entry here, with a warning naming it,
-    so the walk is checked even while the module itself is missing."""
     missing = {node["data"]["id"] for _, node in workflow.nodes()
-               if node["data"]["module_type"] == "action" and node["data"]["id"] in ACTION_IDS
-               and node["data"]["id"] != "stop-execution" and catalog.get("action", node["data"]["id"]) is None}
+               if node["data"]["module_type"] == "action" and node["data"]["id"] in NOT_ON_SERVER}
     if not missing:
         return catalog
-    for mid in sorted(missing - _MISSING_WARNED):
-        warnings.warn(f"the module server has no `{mid}` node: its scripted results are used without it")
-    _MISSING_WARNED.update(missing)
     extra = {("action", mid): ModuleSpec(id=mid, module_type="action", name=mid, kind="runner") for mid in missing}
     return Catalog({**catalog.modules, **extra}, catalog.expansions, catalog.problems)
+
+
+def test_scripted_without_module(runner_parts):
+    """NOT_ON_SERVER is exactly the MISP built-in actions the server lacks: when a module for
+    one of them lands, it leaves the list (and the cases run against the real module)."""
+    _client, catalog = runner_parts
+    offered = {mid for (kind, mid) in catalog.modules if kind == "action"}
+    assert set(ACTION_IDS) - offered == NOT_ON_SERVER
 
 
 def run_case(case: dict, client: ModuleClient, catalog: Catalog):
