@@ -52,6 +52,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="JSON object of scripted results keyed by node id")
     parser.add_argument("--dry-run", action="store_true",
                         help="modules never write to a live MISP, even when one is configured")
+    parser.add_argument("--carry-module-data", action="store_true",
+                        help="carry the data a MISP-facing misp-module returns to the next nodes "
+                             "(MISP ignores it: not MISP's behaviour)")
     parser.add_argument("--log-file", metavar="PATH", help="append MISP's workflow-execution.log lines here")
     parser.add_argument("--debug-url", metavar="URL",
                         help="turn debug mode on and POST every step there (misp-workflow debug-listener)")
@@ -68,6 +71,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
     return RunOptions(
         enablement=enablement(args), mocks=mocks, timeout=args.timeout, dry_run=args.dry_run,
+        carry_module_data=args.carry_module_data,
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel,

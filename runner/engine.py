@@ -43,6 +43,7 @@ class RunOptions:
     mocks: Mocks = field(default_factory=Mocks)
     timeout: float | None = None             # per node; None: the client's (10 s, MISP's)
     dry_run: bool = False
+    carry_module_data: bool = False          # carry `data` of MISP-facing misp-modules (MISP ignores it)
     debug_url: str | None = None             # set: debug mode on, POSTs there
     log_file: str | None = None
     host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
@@ -108,7 +109,7 @@ class _Run:
             workflow=workflow, catalog=runner.catalog, client=runner.client, render=runner.render,
             trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
             stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
-            timeout=opts.timeout, dry_run=opts.dry_run,
+            timeout=opts.timeout, dry_run=opts.dry_run, carry_module_data=opts.carry_module_data,
         )
         self.user_ok = _workflow_user_exists(opts, raw)
         self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking

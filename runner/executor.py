@@ -6,6 +6,10 @@ on the module server. Anything that goes wrong while it runs (the module raised,
 down, slow, or answers garbage) is "Error while executing module <id>. Error: <reason>".
 MISP would count the last three as success for a misp-module (a bug, §11.2 step 7); the runner
 reports the truth.
+
+A MISP-facing misp-module never changes the roaming data in MISP (only its ``error`` is read,
+§11.2): the runner ignores its ``data`` too, unless the run carries module data
+(``--carry-module-data``), a deliberate, traced departure from MISP.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class RunSettings:
     debug: DebugPoster | None = None
     timeout: float | None = None
     dry_run: bool = False
+    carry_module_data: bool = False      # carry `data` returned by MISP-facing misp-modules too
 
 
 def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
@@ -158,11 +163,16 @@ def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, r
         # MISP's rule for misp-modules: only a non-empty `error` fails the node.
         result = _empty(error)
         errors = [] if result else [error if isinstance(error, str) else str(error)]
-    if spec.kind == "runner":  # misp-modules never change the roaming data (§11.2)
-        data = answer.get("data")
-        if isinstance(data, dict):
+    data = answer.get("data")
+    if isinstance(data, dict):
+        if spec.kind == "runner":
             roaming.set_data(data)
             run.data_changed = True
+        elif env.carry_module_data:  # opt-in: MISP ignores a misp-module's data (§11.2)
+            roaming.set_data(data)
+            run.data_changed = run.data_carried = True
+        else:
+            run.data_ignored = True
     changes = answer.get("changes")
     if isinstance(changes, list) and changes:
         run.changes = env.stored.apply(changes, run.node)

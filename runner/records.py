@@ -26,6 +26,8 @@ class NodeRun:
     module_time: float | None = None  # seconds the module server reported (when it does)
     changes: list[dict] = field(default_factory=list)
     data_changed: bool = False
+    data_carried: bool = False    # a misp-module's data carried on (--carry-module-data)
+    data_ignored: bool = False    # a misp-module returned data that MISP (and this run) ignores
     mocked: bool = False
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
@@ -46,6 +48,10 @@ class NodeRun:
             out["changes"] = len(self.changes)
         if self.data_changed:
             out["data_changed"] = True
+        if self.data_carried:
+            out["data_carried"] = True
+        if self.data_ignored:
+            out["data_ignored"] = True
         if self.mocked:
             out["mocked"] = True
         return out

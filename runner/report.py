@@ -141,6 +141,10 @@ def _describe(run: NodeRun) -> str:
         body = f"{head}: FAILED ({run.status})" + (f": {', '.join(run.errors)}" if run.errors else "")
     if run.changes:
         body += f"; {len(run.changes)} change(s)"
-    if run.data_changed:
+    if run.data_carried:
+        body += "; data carried (--carry-module-data)"
+    elif run.data_changed:
         body += "; data changed"
+    if run.data_ignored:
+        body += "; returned data ignored, as MISP does"
     return body + timing
