@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner import graph as g
+from runner import gcpause, graph as g
 from runner.catalog import Catalog, Enablement
 from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
@@ -125,7 +125,8 @@ class _Run:
     def execute(self) -> RunResult:
         started = time.perf_counter()
         try:
-            result = self._main()
+            with gcpause.paused():
+                result = self._main()
         finally:
             self.log.close()
         result.duration = time.perf_counter() - started

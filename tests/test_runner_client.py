@@ -257,3 +257,54 @@ def test_stored_event_goes_to_modules_that_need_it_with_the_changes_so_far(fake)
     assert [t["name"] for t in first["stored_event"]["Event"]["Tag"]] == ["tlp:white"]
     assert [t["name"] for t in second["stored_event"]["Event"]["Tag"]] == ["tlp:white", "tlp:clear"]
     assert "stored_event" not in fake.queries("tag_operation")[0]
+
+
+# --- the module's own time and the collector ----------------------------------------------------
+
+@pytest.mark.parametrize("header, module_ms", [
+    ('total;dur=20, module;dur=12.5;desc="handler"', 12.5),
+    ("module;dur=0.25", 0.25),
+    ("module;desc=no-duration", None),
+    ("module;dur=soon", None),
+    ("db;dur=3", None),
+])
+def test_module_time_from_server_timing(fake, header, module_ms):
+    fake.answers["webhook"] = Response.json({"result": True, "errors": []}, headers={"Server-Timing": header})
+    node = run(fake, CHAIN).walk.trace[0]
+    if module_ms is None:
+        assert node.module_time is None and "module_ms" not in node.as_dict()
+    else:
+        assert node.module_time == pytest.approx(module_ms / 1000)
+        assert node.as_dict()["module_ms"] == module_ms
+
+
+class GcProbe(FakeModuleServer):
+    """Records, for each query, whether the runner's process had the cyclic collector on (the
+    fake serves from a thread of the test process, i.e. the runner's)."""
+
+    def __init__(self) -> None:
+        self.collector: list[bool] = []
+        super().__init__()
+
+    def handle(self, request):
+        import gc
+
+        if request.path == "/query":
+            self.collector.append(gc.isenabled())
+        return super().handle(request)
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_collector_paused_during_a_run_and_restored(enabled_before):
+    import gc
+
+    with GcProbe() as probe:
+        was = gc.isenabled()
+        (gc.enable if enabled_before else gc.disable)()
+        try:
+            run(probe, CHAIN)
+            after = gc.isenabled()
+        finally:
+            (gc.enable if was else gc.disable)()
+    assert probe.collector == [False, False]
+    assert after is enabled_before
