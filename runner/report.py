@@ -121,7 +121,10 @@ def _tree(wf: g.Workflow, walk: WalkRecord, base: int) -> list[str]:
 
 def _describe(run: NodeRun) -> str:
     head = f"{run.node} {run.module}"
-    timing = f"  [{run.duration * 1000:.1f} ms{', mocked' if run.mocked else ''}]"
+    timing = f"  [{run.duration * 1000:.1f} ms"
+    if run.module_time is not None:  # the server's Server-Timing: the rest is HTTP, JSON, the runner
+        timing += f", module {run.module_time * 1000:.1f} ms"
+    timing += ", mocked]" if run.mocked else "]"
     if run.kind == "logic":
         if run.target is not None:
             what = f"queued branch job {run.enqueued[0]['job']} at node {run.target}" if run.enqueued else \

@@ -13,6 +13,7 @@ from runner.catalog import Catalog
 from runner.client import ModuleCallError, ModuleClient
 from runner.engine import RunOptions, Runner
 from runner.loader import workflow_from_document
+from runner.report import text
 from tests import runner_graphs as G
 from tests.fakes.base import FakeService, Response
 from tests.runner_catalog import ENTRIES
@@ -270,12 +271,16 @@ def test_stored_event_goes_to_modules_that_need_it_with_the_changes_so_far(fake)
 ])
 def test_module_time_from_server_timing(fake, header, module_ms):
     fake.answers["webhook"] = Response.json({"result": True, "errors": []}, headers={"Server-Timing": header})
-    node = run(fake, CHAIN).walk.trace[0]
+    result = run(fake, CHAIN)
+    node = result.walk.trace[0]
+    line = next(x for x in text(result).splitlines() if " webhook: " in x)
     if module_ms is None:
         assert node.module_time is None and "module_ms" not in node.as_dict()
+        assert ", module " not in line
     else:
         assert node.module_time == pytest.approx(module_ms / 1000)
         assert node.as_dict()["module_ms"] == module_ms
+        assert line.endswith(f", module {module_ms:.1f} ms]")
 
 
 class GcProbe(FakeModuleServer):

@@ -1,18 +1,32 @@
 """Benchmark of the workflow runner (issue 7): the PAP/TLP blocking blueprint and the hashlookup
 blueprint on events of 100, 1,000 and 10,000 attributes.
 
-For each (blueprint, size) it reports:
+For each (blueprint, size): wall time per run (median) and runs per second, and per node:
 
-* wall time per run (median), and runs per second;
-* per node: the node's time as the runner sees it, the module's own time, the runner's
-  overhead (the difference: request building, JSON, HTTP, response handling), and that
-  overhead as a ratio to encoding + decoding the node's request payload once with the fastest
-  JSON library installed (orjson), measured in the same run on the same payload.
+* ``node ms``: the node's time as the runner records it (``NodeRun.duration``: from resolving
+  the module to the answer applied: params, request body, HTTP, the server's work, decoding the
+  answer, data/changes taken over; for a node that needs the stored event, folding the pending
+  changes into the stored view and encoding it);
+* ``module ms``: the module's own time (handler start to result), from the server's
+  ``Server-Timing: module;dur=<ms>`` header; when the server sends none, the module's handler is
+  called in this process on the very request the runner sent (best of 5; modules that need the
+  running server, such as ``attach-enrichment``, then get no number);
+* ``overhead ms`` = node - module: everything the runner, HTTP and the server spend around the
+  module; ``outside`` is the part spent in the runner outside the HTTP exchange (params, request
+  body and the data's encoding, the stored view, taking the answer over); the rest is the
+  exchange: sending, the server's work around the module, reading and decoding the answer;
+* the baseline, ``json ms``: the node's JSON payload is what it exchanges over HTTP, the request
+  body (``req``) and the answer body (``ans``); the baseline encodes each once with orjson (from
+  the decoded object) and decodes each once (from the bytes), best of 5, with the cyclic
+  collector paused as it is during a run. The answer bytes are the decoded answer re-encoded by
+  orjson, which is what the server's orjson sent;
+* ``ratio`` = overhead / baseline (target <= 3);
+* ``fold ms``: nodes that need the stored event only: the part of the overhead spent folding the
+  changes recorded so far into the runner's stored-event view (``misp_modules.lib.changes.
+  apply_changes``), replayed on the same changes; ``ratio-fold`` is the ratio without it.
 
-The module's own time comes from the server's ``Server-Timing: module;dur=`` header when it
-sends one; otherwise from calling the module's handler in this process on the very request the
-runner sent (pure modules only: a module that queries other modules in-process, such as
-``attach-enrichment``, is reported without a ratio).
+Before the table: the floor, one HTTP round trip of a tiny ``/query`` to ``stop-execution`` on
+the same keep-alive connection (what every node pays whatever its size).
 
 Targets: ratio <= 3; >= 200 runs/s for the blocking blueprint on a 100-attribute event.
 
@@ -23,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import statistics
 import sys
@@ -36,11 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson  # noqa: E402
 
-from events import hash_value, make_event  # noqa: E402
+from events import make_event  # noqa: E402
+from runner import gcpause  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
 from runner.client import ModuleClient  # noqa: E402
 from runner.engine import RunOptions, Runner  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
+from runner.stored import StoredEvent  # noqa: E402
 from tests.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
 from tests.server_harness import ModuleServer  # noqa: E402
 
@@ -52,26 +69,37 @@ RUNS = {"pap-tlp": {100: 300, 1000: 60, 10000: 10}, "pap-tlp-red": {100: 300, 10
 
 
 class RecordingClient(ModuleClient):
-    """The runner's client, keeping each request body so its JSON cost can be measured."""
+    """The runner's client, keeping each request body and decoded answer (their JSON cost is
+    the baseline)."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.bodies: list[dict] = []
+        self.exchanges: list[tuple[bytes, Any, float]] = []
 
     def query_bytes(self, payload: bytes, timeout: float | None = None):
-        self.bodies.append(payload)
-        return super().query_bytes(payload, timeout)
+        t0 = time.perf_counter()
+        answer, module_time = super().query_bytes(payload, timeout)
+        self.exchanges.append((payload, answer, time.perf_counter() - t0))
+        return answer, module_time
 
 
-def json_cost(body: dict, reps: int = 5) -> float:
-    """Encode + decode the payload once with orjson (best of ``reps``)."""
-    best = float("inf")
+def best(fn: Any, reps: int = 5) -> float:
+    result = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
-        raw = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
-        orjson.loads(raw)
-        best = min(best, time.perf_counter() - t0)
-    return best
+        fn()
+        result = min(result, time.perf_counter() - t0)
+    return result
+
+
+def json_cost(request: bytes, answer: Any, _seconds: float = 0.0) -> tuple[float, int]:
+    """(encode + decode the request once and the answer once with orjson, answer size)."""
+    answer_bytes = orjson.dumps(answer)
+    request_obj = orjson.loads(request)
+    with gcpause.paused():
+        cost = best(lambda: (orjson.dumps(request_obj), orjson.loads(request),
+                             orjson.dumps(answer), orjson.loads(answer_bytes)))
+    return cost, len(answer_bytes)
 
 
 def handlers(entries: list[dict]) -> dict[str, Any]:
@@ -85,28 +113,47 @@ def handlers(entries: list[dict]) -> dict[str, Any]:
             found[name] = None
             continue
         handler = getattr(module, "dict_handler", None)
-        found[name] = None if handler is None or _is_async(handler) else handler
+        found[name] = None if handler is None or inspect.iscoroutinefunction(handler) else handler
     return found
 
 
-def _is_async(fn: Any) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn)
-
-
-def module_cost(handler: Any, body: dict, reps: int = 5) -> float | None:
+def module_cost(handler: Any, body: dict) -> float | None:
     if handler is None:
         return None
-    best = float("inf")
-    for _ in range(reps):
+    try:
+        return best(lambda: handler(body))
+    except Exception:  # noqa: BLE001 - needs the server (in-process queries): no number
+        return None
+
+
+def fold_costs(event: dict, trace: list, catalog: Catalog) -> dict[int, float]:
+    """The runner's stored-view upkeep per trace index, replayed: the changes of the nodes before
+    each node that needs the stored event, folded as the run folded them."""
+    stored = StoredEvent(event)
+    costs = {}
+    for i, node in enumerate(trace):
+        spec = catalog.get("action", node.module) or catalog.get("logic", node.module)
+        if spec is not None and spec.needs_stored_event and not node.mocked:
+            t0 = time.perf_counter()
+            with gcpause.paused():
+                stored.snapshot()
+            costs[i] = time.perf_counter() - t0
+        if node.changes:
+            stored.apply([{k: v for k, v in c.items() if k != "node"} for c in node.changes], node.node)
+    return costs
+
+
+def floor_ms(url: str) -> float:
+    """One tiny /query round trip on a kept-alive connection (median of 200)."""
+    client = ModuleClient(url, timeout=30)
+    body = b'{"module":"stop-execution","data":{},"params":{"message":"x"}}'
+    times = []
+    for _ in range(220):
         t0 = time.perf_counter()
-        try:
-            handler(body)
-        except Exception:  # noqa: BLE001 - needs the server (in-process queries): no number
-            return None
-        best = min(best, time.perf_counter() - t0)
-    return best
+        client.query_bytes(body)
+        times.append(time.perf_counter() - t0)
+    client.close()
+    return statistics.median(times[20:]) * 1e3
 
 
 def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entries: list[dict],
@@ -116,36 +163,50 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
     runner = Runner(catalog, client, RunOptions())
     workflow = load_workflow(workflow_path)
     runner.run(workflow, event)  # warm-up: connections, caches
-    walls, per_node, outcome = [], {}, None
+    walls, per_node, outcome, trace = [], {}, None, []
     started = time.perf_counter()
     for _ in range(runs):
-        client.bodies.clear()
+        client.exchanges.clear()
         t0 = time.perf_counter()
         result = runner.run(workflow, event)
         walls.append(time.perf_counter() - t0)
-        outcome = result.outcome
-        bodies = iter(client.bodies)
-        for node in result.walk.trace:
-            body = next(bodies) if not node.mocked and node.status not in ("disabled_module", "loading_error") else None
-            per_node.setdefault((node.node, node.module), []).append((node.duration, node.module_time, body))
+        outcome, trace = result.outcome, result.walk.trace
+        exchanges = iter(client.exchanges)
+        for node in trace:
+            sent = not node.mocked and node.status not in ("disabled_module", "loading_error")
+            exchange = next(exchanges) if sent else None
+            per_node.setdefault((node.node, node.module), []).append(
+                (node.duration, node.module_time, exchange, node.duration - (exchange[2] if exchange else 0.0)))
     total = time.perf_counter() - started
     client.close()
+    folds = {trace[i].node: cost for i, cost in fold_costs(event, trace, catalog).items()}
     nodes = []
     for (nid, module), samples in per_node.items():
         duration = statistics.median(s[0] for s in samples)
-        body = orjson.loads(samples[-1][2]) if samples[-1][2] is not None else None
+        exchange = samples[-1][2]
         server_times = [s[1] for s in samples if s[1] is not None]
         spec = catalog.get("logic", module) or catalog.get("action", module)
-        mod_time = statistics.median(server_times) if server_times else (
-            module_cost(local.get(spec.name), body) if body is not None and spec else None)
-        baseline = json_cost(body) if body is not None else None
+        if server_times:
+            mod_time, source = statistics.median(server_times), "server-timing"
+        elif exchange is not None and spec is not None:
+            mod_time, source = module_cost(local.get(spec.name), orjson.loads(exchange[0])), "in-process"
+        else:
+            mod_time, source = None, None
+        baseline, answer_size = json_cost(*exchange) if exchange is not None else (None, None)
         overhead = duration - mod_time if mod_time is not None else None
+        fold = folds.get(nid)
+        outside = statistics.median(s[3] for s in samples)
         nodes.append({"node": nid, "module": module, "node_ms": duration * 1e3,
-                      "module_ms": None if mod_time is None else mod_time * 1e3,
+                      "module_ms": None if mod_time is None else mod_time * 1e3, "module_time_from": source,
                       "overhead_ms": None if overhead is None else overhead * 1e3,
-                      "payload_bytes": len(samples[-1][2]) if body is not None else None,
+                      "outside_http_ms": outside * 1e3,
+                      "request_bytes": len(exchange[0]) if exchange is not None else None,
+                      "answer_bytes": answer_size,
                       "json_ms": None if baseline is None else baseline * 1e3,
-                      "ratio": None if overhead is None or not baseline else overhead / baseline})
+                      "ratio": None if overhead is None or not baseline else overhead / baseline,
+                      "fold_ms": None if fold is None else fold * 1e3,
+                      "ratio_without_fold": None if overhead is None or not baseline or fold is None
+                      else (overhead - fold) / baseline})
     return {"blueprint": name, "attributes": len(event["Event"]["Attribute"]), "runs": runs, "outcome": outcome,
             "wall_ms_median": statistics.median(walls) * 1e3, "runs_per_s": runs / total, "nodes": nodes}
 
@@ -165,6 +226,8 @@ def main() -> int:
         with ModuleServer(config=config) as server:
             entries = server.modules()
             local = handlers(entries)
+            floor = floor_ms(server.url)
+            print(f"floor: a tiny /query round trip (stop-execution, kept-alive connection) takes {floor:.3f} ms")
             for size in sizes:
                 clean = make_event(size)
                 red = make_event(size, red_attribute=size - 1)
@@ -174,21 +237,28 @@ def main() -> int:
                     results.append(bench(name, path, event, runs, server.url, entries, local))
                     report(results[-1])
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"floor_ms": floor, "results": results}, indent=2))
     return 0
 
 
 def report(r: dict) -> None:
     print(f"\n{r['blueprint']} on {r['attributes']} attributes: {r['runs']} runs, outcome {r['outcome']}, "
           f"wall {r['wall_ms_median']:.2f} ms/run (median), {r['runs_per_s']:.0f} runs/s")
-    print(f"  {'node':>5} {'module':<30} {'node ms':>9} {'module ms':>10} {'overhead ms':>12} "
-          f"{'payload':>10} {'json ms':>9} {'ratio':>6}")
+    print(f"  {'node':>4} {'module':<29} {'node ms':>9} {'module ms':>10} {'overhead':>9} {'outside':>8} {'req bytes':>11} "
+          f"{'ans bytes':>11} {'json ms':>8} {'ratio':>6} {'fold ms':>8} {'ratio-fold':>10}")
+
+    def f(v: Any, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
     for n in r["nodes"]:
-        def f(v, fmt):
-            return "n/a" if v is None else format(v, fmt)
-        print(f"  {n['node']:>5} {n['module']:<30} {n['node_ms']:>9.3f} {f(n['module_ms'], '.3f'):>10} "
-              f"{f(n['overhead_ms'], '.3f'):>12} {f(n['payload_bytes'], ','):>10} {f(n['json_ms'], '.3f'):>9} "
-              f"{f(n['ratio'], '.2f'):>6}")
+        module_ms = f(n["module_ms"], ".3f") + ("*" if n["module_time_from"] == "in-process" else "")
+        print(f"  {n['node']:>4} {n['module']:<29} {n['node_ms']:>9.3f} {module_ms:>10} "
+              f"{f(n['overhead_ms'], '.3f'):>9} {n['outside_http_ms']:>8.3f} {f(n['request_bytes'], ','):>11} {f(n['answer_bytes'], ','):>11} "
+              f"{f(n['json_ms'], '.3f'):>8} {f(n['ratio'], '.2f'):>6} "
+              f"{'' if n['fold_ms'] is None else format(n['fold_ms'], '.3f'):>8} "
+              f"{'' if n['ratio_without_fold'] is None else format(n['ratio_without_fold'], '.2f'):>10}")
+    if any(n["module_time_from"] == "in-process" for n in r["nodes"]):
+        print("  * module time from an in-process call (the server sent no Server-Timing)")
 
 
 if __name__ == "__main__":
