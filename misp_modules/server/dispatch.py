@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -70,6 +71,123 @@ class Outcome:
 
     body: bytes
     error: str | None = None  # set when the server (not the module) produced an error
+    module_ms: float | None = None  # the handler's own time (Server-Timing); None: never started
+
+
+class Call:
+    """One handler call, filled in by whoever runs it (a module thread or a task on the loop):
+    when the handler started, how long it ran (the figure ``Server-Timing`` reports: no
+    queueing, no decoding, no serialising), and its serialised result or its exception."""
+
+    __slots__ = ("module", "request", "raw", "started", "took", "body", "error")
+
+    def __init__(self, module: LoadedModule, request: dict, raw: bytes | None) -> None:
+        self.module = module
+        self.request = request
+        self.raw = raw
+        self.started: float | None = None
+        self.took: float | None = None
+        self.body: bytes | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Run a synchronous handler (in a module thread)."""
+        module = self.module
+        try:
+            self.started = time.perf_counter()
+            try:
+                if module.takes_dict:
+                    result = module.handler(self.request)
+                else:
+                    result = module.handler(self._raw())
+            finally:
+                self.took = time.perf_counter() - self.started
+            self.body = serialise(result)
+        except BaseException as exc:  # noqa: BLE001 - even SystemExit: a module never stops the server
+            self.error = exc
+
+    async def run_async(self) -> None:
+        """Run an ``async def`` handler (a task on the loop; cancelled on timeout)."""
+        module = self.module
+        self.started = time.perf_counter()
+        try:
+            if module.takes_dict:
+                result = await module.handler(self.request)
+            else:
+                result = await module.handler(self._raw())
+        finally:
+            self.took = time.perf_counter() - self.started
+        self.body = serialise(result)
+
+    def _raw(self) -> bytes:
+        return self.raw if self.raw is not None else orjson.dumps(self.request, option=_JSON_OPTIONS)
+
+    def module_ms(self) -> float | None:
+        """The handler's time so far (all of it once it returned); None if it never started."""
+        if self.started is None:
+            return None
+        took = self.took
+        return 1000.0 * (took if took is not None else time.perf_counter() - self.started)
+
+
+class ModuleThreads:
+    """A synchronous module's own threads, at most one per query in flight (the lane's limit).
+
+    Cheaper than a ``ThreadPoolExecutor`` per query: no ``concurrent.futures.Future`` (a
+    ``Condition`` and callbacks each), jobs in a C ``SimpleQueue``, and results handed back to
+    the loop in batches: one loop wake-up for every call that finished in the meantime. A
+    thread is started whenever the jobs not yet handed back outnumber the threads, so a job
+    never waits behind a hung call; under load the busy threads take the queued jobs without
+    sleeping in between.
+    """
+
+    def __init__(self, name: str, deliver: Callable[[Call, asyncio.Future], None]) -> None:
+        self.name = name
+        self._deliver_one = deliver
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._done: collections.deque[tuple[Call, asyncio.Future]] = collections.deque()
+        self._wakeup_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.outstanding = 0  # submitted, not yet handed back (loop side)
+        self.threads = 0
+
+    def submit(self, call: Call, waiter: asyncio.Future) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self.outstanding += 1
+        self._jobs.put((call, waiter))
+        if self.outstanding > self.threads:
+            self.threads += 1
+            threading.Thread(target=self._work, name=f"module-{self.name}-{self.threads}", daemon=True).start()
+
+    def _work(self) -> None:
+        get, done = self._jobs.get, self._done
+        while True:
+            job = get()
+            if job is None:
+                return
+            job[0].run()
+            done.append(job)
+            if not self._wakeup_pending:
+                self._wakeup_pending = True
+                try:
+                    self._loop.call_soon_threadsafe(self._deliver)  # type: ignore[union-attr]
+                except RuntimeError:  # the loop is gone: the server shut down while this module hung
+                    return
+
+    def _deliver(self) -> None:
+        """On the loop: hand every finished call to its query (cleared first, so a call that
+        finishes while we drain schedules a new wake-up or is drained here)."""
+        self._wakeup_pending = False
+        done = self._done
+        while done:
+            call, waiter = done.popleft()
+            self.outstanding -= 1
+            self._deliver_one(call, waiter)
+
+    def shutdown(self) -> None:
+        for _ in range(self.threads):
+            self._jobs.put(None)
 
 
 class Lane:
@@ -81,13 +199,7 @@ class Lane:
         self.limit = limit
         self.in_flight = 0
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
-        self._executor: ThreadPoolExecutor | None = None
-
-    @property
-    def executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:  # threads only for modules that are actually used
-            self._executor = ThreadPoolExecutor(self.limit, thread_name_prefix=f"module-{self.module.name}")
-        return self._executor
+        self.threads = ModuleThreads(module.name, self.settle)
 
     async def acquire(self, deadline: float) -> bool:
         """Take a slot before ``deadline`` (loop time); False when none freed up in time."""
@@ -130,9 +242,17 @@ class Lane:
                 return
         self.in_flight -= 1
 
+    def settle(self, call: Call, waiter: asyncio.Future) -> None:
+        """The call really ended: free its slot, and hand it to the query if that still waits
+        (else the query timed out: log what became of the call)."""
+        self.release()
+        if not waiter.done():
+            waiter.set_result(call)
+        else:
+            _report_late(self.module.name, call)
+
     def shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.threads.shutdown()
 
 
 class Dispatcher:
@@ -173,72 +293,47 @@ class Dispatcher:
                        f"limit {lane.limit}) and had no free slot within {timeout:g} s")
             log.warning("Timeout on %s (no free slot)", name)
             return Outcome(error_body(message), message)
-        # The lane slot is released when the work really ends (_settle), not at the deadline.
+        # The lane slot is released when the call really ends (Lane.settle), not at the deadline.
+        call = Call(module, request, raw)
         waiter = loop.create_future()
+        task = None
         if module.is_async:
-            work: Any = loop.create_task(_call_async(module, request, raw))
-            work.add_done_callback(lambda done: _settle(lane, waiter, done, request))
+            task = loop.create_task(call.run_async())
+            task.add_done_callback(lambda done: _settle_task(lane, call, waiter, done))
         else:
-            work = lane.executor.submit(_call_sync, module, request, raw)
-            work.add_done_callback(lambda done: _settle_from_thread(loop, lane, waiter, done, request))
-        timer = loop.call_later(max(0.0, deadline - loop.time()), _expire, waiter)
+            lane.threads.submit(call, waiter)
+        timer = loop.call_at(deadline, _expire, waiter)
         try:
-            task = await waiter
+            done = await waiter
         finally:
             timer.cancel()
-        if task is None:
-            if module.is_async:
-                work.cancel()
+        if done is None:
+            if task is not None:
+                task.cancel()
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
-            return Outcome(error_body(message), message)
-        try:
-            return Outcome(task.result())
-        except _NotSerialisable as exc:
+            return Outcome(error_body(message), message, call.module_ms())
+        if call.body is not None:
+            return Outcome(call.body, None, call.module_ms())
+        exc = call.error
+        if isinstance(exc, _NotSerialisable):
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
-            return Outcome(error_body(message), message)
-        except Exception as exc:  # noqa: BLE001 - the module's failure becomes the client's error
-            secrets = secret_values(request)
-            detail = redact(f"{type(exc).__name__}: {exc}", secrets)
-            log.error("Something went wrong when processing query request (module %s)", name,
-                      exc_info=exc, extra={"secrets": secrets})
-            message = f"Module {name!r} failed: {detail}"
-            return Outcome(error_body(message), message)
+            return Outcome(error_body(message), message, call.module_ms())
+        secrets = secret_values(request)
+        detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+        log.error("Something went wrong when processing query request (module %s)", name,
+                  exc_info=exc, extra={"secrets": secrets})
+        message = f"Module {name!r} failed: {detail}"
+        return Outcome(error_body(message), message, call.module_ms())
 
 
-def _call_sync(module: LoadedModule, request: dict, raw: bytes | None) -> bytes:
-    if module.takes_dict:
-        result = module.handler(request)
-    else:
-        result = module.handler(raw if raw is not None else orjson.dumps(request, option=_JSON_OPTIONS))
-    return serialise(result)
-
-
-async def _call_async(module: LoadedModule, request: dict, raw: bytes | None) -> bytes:
-    if module.takes_dict:
-        result = await module.handler(request)
-    else:
-        result = await module.handler(raw if raw is not None else orjson.dumps(request, option=_JSON_OPTIONS))
-    return serialise(result)
-
-
-def _settle(lane: Lane, waiter: asyncio.Future, done: Any, request: dict) -> None:
-    """The module's work ended: free its slot, and hand the result to the query if it is still
-    waiting (else the query timed out: log what became of the work)."""
-    lane.release()
-    if not waiter.done():
-        waiter.set_result(done)
-    else:
-        _report_late(lane.module.name, done, request)
-
-
-def _settle_from_thread(loop: asyncio.AbstractEventLoop, lane: Lane, waiter: asyncio.Future,
-                        done: Any, request: dict) -> None:
-    try:
-        loop.call_soon_threadsafe(_settle, lane, waiter, done, request)
-    except RuntimeError:  # the loop is gone: the server shut down while this module hung
-        pass
+def _settle_task(lane: Lane, call: Call, waiter: asyncio.Future, task: asyncio.Task) -> None:
+    if task.cancelled():
+        call.error = asyncio.CancelledError()
+    elif task.exception() is not None:
+        call.error = task.exception()
+    lane.settle(call, waiter)
 
 
 def _expire(waiter: asyncio.Future) -> None:
@@ -246,17 +341,15 @@ def _expire(waiter: asyncio.Future) -> None:
         waiter.set_result(None)
 
 
-def _report_late(name: str, done: Any, request: dict) -> None:
-    """A query that timed out finished later: log how (this also retrieves its exception, so
-    asyncio does not complain that it was never retrieved)."""
-    if done.cancelled():
+def _report_late(name: str, call: Call) -> None:
+    """A query that timed out finished later: log how."""
+    exc = call.error
+    if isinstance(exc, asyncio.CancelledError):
         log.info("Module %s: timed-out query cancelled", name)
-        return
-    exc = done.exception()
-    if exc is None:
+    elif exc is None:
         log.info("Module %s: timed-out query finished late; its result was discarded", name)
     else:
-        secrets = secret_values(request)
+        secrets = secret_values(call.request)
         log.error("Module %s: timed-out query failed late", name, exc_info=exc, extra={"secrets": secrets})
 
 
