@@ -23,7 +23,7 @@ import tornado.netutil
 import tornado.web
 
 import misp_modules
-from misp_modules.server import dispatch, handlers, logs, openapi, workers
+from misp_modules.server import dispatch, handlers, logs, openapi, query_endpoint, workers
 from misp_modules.server.loader import LoadError, Registry, load_modules
 from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -46,57 +46,35 @@ class Options:
 
 
 class Application(tornado.web.Application):
-    """Tornado's application with upstream's access-log line plus the module name, and a count
-    of ``/query`` requests in flight (what a graceful shutdown waits for)."""
+    """Tornado's application (every endpoint but ``POST /query``) with upstream's access line."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, access: logs.AccessLog, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.queries_in_flight = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-
-    def query_started(self) -> None:
-        self.queries_in_flight += 1
-        self.idle.clear()
-
-    def query_finished(self) -> None:
-        self.queries_in_flight -= 1
-        if self.queries_in_flight == 0:
-            self.idle.set()
+        self.access = access
 
     def log_request(self, handler: tornado.web.RequestHandler) -> None:
-        status = handler.get_status()
-        if status < 400:
-            emit = logs.access_log.info
-        elif status < 500:
-            emit = logs.access_log.warning
-        else:
-            emit = logs.access_log.error
-        took = 1000.0 * handler.request.request_time()
-        module = getattr(handler, "module_name", None)
-        error = getattr(handler, "query_error", None)
-        if module is None:
-            emit("%d %s %.2fms", status, handler._request_summary(), took)
-        elif error is None:
-            emit("%d %s %.2fms module=%s", status, handler._request_summary(), took, module)
-        else:  # an error the server produced (unknown module, timeout, module raised...)
-            emit("%d %s %.2fms module=%s error=%r", status, handler._request_summary(), took, module, error)
+        self.access.line(handler.get_status(), handler._request_summary(),
+                         1000.0 * handler.request.request_time())
 
 
 def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispatcher,
-              server_url: str) -> Application:
+              server_url: str) -> query_endpoint.Router:
+    """The HTTP server's delegate: ``POST /query`` on the lean path, the rest through Tornado's
+    web application."""
     modules_body = orjson.dumps(registry.entries(), option=orjson.OPT_NON_STR_KEYS)
     version_body = orjson.dumps({"version": misp_modules.__version__})
     doc = openapi.build(registry, server_url)
     routes = [
         (r"/modules", handlers.ListModules, {"body": modules_body, "etag": handlers.etag_of(modules_body)}),
-        (r"/query", handlers.QueryModule, {"dispatcher": dispatcher, "max_body_size": settings.max_body_size}),
+        (r"/query", handlers.QueryOtherMethods),  # POST /query never gets here (query_endpoint)
         (r"/healthcheck", handlers.Healthcheck),
         (r"/version", handlers.Version, {"body": version_body}),
         (r"/openapi.json", handlers.OpenApiJson, {"body": orjson.dumps(doc)}),
         (r"/openapi", handlers.OpenApiPage, {"page": openapi.explorer_page()}),
     ]
-    return Application(routes, default_handler_class=handlers.NotFound, compress_response=False)
+    access = logs.AccessLog()
+    app = Application(routes, default_handler_class=handlers.NotFound, compress_response=False, access=access)
+    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access))
 
 
 def run(options: Options) -> int:
@@ -181,10 +159,20 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
                  ready: Callable[[], None]) -> int:
+    logs.attach_loop(asyncio.get_running_loop())
+    try:
+        return await _serve_on_loop(sockets, registry, settings, server_url, ready)
+    finally:
+        logs.detach_loop()
+
+
+async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
+                         ready: Callable[[], None]) -> int:
     dispatcher = dispatch.Dispatcher(registry, settings, asyncio.get_running_loop())
     dispatch.install(dispatcher)
-    app = build_app(registry, settings, dispatcher, server_url)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size + 1)
+    router = build_app(registry, settings, dispatcher, server_url)
+    queries = router.endpoint
+    server = tornado.httpserver.HTTPServer(router, max_body_size=settings.max_body_size + 1)
     server.add_sockets(sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -192,13 +180,13 @@ async def _serve(sockets: list[socket.socket], registry: Registry, settings: Set
         loop.add_signal_handler(sig, stop.set)
     ready()
     await stop.wait()
-    log.info("Shutting down: not accepting new connections, %d queries in flight", app.queries_in_flight)
+    log.info("Shutting down: not accepting new connections, %d queries in flight", queries.in_flight)
     server.stop()
     try:
-        await asyncio.wait_for(app.idle.wait(), settings.shutdown_grace)
+        await asyncio.wait_for(queries.idle.wait(), settings.shutdown_grace)
     except TimeoutError:
         log.warning("Shutdown grace period (%gs) over with %d queries still in flight",
-                    settings.shutdown_grace, app.queries_in_flight)
+                    settings.shutdown_grace, queries.in_flight)
     await server.close_all_connections()
     for lane in dispatcher.lanes.values():
         lane.shutdown()

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from typing import Any
 
 import orjson
 import tornado.web
 
-from misp_modules.lib.redact import redact, secret_values
-from misp_modules.server.dispatch import Dispatcher, error_body
+from misp_modules.lib.redact import redact
 
 log = logging.getLogger("misp-modules")
 
@@ -95,113 +93,8 @@ class OpenApiPage(tornado.web.RequestHandler):
     write_error = JsonHandler.write_error
 
 
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@tornado.web.stream_request_body
-class QueryModule(JsonHandler):
-    """``POST /query``: parse, validate, run through the module's lane, answer."""
-
-    def initialize(self, dispatcher: Dispatcher, max_body_size: int) -> None:
-        self.dispatcher = dispatcher
-        self.max_body_size = max_body_size
-        self.module_name: str | None = None  # for the access log line
-        self.query_error: str | None = None
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    def prepare(self) -> None:
-        length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_size:
-            self._too_large()  # before the body is read (curl's Expect: 100-continue never sends it)
-            return
-        # Chunked bodies (no Content-Length) are counted in data_received; past the limit the rest
-        # is read and dropped, then post() answers 413 (answering mid-body would reset the client).
-        # Tornado's own cap, a 400 and a closed connection, only stops absurd ones.
-        self.request.connection.set_max_body_size(4 * self.max_body_size + 1024 * 1024)
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._size > self.max_body_size:
-            return
-        self._size += len(chunk)
-        if self._size > self.max_body_size:
-            self._chunks.clear()
-        else:
-            self._chunks.append(chunk)
-
-    def _too_large(self) -> None:
-        self.send_json(orjson.dumps({"error": f"Request body too large (limit {self.max_body_size} bytes, "
-                                              "server setting max_body_size)"}), 413)
-
-    async def post(self) -> None:
-        self.application.query_started()  # graceful shutdown waits for these
-        try:
-            await self._answer()
-        finally:
-            self.application.query_finished()
-
-    async def _answer(self) -> None:
-        if self._size > self.max_body_size:
-            self._too_large()
-            return
-        body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks = []
-        try:
-            request, module, timeout = parse_query(body)
-        except BadRequest as exc:
-            self.send_json(error_body(str(exc)), exc.status)
-            return
-        self.module_name = module
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("MISP QueryModule %s request %s", module,
-                      orjson.dumps(redact(request), option=orjson.OPT_NON_STR_KEYS).decode(),
-                      extra={"secrets": secret_values(request)})
-        outcome = await self.dispatcher.run(module, request, body, timeout)
-        self.query_error = outcome.error
-        self.finish(outcome.body)
-
-
-def parse_query(body: bytes) -> tuple[dict, str, float | None]:
-    """Validate a ``/query`` body: a JSON object with a string ``module`` and an optional
-    positive ``timeout`` (seconds; upstream also accepts numeric strings)."""
-    if not body.strip():
-        raise BadRequest("Empty request body: expected a JSON object with a `module` key")
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise BadRequest(f"Request body must be a JSON object, not {_json_type(request)}")
-    module = request.get("module")
-    if module is None:
-        raise BadRequest("Missing `module`: the request must name the module to run")
-    if not isinstance(module, str) or not module:
-        raise BadRequest(f"`module` must be a non-empty string, not {_json_type(module)}")
-    return request, module, parse_timeout(request.get("timeout"))
-
-
-def parse_timeout(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise BadRequest(f"`timeout` must be a number of seconds, not {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"`timeout` must be a number of seconds, not {_json_type(value)}")
-    if value <= 0:
-        raise BadRequest(f"`timeout` must be positive, not {value!r}")
-    return float(value)
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
+class QueryOtherMethods(JsonHandler):
+    """``/query`` with a method other than POST: 405 (POST is served by ``query_endpoint``)."""
 
 
 def etag_of(body: bytes) -> str:
@@ -209,4 +102,4 @@ def etag_of(body: bytes) -> str:
 
 
 __all__ = ["JsonHandler", "NotFound", "Healthcheck", "Version", "ListModules", "OpenApiJson",
-           "OpenApiPage", "QueryModule", "parse_query", "etag_of"]
+           "OpenApiPage", "QueryOtherMethods", "etag_of"]
