@@ -75,16 +75,20 @@ class Outcome:
 
 
 class Call:
-    """One handler call, filled in by whoever runs it (a module thread or a task on the loop):
-    when the handler started, how long it ran (the figure ``Server-Timing`` reports: no
-    queueing, no decoding, no serialising), and its serialised result or its exception."""
+    """One query's handler call. The loop fills in how it goes (``waiter`` gets the call back
+    when it ends, or ``None`` at the deadline); whoever runs it, a module thread or a task,
+    fills in when the handler started, how long it ran (the figure ``Server-Timing`` reports:
+    no queueing, no decoding, no serialising), and its serialised result or its exception."""
 
-    __slots__ = ("module", "request", "raw", "started", "took", "body", "error")
+    __slots__ = ("module", "request", "raw", "waiter", "begun", "task", "started", "took", "body", "error")
 
-    def __init__(self, module: LoadedModule, request: dict, raw: bytes | None) -> None:
+    def __init__(self, module: LoadedModule, request: dict, raw: bytes | None, waiter: asyncio.Future) -> None:
         self.module = module
         self.request = request
         self.raw = raw
+        self.waiter = waiter
+        self.begun = False  # got a slot in its lane
+        self.task: asyncio.Task | None = None  # async handlers
         self.started: float | None = None
         self.took: float | None = None
         self.body: bytes | None = None
@@ -133,29 +137,28 @@ class Call:
 class ModuleThreads:
     """A synchronous module's own threads, at most one per query in flight (the lane's limit).
 
-    Cheaper than a ``ThreadPoolExecutor`` per query: no ``concurrent.futures.Future`` (a
-    ``Condition`` and callbacks each), jobs in a C ``SimpleQueue``, and results handed back to
-    the loop in batches: one loop wake-up for every call that finished in the meantime. A
-    thread is started whenever the jobs not yet handed back outnumber the threads, so a job
-    never waits behind a hung call; under load the busy threads take the queued jobs without
-    sleeping in between.
+    Cheaper than a ``ThreadPoolExecutor``: no ``concurrent.futures.Future`` per call (a
+    ``Condition`` and callbacks), calls in a C ``SimpleQueue``, and finished calls handed back to
+    the loop in batches, one loop wake-up for all that finished in the meantime. A thread is
+    started whenever the calls not yet handed back outnumber the threads, so a call never waits
+    behind a hung one; under load a thread takes the next queued call without sleeping.
     """
 
-    def __init__(self, name: str, deliver: Callable[[Call, asyncio.Future], None]) -> None:
+    def __init__(self, name: str, settle: Callable[[Call], None]) -> None:
         self.name = name
-        self._deliver_one = deliver
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._done: collections.deque[tuple[Call, asyncio.Future]] = collections.deque()
+        self._settle = settle
+        self._jobs: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self._done: collections.deque[Call] = collections.deque()
         self._wakeup_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.outstanding = 0  # submitted, not yet handed back (loop side)
         self.threads = 0
 
-    def submit(self, call: Call, waiter: asyncio.Future) -> None:
+    def submit(self, call: Call) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         self.outstanding += 1
-        self._jobs.put((call, waiter))
+        self._jobs.put(call)
         if self.outstanding > self.threads:
             self.threads += 1
             threading.Thread(target=self._work, name=f"module-{self.name}-{self.threads}", daemon=True).start()
@@ -163,11 +166,11 @@ class ModuleThreads:
     def _work(self) -> None:
         get, done = self._jobs.get, self._done
         while True:
-            job = get()
-            if job is None:
+            call = get()
+            if call is None:
                 return
-            job[0].run()
-            done.append(job)
+            call.run()
+            done.append(call)
             if not self._wakeup_pending:
                 self._wakeup_pending = True
                 try:
@@ -176,14 +179,13 @@ class ModuleThreads:
                     return
 
     def _deliver(self) -> None:
-        """On the loop: hand every finished call to its query (cleared first, so a call that
-        finishes while we drain schedules a new wake-up or is drained here)."""
+        """On the loop: settle every finished call (the flag is cleared first, so a call that
+        finishes while we drain either is drained here or schedules a new wake-up)."""
         self._wakeup_pending = False
         done = self._done
         while done:
-            call, waiter = done.popleft()
             self.outstanding -= 1
-            self._deliver_one(call, waiter)
+            self._settle(done.popleft())
 
     def shutdown(self) -> None:
         for _ in range(self.threads):
@@ -191,63 +193,57 @@ class ModuleThreads:
 
 
 class Lane:
-    """One module's bounded concurrency: ``limit`` slots, a FIFO of waiters, its own threads."""
+    """One module's bounded concurrency: ``limit`` calls running, the others queued in order."""
 
     def __init__(self, module: LoadedModule, timeout: float, limit: int) -> None:
         self.module = module
         self.timeout = timeout
         self.limit = limit
         self.in_flight = 0
-        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        self._queued: collections.deque[Call] = collections.deque()
         self.threads = ModuleThreads(module.name, self.settle)
 
-    async def acquire(self, deadline: float) -> bool:
-        """Take a slot before ``deadline`` (loop time); False when none freed up in time."""
-        if self.in_flight < self.limit and not self._waiters:
-            self.in_flight += 1
-            return True
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(max(0.0, deadline - loop.time()), _expire, waiter)
-        try:
-            granted = await waiter  # True from release(), None from the timer
-        except BaseException:  # cancelled while queued: never leak a slot granted meanwhile
-            self._give_up(waiter)
-            raise
-        finally:
-            timer.cancel()
-        if granted:
-            return True
-        self._give_up(waiter)
-        return False
+    def start(self, call: Call) -> None:
+        """Run ``call`` now if a slot is free, else when one frees up (first come, first served)."""
+        if self.in_flight < self.limit and not self._queued:
+            self._begin(call)
+        else:
+            self._queued.append(call)
 
-    def _give_up(self, waiter: asyncio.Future) -> None:
-        if waiter.done() and not waiter.cancelled() and waiter.result():
-            self.release()  # granted as we gave up: pass the slot on
-            return
-        if not waiter.done():
-            waiter.cancel()
+    def withdraw(self, call: Call) -> None:
+        """A queued call's query gave up (deadline, cancellation): it will not run."""
         try:
-            self._waiters.remove(waiter)
+            self._queued.remove(call)
         except ValueError:
             pass
 
-    def release(self) -> None:
-        """Hand the slot to the oldest waiter still waiting, or free it."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)
-                return
-        self.in_flight -= 1
+    def _begin(self, call: Call) -> None:
+        self.in_flight += 1
+        call.begun = True
+        if self.module.is_async:
+            task = call.task = asyncio.get_running_loop().create_task(call.run_async())
+            task.add_done_callback(lambda done: self._settle_task(call, done))
+        else:
+            self.threads.submit(call)
 
-    def settle(self, call: Call, waiter: asyncio.Future) -> None:
-        """The call really ended: free its slot, and hand it to the query if that still waits
-        (else the query timed out: log what became of the call)."""
-        self.release()
-        if not waiter.done():
-            waiter.set_result(call)
+    def _settle_task(self, call: Call, task: asyncio.Task) -> None:
+        if task.cancelled():
+            call.error = asyncio.CancelledError()
+        elif task.exception() is not None:
+            call.error = task.exception()
+        self.settle(call)
+
+    def settle(self, call: Call) -> None:
+        """The call really ended (a timed-out sync call keeps its slot until then): start the
+        next queued call, and hand this one to its query if that still waits (else log what
+        became of it)."""
+        self.in_flight -= 1
+        while self._queued and self.in_flight < self.limit:
+            queued = self._queued.popleft()
+            if not queued.waiter.done():  # else its query just gave up, and withdraws it
+                self._begin(queued)
+        if not call.waiter.done():
+            call.waiter.set_result(call)
         else:
             _report_late(self.module.name, call)
 
@@ -284,32 +280,28 @@ class Dispatcher:
         if lane is None:
             message = self.unknown_module(name)
             return Outcome(error_body(message), message)
-        module = lane.module
         timeout = lane.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if not await lane.acquire(deadline):
-            message = (f"Timeout: module {name!r} is busy ({lane.in_flight} queries in progress, "
-                       f"limit {lane.limit}) and had no free slot within {timeout:g} s")
-            log.warning("Timeout on %s (no free slot)", name)
-            return Outcome(error_body(message), message)
-        # The lane slot is released when the call really ends (Lane.settle), not at the deadline.
-        call = Call(module, request, raw)
-        waiter = loop.create_future()
-        task = None
-        if module.is_async:
-            task = loop.create_task(call.run_async())
-            task.add_done_callback(lambda done: _settle_task(lane, call, waiter, done))
-        else:
-            lane.threads.submit(call, waiter)
-        timer = loop.call_at(deadline, _expire, waiter)
+        call = Call(lane.module, request, raw, loop.create_future())
+        timer = loop.call_later(timeout, _expire, call.waiter)  # one deadline: queueing included
+        lane.start(call)
         try:
-            done = await waiter
+            done = await call.waiter
+        except BaseException:  # cancelled (a module's query_module() call timing out)
+            if not call.begun:
+                lane.withdraw(call)
+            raise
         finally:
             timer.cancel()
         if done is None:
-            if task is not None:
-                task.cancel()
+            if not call.begun:
+                lane.withdraw(call)
+                message = (f"Timeout: module {name!r} is busy ({lane.in_flight} queries in progress, "
+                           f"limit {lane.limit}) and had no free slot within {timeout:g} s")
+                log.warning("Timeout on %s (no free slot)", name)
+                return Outcome(error_body(message), message)
+            if call.task is not None:
+                call.task.cancel()
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
             return Outcome(error_body(message), message, call.module_ms())
@@ -326,14 +318,6 @@ class Dispatcher:
                   exc_info=exc, extra={"secrets": secrets})
         message = f"Module {name!r} failed: {detail}"
         return Outcome(error_body(message), message, call.module_ms())
-
-
-def _settle_task(lane: Lane, call: Call, waiter: asyncio.Future, task: asyncio.Task) -> None:
-    if task.cancelled():
-        call.error = asyncio.CancelledError()
-    elif task.exception() is not None:
-        call.error = task.exception()
-    lane.settle(call, waiter)
 
 
 def _expire(waiter: asyncio.Future) -> None:
