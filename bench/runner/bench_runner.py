@@ -69,17 +69,23 @@ RUNS = {"pap-tlp": {100: 300, 1000: 60, 10000: 10}, "pap-tlp-red": {100: 300, 10
 
 
 class RecordingClient(ModuleClient):
-    """The runner's client, keeping each request body and decoded answer (their JSON cost is
-    the baseline)."""
+    """The runner's client, timing each HTTP exchange and, when ``keep`` is set, keeping its
+    request body and decoded answer (their JSON cost is the baseline). Timed runs keep nothing:
+    a request body kept alive would stop the allocator reusing its memory, and the next
+    node would pay fresh pages that a real run does not."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.exchanges: list[tuple[bytes, Any, float]] = []
+        self.keep = False
+        self.seconds: list[float] = []
+        self.exchanges: list[tuple[bytes, Any]] = []
 
     def query_bytes(self, payload: bytes, timeout: float | None = None):
         t0 = time.perf_counter()
         answer, module_time = super().query_bytes(payload, timeout)
-        self.exchanges.append((payload, answer, time.perf_counter() - t0))
+        self.seconds.append(time.perf_counter() - t0)
+        if self.keep:
+            self.exchanges.append((payload, answer))
         return answer, module_time
 
 
@@ -92,7 +98,7 @@ def best(fn: Any, reps: int = 5) -> float:
     return result
 
 
-def json_cost(request: bytes, answer: Any, _seconds: float = 0.0) -> tuple[float, int]:
+def json_cost(request: bytes, answer: Any) -> tuple[float, int]:
     """(encode + decode the request once and the answer once with orjson, answer size)."""
     answer_bytes = orjson.dumps(answer)
     request_obj = orjson.loads(request)
@@ -166,24 +172,25 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
     walls, per_node, outcome, trace = [], {}, None, []
     started = time.perf_counter()
     for _ in range(runs):
-        client.exchanges.clear()
+        client.seconds.clear()
         t0 = time.perf_counter()
         result = runner.run(workflow, event)
         walls.append(time.perf_counter() - t0)
         outcome, trace = result.outcome, result.walk.trace
-        exchanges = iter(client.exchanges)
+        exchanges = iter(client.seconds)
         for node in trace:
-            sent = not node.mocked and node.status not in ("disabled_module", "loading_error")
-            exchange = next(exchanges) if sent else None
-            per_node.setdefault((node.node, node.module), []).append(
-                (node.duration, node.module_time, exchange, node.duration - (exchange[2] if exchange else 0.0)))
+            http = next(exchanges) if _sent(node) else 0.0
+            per_node.setdefault((node.node, node.module), []).append((node.duration, node.module_time, node.duration - http))
     total = time.perf_counter() - started
+    client.keep = True  # one more run, untimed, for the payloads
+    exchanges = iter(client.exchanges)
+    payloads = {(n.node, n.module): next(exchanges) for n in runner.run(workflow, event).walk.trace if _sent(n)}
     client.close()
     folds = {trace[i].node: cost for i, cost in fold_costs(event, trace, catalog).items()}
     nodes = []
     for (nid, module), samples in per_node.items():
         duration = statistics.median(s[0] for s in samples)
-        exchange = samples[-1][2]
+        exchange = payloads.get((nid, module))
         server_times = [s[1] for s in samples if s[1] is not None]
         spec = catalog.get("logic", module) or catalog.get("action", module)
         if server_times:
@@ -195,7 +202,7 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
         baseline, answer_size = json_cost(*exchange) if exchange is not None else (None, None)
         overhead = duration - mod_time if mod_time is not None else None
         fold = folds.get(nid)
-        outside = statistics.median(s[3] for s in samples)
+        outside = statistics.median(s[2] for s in samples)
         nodes.append({"node": nid, "module": module, "node_ms": duration * 1e3,
                       "module_ms": None if mod_time is None else mod_time * 1e3, "module_time_from": source,
                       "overhead_ms": None if overhead is None else overhead * 1e3,
@@ -209,6 +216,10 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
                       else (overhead - fold) / baseline})
     return {"blueprint": name, "attributes": len(event["Event"]["Attribute"]), "runs": runs, "outcome": outcome,
             "wall_ms_median": statistics.median(walls) * 1e3, "runs_per_s": runs / total, "nodes": nodes}
+
+
+def _sent(node: Any) -> bool:
+    return not node.mocked and node.status not in ("disabled_module", "loading_error")
 
 
 def main() -> int:
