@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from misp_modules.lib.redact import MASK, is_secret_key, redact, secret_values
@@ -24,6 +26,10 @@ API_KEY = "apikey-SECRET-0000"
     ('{"authkey": "k\\"ey"}', 'k\\"ey'),
     ("password=hunter2&user=bob", "hunter2"),
     ("url?apikey=zzz&x=1", "zzz"),
+    ("POST https://chat.example.org/hooks/xf9a8b7c6d5e4f3g2h1i0jklmn failed", "xf9a8b7c6d5e4f3g2h1i0jklmn"),
+    ('{"incoming_webhook_url": "http://127.0.0.1:8065/hooks/abc-123_def"}', "abc-123_def"),
+    ("https://hooks.slack.com/services/T0AAA1111/B0BBB2222/XXXXxxxxXXXXxxxx", "XXXXxxxxXXXXxxxx"),
+    ("https://discord.com/api/webhooks/123456789/tok-EN_value", "tok-EN_value"),
 ])
 def test_text_shapes(text, secret):
     cleaned = redact(text)
@@ -77,3 +83,47 @@ def test_server_logs_and_errors_never_show_secrets(make_server):
     for secret in (TELEGRAM_TOKEN, PLAIN_TOKEN, API_KEY, "hdr-secret-1", "SIG-SECRET", "AAH-secret"):
         assert secret not in logs  # ...redacted, tracebacks included
     assert "Traceback (most recent call last)" in logs
+
+
+HOOK_ID = "mmhookid0secret0value0abcd"
+WEBHOOK_MODULE = """
+import logging
+
+moduleinfo = {"version": "0.1", "author": "Tests", "description": "Posts to a webhook",
+              "module-type": ["action"], "name": "Hook poster"}
+log = logging.getLogger("misp_modules.tests.hook_poster")
+
+
+def dict_handler(request):
+    url = request["params"]["incoming_webhook_url"]
+    log.warning("posting to %s", url)
+    raise ConnectionError(f"POST {url} failed: 404 Not Found")
+
+
+def introspection():
+    return {"config": {}}
+
+
+def version():
+    return dict(moduleinfo, config={})
+"""
+
+
+def test_incoming_webhook_urls_never_show_their_id(make_server, tmp_path):
+    """Mattermost's /hooks/<id> (and Slack's /services/...) carry the credential in the path,
+    under a param name that says nothing secret: masked in answers and in every log line."""
+    (tmp_path / "action_mod").mkdir()
+    (tmp_path / "action_mod" / "hook_poster.py").write_text(WEBHOOK_MODULE)
+    server = make_server(custom_dir=str(tmp_path), extra_args=["-d"])
+    slack = "https://hooks.slack.com/services/T0AAA1111/B0BBB2222/SlackSecret0123456789"
+    for url in (f"https://chat.example.org/hooks/{HOOK_ID}", slack):
+        payload = {"module": "hook_poster", "params": {"incoming_webhook_url": url}}
+        status, _headers, body = server.request("POST", f"/query?hook={url}", json.dumps(payload).encode())
+        answer = json.loads(body)
+        assert status == 200 and answer["error"].startswith("Module 'hook_poster' failed: ConnectionError: POST ")
+        assert HOOK_ID not in answer["error"] and "SlackSecret" not in answer["error"] and MASK in answer["error"]
+    server.wait_for_log(r"200 POST /query\?hook=\S+ \(127\.0\.0\.1\) [\d.]+ms module=hook_poster", count=2)
+    logs = server.logs()
+    assert "MISP QueryModule hook_poster request" in logs and "posting to https://chat.example.org/hooks/***" in logs
+    assert "Traceback (most recent call last)" in logs
+    assert HOOK_ID not in logs and "SlackSecret" not in logs

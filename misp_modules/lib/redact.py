@@ -9,6 +9,8 @@ by modules for their error messages. It understands the shapes secrets take in t
 * Telegram Bot API URLs, where the token is a path segment (``/bot<token>/``);
 * Teams / Power Automate webhook URLs (``sig=`` query parameter; legacy connector URLs, which
   are a secret as a whole);
+* incoming-webhook URLs whose path is the credential: Mattermost ``/hooks/<id>``, Slack
+  ``/services/T.../B.../<secret>``, Discord ``/api/webhooks/<id>/<token>``;
 * ``Authorization:`` headers (``Bearer``/``Basic``/bare);
 * any literal value passed in ``secrets`` (e.g. the values of a request's secret params), for
   secrets that appear somewhere unexpected, such as inside an exception message.
@@ -47,6 +49,12 @@ _TEXT_RULES: list[tuple[re.Pattern[str], Any]] = [
     # Legacy Office 365 connector URLs: the whole path is the credential.
     (re.compile(r"(?i)(https?://[^/\s'\"]*(?:webhook\.office\.com|outlook\.office\.com)/webhook(?:b2)?/)[^\s'\"]+"),
      r"\1" + MASK),
+    # Mattermost incoming webhooks: https://host/hooks/<id>, the id is the credential.
+    (re.compile(r"(/hooks/)[A-Za-z0-9_\-]+"), r"\1" + MASK),
+    # Slack incoming webhooks: https://hooks.slack.com/services/T.../B.../<secret>.
+    (re.compile(r"(/services/)T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+"), r"\1" + MASK),
+    # Discord webhooks: https://discord.com/api/webhooks/<id>/<token>.
+    (re.compile(r"(/api/webhooks/[0-9]+/)[A-Za-z0-9_\-]+"), r"\1" + MASK),
     # "key": "value" (JSON / Python reprs).
     (re.compile(r"""(?i)(["'](?:""" + _KEY + r""")["']\s*:\s*)(["'])(?:\\.|(?!\2).)*\2"""), r"\1\2" + MASK + r"\2"),
     # key=value (query strings, form bodies, log text), including sig=... of Power Automate URLs.
@@ -55,7 +63,7 @@ _TEXT_RULES: list[tuple[re.Pattern[str], Any]] = [
 
 
 # Every text rule needs one of these words; most log lines have none and skip the rules.
-_TRIGGER = re.compile(r"(?i)token|key|pass|pwd|secret|sig|credential|cookie|authori|/bot|webhook")
+_TRIGGER = re.compile(r"(?i)token|key|pass|pwd|secret|sig|credential|cookie|authori|/bot|webhook|/hooks/|/services/")
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
