@@ -63,7 +63,9 @@ _TEXT_RULES: list[tuple[re.Pattern[str], Any]] = [
 
 
 # Every text rule needs one of these words; most log lines have none and skip the rules.
-_TRIGGER = re.compile(r"(?i)token|key|pass|pwd|secret|sig|credential|cookie|authori|/bot|webhook|/hooks/|/services/")
+# Searched in the lowercased text: a case-insensitive alternation scans ten times slower,
+# and this runs for every log line (access lines included).
+_TRIGGER = re.compile(r"token|key|pass|pwd|secret|sig|credential|cookie|authori|/bot|webhook|/hooks/|/services/")
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -90,7 +92,7 @@ def _redact_text(text: str, literals: list[str]) -> str:
     for literal in literals:
         if literal in text:
             text = text.replace(literal, MASK)
-    if not _TRIGGER.search(text):
+    if not _TRIGGER.search(text.lower()):
         return text
     for pattern, replacement in _TEXT_RULES:
         text = pattern.sub(replacement, text)
