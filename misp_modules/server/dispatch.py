@@ -75,24 +75,52 @@ class Outcome:
 
 
 class Call:
-    """One query's handler call. The loop fills in how it goes (``waiter`` gets the call back
-    when it ends, or ``None`` at the deadline); whoever runs it, a module thread or a task,
-    fills in when the handler started, how long it ran (the figure ``Server-Timing`` reports:
-    no queueing, no decoding, no serialising), and its serialised result or its exception."""
+    """One query's handler call. The loop decides how it ends for the query: :meth:`conclude`
+    runs the query's ``on_end`` once, with True when the call ended or False at the deadline.
+    Whoever runs it, a module thread or a task, fills in when the handler started, how long it
+    ran (the figure ``Server-Timing`` reports: no queueing, no decoding, no serialising), and
+    its serialised result or its exception."""
 
-    __slots__ = ("module", "request", "raw", "waiter", "begun", "task", "started", "took", "body", "error")
+    __slots__ = ("module", "request", "raw", "on_end", "concluded", "timer", "begun", "task",
+                 "started", "took", "body", "error")
 
-    def __init__(self, module: LoadedModule, request: dict, raw: bytes | None, waiter: asyncio.Future) -> None:
+    def __init__(self, module: LoadedModule, request: dict, raw: bytes | None,
+                 on_end: Callable[[bool], None]) -> None:
         self.module = module
         self.request = request
         self.raw = raw
-        self.waiter = waiter
+        self.on_end = on_end
+        self.concluded = False  # the query got its answer (or gave up)
+        self.timer: asyncio.TimerHandle | None = None  # the query's deadline
         self.begun = False  # got a slot in its lane
         self.task: asyncio.Task | None = None  # async handlers
         self.started: float | None = None
         self.took: float | None = None
         self.body: bytes | None = None
         self.error: BaseException | None = None
+
+    def conclude(self, ended: bool) -> bool:
+        """Answer the query (``ended``: the call ended; else its deadline passed), unless it
+        already was; False then (the call ended after the query stopped waiting)."""
+        if not self.abandon():
+            return False
+        try:
+            self.on_end(ended)
+        except Exception:  # noqa: BLE001 - never let one query's answer break the others'
+            log.exception("Answering a query for module %s failed", self.module.name)
+        return True
+
+    def abandon(self) -> bool:
+        """The query stops waiting (answered, or cancelled); False if it already had."""
+        if self.concluded:
+            return False
+        self.concluded = True
+        if self.timer is not None:
+            self.timer.cancel()
+        return True
+
+    def expire(self) -> None:
+        self.conclude(False)
 
     def run(self) -> None:
         """Run a synchronous handler (in a module thread)."""
@@ -240,11 +268,9 @@ class Lane:
         self.in_flight -= 1
         while self._queued and self.in_flight < self.limit:
             queued = self._queued.popleft()
-            if not queued.waiter.done():  # else its query just gave up, and withdraws it
+            if not queued.concluded:  # else its query just gave up
                 self._begin(queued)
-        if not call.waiter.done():
-            call.waiter.set_result(call)
-        else:
+        if not call.conclude(True):
             _report_late(self.module.name, call)
 
     def shutdown(self) -> None:
@@ -273,27 +299,37 @@ class Dispatcher:
             return f"Module {name!r} is not available: it failed to load at startup ({failure.reason})"
         return f"Unknown module {name!r} (GET /modules lists the loaded modules)"
 
-    async def run(self, name: str, request: dict, raw: bytes | None = None,
-                  timeout: float | None = None) -> Outcome:
-        """Run module ``name`` on ``request`` (``raw``: the body as received, for ``handler(q)``)."""
+    def submit(self, name: str, request: dict, raw: bytes | None, timeout: float | None,
+               reply: Callable[[Outcome], None]) -> Call | None:
+        """Start module ``name`` on ``request`` (``raw``: the body as received, for
+        ``handler(q)``); ``reply`` gets the outcome on the loop, once. The ``/query`` path: no
+        task or future per query. Returns the call (None for an unknown module)."""
         lane = self.lanes.get(name)
         if lane is None:
             message = self.unknown_module(name)
-            return Outcome(error_body(message), message)
+            reply(Outcome(error_body(message), message))
+            return None
         timeout = lane.timeout if timeout is None else timeout
-        loop = asyncio.get_running_loop()
-        call = Call(lane.module, request, raw, loop.create_future())
-        timer = loop.call_later(timeout, _expire, call.waiter)  # one deadline: queueing included
+        call = Call(lane.module, request, raw, lambda ended: reply(self._outcome(lane, call, ended, timeout)))
+        call.timer = asyncio.get_running_loop().call_later(timeout, call.expire)  # queueing included
         lane.start(call)
+        return call
+
+    async def run(self, name: str, request: dict, raw: bytes | None = None,
+                  timeout: float | None = None) -> Outcome:
+        """:meth:`submit` as a coroutine (for :func:`query_module`)."""
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        call = self.submit(name, request, raw, timeout, lambda outcome: answer.done() or answer.set_result(outcome))
         try:
-            done = await call.waiter
+            return await answer
         except BaseException:  # cancelled (a module's query_module() call timing out)
-            if not call.begun:
-                lane.withdraw(call)
+            if call is not None and call.abandon() and not call.begun:
+                self.lanes[name].withdraw(call)
             raise
-        finally:
-            timer.cancel()
-        if done is None:
+
+    def _outcome(self, lane: Lane, call: Call, ended: bool, timeout: float) -> Outcome:
+        name = lane.module.name
+        if not ended:
             if not call.begun:
                 lane.withdraw(call)
                 message = (f"Timeout: module {name!r} is busy ({lane.in_flight} queries in progress, "
@@ -312,17 +348,12 @@ class Dispatcher:
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
             return Outcome(error_body(message), message, call.module_ms())
-        secrets = secret_values(request)
+        secrets = secret_values(call.request)
         detail = redact(f"{type(exc).__name__}: {exc}", secrets)
         log.error("Something went wrong when processing query request (module %s)", name,
                   exc_info=exc, extra={"secrets": secrets})
         message = f"Module {name!r} failed: {detail}"
         return Outcome(error_body(message), message, call.module_ms())
-
-
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def _report_late(name: str, call: Call) -> None:

@@ -54,7 +54,6 @@ class QueryEndpoint:
         self.in_flight = 0
         self.idle = asyncio.Event()
         self.idle.set()
-        self._tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
         self._date_second = -1
         self._date = ""
         self.too_large_body = orjson.dumps({"error": f"Request body too large (limit {max_body_size} bytes, "
@@ -69,14 +68,11 @@ class QueryEndpoint:
             self._date_second = second
         return self._date
 
-    def started(self, task: asyncio.Task) -> None:
+    def started(self) -> None:
         self.in_flight += 1
         self.idle.clear()
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
+    def finished(self) -> None:
         self.in_flight -= 1
         if self.in_flight == 0:
             self.idle.set()
@@ -166,16 +162,19 @@ class Exchange(httputil.HTTPMessageDelegate):
             log.debug("MISP QueryModule %s request %s", module,
                       orjson.dumps(redact(request), option=orjson.OPT_NON_STR_KEYS).decode(),
                       extra={"secrets": secret_values(request)})
-        endpoint.started(asyncio.ensure_future(self.run(module, request, body, timeout)))
+        endpoint.started()
+        endpoint.dispatcher.submit(module, request, body, timeout, self.reply)
 
     def on_connection_close(self) -> None:
         if self.forward is not None:
             self.forward.on_connection_close()
         # A query already running keeps running (and is logged); its answer goes nowhere.
 
-    async def run(self, module: str, request: dict, body: bytes, timeout: float | None) -> None:
-        outcome = await self.router.endpoint.dispatcher.run(module, request, body, timeout)
-        self.respond(200, outcome.body, outcome)
+    def reply(self, outcome: Outcome) -> None:
+        try:
+            self.respond(200, outcome.body, outcome)
+        finally:
+            self.router.endpoint.finished()
 
     def respond(self, status: int, body: bytes, outcome: Outcome | None = None) -> None:
         self.answered = True
