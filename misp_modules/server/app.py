@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
 import signal
@@ -97,6 +98,10 @@ def run(options: Options) -> int:
     for name in settings.modules:
         if name not in registry.modules and name not in registry.failures:
             log.warning("Configuration has settings for module %r, which does not exist", name)
+    # Everything loaded so far lives as long as the server: out of the collector's sight, a full
+    # collection under load scans only what queries create (a 30 ms pause became a few ms), and
+    # forked workers keep sharing those pages instead of copying them when the collector runs.
+    gc.freeze()
     try:
         if options.workers > 1:
             sockets, port = workers.reserve_port(options.port, options.listen)

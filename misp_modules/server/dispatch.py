@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import queue
 import threading
@@ -85,7 +86,7 @@ class Call:
                  "started", "took", "body", "error")
 
     def __init__(self, module: LoadedModule, request: dict, raw: bytes | None,
-                 on_end: Callable[[bool], None]) -> None:
+                 on_end: Callable[[Call, bool], None]) -> None:
         self.module = module
         self.request = request
         self.raw = raw
@@ -105,7 +106,7 @@ class Call:
         if not self.abandon():
             return False
         try:
-            self.on_end(ended)
+            self.on_end(self, ended)
         except Exception:  # noqa: BLE001 - never let one query's answer break the others'
             log.exception("Answering a query for module %s failed", self.module.name)
         return True
@@ -117,6 +118,7 @@ class Call:
         self.concluded = True
         if self.timer is not None:
             self.timer.cancel()
+            self.timer = None  # no reference cycle left for the garbage collector
         return True
 
     def expire(self) -> None:
@@ -250,11 +252,12 @@ class Lane:
         call.begun = True
         if self.module.is_async:
             task = call.task = asyncio.get_running_loop().create_task(call.run_async())
-            task.add_done_callback(lambda done: self._settle_task(call, done))
+            task.add_done_callback(functools.partial(self._settle_task, call))
         else:
             self.threads.submit(call)
 
     def _settle_task(self, call: Call, task: asyncio.Task) -> None:
+        call.task = None
         if task.cancelled():
             call.error = asyncio.CancelledError()
         elif task.exception() is not None:
@@ -310,7 +313,8 @@ class Dispatcher:
             reply(Outcome(error_body(message), message))
             return None
         timeout = lane.timeout if timeout is None else timeout
-        call = Call(lane.module, request, raw, lambda ended: reply(self._outcome(lane, call, ended, timeout)))
+        # No closure over `call` (a reference cycle per query would feed the garbage collector).
+        call = Call(lane.module, request, raw, functools.partial(self._conclude, lane, timeout, reply))
         call.timer = asyncio.get_running_loop().call_later(timeout, call.expire)  # queueing included
         lane.start(call)
         return call
@@ -326,6 +330,10 @@ class Dispatcher:
             if call is not None and call.abandon() and not call.begun:
                 self.lanes[name].withdraw(call)
             raise
+
+    def _conclude(self, lane: Lane, timeout: float, reply: Callable[[Outcome], None], call: Call,
+                  ended: bool) -> None:
+        reply(self._outcome(lane, call, ended, timeout))
 
     def _outcome(self, lane: Lane, call: Call, ended: bool, timeout: float) -> Outcome:
         name = lane.module.name
