@@ -107,3 +107,24 @@ def test_apply_to_misp_stops_at_the_first_refusal(misp) -> None:
     assert "detach_tag 'never-attached' on event" in str(failure.value) and "HTTP 404" in str(failure.value)
     assert failure.value.applied == [{"op": "publish", "uuid": E, "applied": True}]
     assert sum(p.startswith("POST /events/publish/") for p in fake.paths()) == 1
+
+
+def test_attributes_added_mid_batch_are_found_by_later_changes() -> None:
+    """The view indexes attributes once per call; adding some must not hide them from later ops."""
+    event = {"Event": {"uuid": "E", "timestamp": "1", "Tag": [],
+                       "Attribute": [{"uuid": "a1", "type": "md5", "value": "x", "to_ids": True, "Tag": []}],
+                       "Object": [], "_AttributeFlattened": [{"uuid": "a1", "type": "md5", "value": "x",
+                                                              "to_ids": True, "Tag": []}]}}
+    new = {"uuid": "a2", "type": "sha1", "value": "y", "to_ids": True, "Tag": []}
+    obj = {"uuid": "o1", "name": "file", "timestamp": "1", "Attribute": [
+        {"uuid": "a3", "type": "md5", "value": "z", "to_ids": True, "timestamp": "1", "Tag": []}]}
+    out = ch.apply_changes(event, [ch.set_field("attribute", "a1", "to_ids", False),
+                                   ch.add_attribute("E", new), ch.add_object("E", obj),
+                                   ch.set_field("attribute", "a2", "to_ids", False),
+                                   ch.attach_tag("attribute", "a2", "known", True),
+                                   ch.touch("attribute", "a3", event_uuid="E")], now=7)["Event"]
+    flat = {a["uuid"]: a for a in out["_AttributeFlattened"]}
+    assert [flat[u]["to_ids"] for u in ("a1", "a2", "a3")] == [False, False, True]
+    assert out["Attribute"][1]["to_ids"] is False and [t["name"] for t in flat["a2"]["Tag"]] == ["known"]
+    assert out["Object"][0]["timestamp"] == "7" and out["Object"][0]["Attribute"][0]["timestamp"] == "7"
+    assert event["Event"]["Attribute"][0]["to_ids"] is True  # the input is not modified
