@@ -7,7 +7,9 @@ use, starts each server with the same trivial action module (``-c bench/server/m
 drives them with the same load generator (``wrk``; ``apt-get install wrk``). Prints, for each
 configuration of ours, the ratio to upstream of: ``/query`` requests/s, p50 and p99 latency at
 N connections; the servers' CPU time per ``/query`` (the figure least disturbed by other load on
-the machine); ``/modules`` p99 latency while ``/query`` is loaded (new connection per call,
+the machine), and how the machine's cores were shared meanwhile (server, wrk, everything else:
+other work on a shared box lowers a 2-process server's throughput more than a 1-process one's);
+``/modules`` p99 latency while ``/query`` is loaded (new connection per call,
 as MISP's curl does); startup time to the first answered ``/healthcheck``; peak RSS.
 Raw numbers go to ``bench/results/`` (gitignored). Not part of the test suite.
 """
@@ -48,6 +50,9 @@ class Result:
     query_p50_ms: float = 0.0
     query_p99_ms: float = 0.0
     query_cpu_us: float = 0.0
+    server_cores: float = 0.0  # CPU the server used during the /query phase, in cores
+    wrk_cores: float = 0.0  # the load generator's share of the same 2 cores
+    other_cores: float = 0.0  # everything else on the machine meanwhile (other work, kernel)
     modules_p50_ms: float = 0.0
     modules_p99_ms: float = 0.0
     modules_max_ms: float = 0.0
@@ -139,6 +144,20 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def children_cpu() -> float:
+    """CPU time of this script's finished children: the wrk runs."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def box_cpu() -> float:
+    """CPU seconds the whole machine spent busy (all cores, everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def modules_latency(port: int, seconds: float) -> tuple[list[float], int]:
     """GET /modules every 20 ms on a new connection each time, like MISP; latencies in ms."""
     latencies, errors = [], 0
@@ -180,9 +199,14 @@ def measure(name: str, command: list[str], port: int, env: dict, args, script: s
             result.startup_s = time.perf_counter() - started
             url = f"http://127.0.0.1:{port}/query"
             wrk(url, script, 2, args.connections)  # warm up
-            cpu_before = cpu_seconds(proc.pid)
+            cpu_before, wrk_before, box_before = cpu_seconds(proc.pid), children_cpu(), box_cpu()
+            wall = time.perf_counter()
             q = wrk(url, script, args.duration, args.connections)
-            result.query_cpu_us = 1e6 * (cpu_seconds(proc.pid) - cpu_before) / q["requests"]
+            wall = time.perf_counter() - wall
+            server_cpu, wrk_cpu = cpu_seconds(proc.pid) - cpu_before, children_cpu() - wrk_before
+            result.query_cpu_us = 1e6 * server_cpu / q["requests"]
+            result.server_cores, result.wrk_cores = server_cpu / wall, wrk_cpu / wall
+            result.other_cores = max(0.0, (box_cpu() - box_before) / wall - result.server_cores - result.wrk_cores)
             result.query_rps, result.query_p50_ms, result.query_p99_ms = q["rps"], q["p50"], q["p99"]
             # /modules while /query is saturated
             loader = threading.Thread(target=wrk, args=(url, script, args.duration, args.connections))
@@ -236,7 +260,10 @@ def main() -> int:
     base = runs[0]
     rows = [("/query requests/s", "query_rps", True), ("/query p50 ms", "query_p50_ms", False),
             ("/query p99 ms", "query_p99_ms", False),
-            ("server CPU us per /query", "query_cpu_us", False), ("/modules p99 ms under load", "modules_p99_ms", False),
+            ("server CPU us per /query", "query_cpu_us", False),
+            ("cores: server during /query", "server_cores", False), ("cores: wrk during /query", "wrk_cores", False),
+            ("cores: other work on the box", "other_cores", False),
+            ("/modules p99 ms under load", "modules_p99_ms", False),
             ("/modules max ms under load", "modules_max_ms", False), ("startup s (to /healthcheck)", "startup_s", False),
             ("peak RSS MB (sum of processes)", "peak_rss_mb", False),
             ("PSS MB after load (shared once)", "pss_mb", False)]
