@@ -143,3 +143,16 @@ def test_server_still_serves_after_every_error(custom_server):
         custom_server.request("POST", "/query", body)
     assert custom_server.query({"module": "notifier"}) == (200, {"data": True})
     assert custom_server.get("/healthcheck") == (200, {"status": True})
+
+
+def test_large_bodies_decode_with_the_collector_restored_after():
+    """The collector is paused only while a large body is decoded, valid or not."""
+    import gc
+
+    from misp_modules.server.query_endpoint import LARGE_BODY, BadRequest, parse_query
+
+    big = b'{"module": "m", "data": {"v": "' + b"x" * LARGE_BODY + b'"}}'
+    assert parse_query(big)[1] == "m" and gc.isenabled()
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        parse_query(big[:-1])
+    assert gc.isenabled()
