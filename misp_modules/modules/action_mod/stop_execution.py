@@ -2,8 +2,8 @@
 
 It always fails with its message (default "Execution stopped"), so a blocking walk stops there
 (outcome ``blocked``) and the MISP operation behind a blocking trigger is refused. The message
-is a Jinja template the runner renders before the call; an empty result falls back to the
-default, as in MISP.
+is a Jinja template the runner renders before the call; a result PHP calls ``empty()`` falls back
+to the default, as in MISP (``"0"`` included).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.semantics.php import is_empty
 
 DEFAULT_MESSAGE = "Execution stopped"
 PARAMS = [
@@ -29,6 +30,8 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 @node_handler(PARAMS)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     message = req.params["message"]
-    if not isinstance(message, str) or not message:
-        message = DEFAULT_MESSAGE if message in ("", None) else str(message)
+    if is_empty(message):
+        message = DEFAULT_MESSAGE
+    elif not isinstance(message, str):
+        message = str(message)
     return reply(False, errors=[message])
