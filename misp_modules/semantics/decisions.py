@@ -109,12 +109,14 @@ def tag_if(data: Any, params: Mapping) -> Decision:
     """``IF :: Tag``: the scope's tag names against the selected tags and galaxy clusters.
 
     Clusters are picked without their ``misp-galaxy:`` prefix; it is added back here. A scope
-    other than event/attribute is treated as ``event_attribute`` (inherited tags).
+    other than attribute/event_attribute reads the event's tags, as MISP's ``else`` branch does
+    (e.g. ``event_report`` from a newer MISP).
     """
     _require_array(data, "tag-if")
     selected = _picked(params, "tags") + ["misp-galaxy:" + php.to_string(c) for c in _picked(params, "clusters")]
     scope = _param(params, "tag-if", "scope")
-    path = next((p for s, p in _TAG_PATHS.items() if loose_eq(scope, s)), _TAG_PATHS["event_attribute"])
+    path = _TAG_PATHS["attribute"] if loose_eq(scope, "attribute") else (
+        _TAG_PATHS["event_attribute"] if loose_eq(scope, "event_attribute") else _TAG_PATHS["event"])
     extracted = hashpath.extract(data, path)
     return evaluate_condition(extracted, _param(params, "tag-if", "condition"), selected), []
 
@@ -140,7 +142,9 @@ def organisation_if(data: Any, params: Mapping) -> Decision:
     operator = "not_in" if (loose_eq(condition, "not_in") or loose_eq(condition, "not_equals")) else (
         "in" if (loose_eq(condition, "in") or loose_eq(condition, "equals")) else condition)
     selected = _param(params, "organisation-if", "org_id")
-    if not is_array(selected):
+    if is_empty(selected):  # MISP: `!empty($value) ? $value : []`, so "0" selects nothing
+        selected = []
+    elif not is_array(selected):
         selected = [selected]
     return evaluate_condition(selected, operator, org_id), []
 
