@@ -64,3 +64,33 @@ def test_organisation_if_php_empty_selection_selects_nothing(parts, org_id, cond
     del data["Event"]["orgc_id"]
     params = {"org_type": "orgc", "condition": condition, "org_id": org_id}
     assert branch(parts, "organisation-if", params, data) == expected
+
+
+# Module_distribution_if::__getPropagatedDistribution takes intval() of every level.
+@pytest.mark.parametrize("scope, event_level, attribute_level, selected, expected", [
+    ("event", "", "1", "0", "then"),         # intval("") == 0: Organisation only
+    ("event", "3 ", "1", "3", "then"),       # intval("3 ") == 3 (a leading-numeric string)
+    ("attribute", "3", "", "0", "then"),     # the attribute's "" is 0 and wins
+    ("attribute", "3", "2", "2", "then"),
+])
+def test_distribution_if_levels_are_intval(parts, scope, event_level, attribute_level, selected, expected):
+    data = event()
+    data["Event"]["distribution"] = event_level
+    data["Event"]["Attribute"][0]["distribution"] = attribute_level
+    params = {"scope": scope, "condition": "equals", "distribution": selected}
+    assert branch(parts, "distribution-if", params, data) == expected
+
+
+# Sharing groups: `array_diff()` compares the ids as strings ("01" is not "1").
+@pytest.mark.parametrize("event_sg, selected, condition, expected", [
+    ("01", ["1"], "equals", "else"),
+    ("01", ["1"], "not_equals", "then"),
+    (1, ["1"], "equals", "then"),
+    ("1", ["1", "2"], "not_equals", "else"),
+])
+def test_distribution_if_sharing_groups_compare_as_strings(parts, event_sg, selected, condition, expected):
+    data = event()
+    data["Event"]["distribution"] = "4"
+    data["Event"]["sharing_group_id"] = event_sg
+    params = {"scope": "event", "condition": condition, "distribution": "4", "sharing_group_id": selected}
+    assert branch(parts, "distribution-if", params, data) == expected

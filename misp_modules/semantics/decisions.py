@@ -172,20 +172,29 @@ def _php_range(start: int, end: int) -> list[int]:
     return list(range(start, end + step, step))
 
 
-def _most_restrictive(a: Any, b: Any) -> Any:
-    if loose_eq(a, 0) or loose_eq(b, 0):
+def _most_restrictive(a: int, b: Any) -> int:
+    """``__getMostRestrictiveDistribution(int, intval(b))``: levels are integers there."""
+    b = intval(b)
+    if a == 0 or b == 0:
         return 0
-    if loose_eq(a, 4) or loose_eq(b, 4):
+    if a == 4 or b == 4:
         return 4
-    return b if compare(b, a) < 0 else a  # PHP min(): the first of equal values
+    return min(a, b)
+
+
+def _sg_string(value: Any) -> str:
+    """How ``array_diff()`` sees a sharing-group id: ``(string)`` (an array is ``"Array"``)."""
+    return "Array" if is_array(value) else php.to_string(value)
 
 
 def distribution_if(data: Any, params: Mapping) -> Decision:
     """``IF :: Distribution``: the final (most restrictive) distribution against the selection.
 
     In attribute scope the attribute is ``Event.Attribute[0]`` (not ``_AttributeFlattened``),
-    folded with its object and the event. MISP crashes when that attribute is missing (attribute
-    scope, or a Sharing Group selection): :class:`UnsupportedDataError` here.
+    folded with its object and the event, every level taken through ``intval()`` (so ``""`` is
+    Organisation). Sharing-group ids are matched as strings (MISP's ``array_diff``). MISP crashes
+    when that attribute is missing (attribute scope, or a Sharing Group selection):
+    :class:`UnsupportedDataError` here.
     """
     _require_array(data, "distribution-if")
     scope = _param(params, "distribution-if", "scope")
@@ -205,7 +214,7 @@ def distribution_if(data: Any, params: Mapping) -> Decision:
     if by_event:
         final = _most_restrictive(5, event_distribution)
     else:
-        final = php.lookup(attribute, "distribution") if is_array(attribute) else None
+        final = intval(php.lookup(attribute, "distribution")) if not is_empty(attribute) else 5
         if has_object:
             final = _most_restrictive(final, php.lookup(obj, "distribution"))
         final = _most_restrictive(final, event_distribution)
@@ -222,14 +231,15 @@ def distribution_if(data: Any, params: Mapping) -> Decision:
                 final_groups.append(php.lookup(obj, "sharing_group_id"))
         groups = _param(params, "distribution-if", "sharing_group_id")
         groups = [] if is_empty(groups) else (groups if is_array(groups) else [groups])
+        picked = {_sg_string(g) for _, g in php.iter_items(groups)}  # array_diff() compares (string) $a === (string) $b
         if loose_eq(condition, "equals"):
             if not groups:
                 return bool(final_groups), []
-            return all(in_array(g, groups) for g in final_groups), []
+            return all(_sg_string(g) in picked for g in final_groups), []
         if loose_eq(condition, "not_equals"):
             if not groups:
                 return not final_groups, []
-            return not any(in_array(g, groups) for g in final_groups), []
+            return not any(_sg_string(g) in picked for g in final_groups), []
         return False, ["Condition operator not supported for that distribution level"]
     level = intval(selected)
     if loose_eq(condition, "more_restrictive_or_equal_than"):
