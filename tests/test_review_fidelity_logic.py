@@ -94,3 +94,15 @@ def test_distribution_if_sharing_groups_compare_as_strings(parts, event_sg, sele
     data["Event"]["sharing_group_id"] = event_sg
     params = {"scope": "event", "condition": condition, "distribution": "4", "sharing_group_id": selected}
     assert branch(parts, "distribution-if", params, data) == expected
+
+
+# Module_published_if: `evaluateCondition($is_published, $operator, true)`; the operator chain
+# starts with `in`, so a boolean condition (true == 'in') is `in` on a non-array: false.
+@pytest.mark.parametrize("condition, published, expected", [
+    ("equals", True, "then"), ("not_equals", False, "then"), ("equals", False, "else"),
+    (True, True, "else"), ("in", True, "else"), ("not_in", False, "else"),
+])
+def test_published_if_goes_through_evaluate_condition(parts, condition, published, expected):
+    data = event()
+    data["Event"]["published"] = published
+    assert branch(parts, "published-if", {"condition": condition}, data) == expected

@@ -122,15 +122,10 @@ def tag_if(data: Any, params: Mapping) -> Decision:
 
 
 def published_if(data: Any, params: Mapping) -> Decision:
-    """``IF :: Published``: ``!empty(Event.published)``, or its negation for not_equals."""
+    """``IF :: Published``: ``evaluateCondition(!empty(Event.published), condition, true)``."""
     _require_array(data, "published-if")
     published = not is_empty(hashpath.get(data, "Event.published"))
-    condition = _param(params, "published-if", "condition")
-    if loose_eq(condition, "equals"):
-        return published, []
-    if loose_eq(condition, "not_equals"):
-        return not published, []
-    return False, []
+    return evaluate_condition(published, _param(params, "published-if", "condition"), True), []
 
 
 def organisation_if(data: Any, params: Mapping) -> Decision:
