@@ -58,6 +58,9 @@ def test_tag_if_unknown_scope_reads_the_event_tags(parts, scope):
     ("", "not_in", "then"),
     (["0"], "in", "then"),      # a list holding "0" is a selection
     ("5", "in", "else"),
+    (["0"], True, "then"),      # convertOperators: true == 'equals', so `in`
+    (["0"], "equals", "then"),
+    (["0"], "not_equals", "else"),
 ])
 def test_organisation_if_php_empty_selection_selects_nothing(parts, org_id, condition, expected):
     data = event()

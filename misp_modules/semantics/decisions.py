@@ -134,8 +134,8 @@ def organisation_if(data: Any, params: Mapping) -> Decision:
     field = "Event.org_id" if loose_eq(_param(params, "organisation-if", "org_type"), "org") else "Event.orgc_id"
     org_id = intval(hashpath.get(data, field))
     condition = _param(params, "organisation-if", "condition")
-    operator = "not_in" if (loose_eq(condition, "not_in") or loose_eq(condition, "not_equals")) else (
-        "in" if (loose_eq(condition, "in") or loose_eq(condition, "equals")) else condition)
+    # convertOperators(): version 0.1's equals/not_equals; anything else goes to evaluateCondition as is
+    operator = "in" if loose_eq(condition, "equals") else ("not_in" if loose_eq(condition, "not_equals") else condition)
     selected = _param(params, "organisation-if", "org_id")
     if is_empty(selected):  # MISP: `!empty($value) ? $value : []`, so "0" selects nothing
         selected = []
