@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterable, Mapping
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 
@@ -71,8 +72,37 @@ _TRIGGER = re.compile(r"token|key|pass|pwd|secret|sig|credential|cookie|authori|
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     """Return ``value`` with secrets masked: text is scanned, dicts/lists are copied with secret
     keys masked and their strings scanned. Other values are returned unchanged."""
-    literals = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len, reverse=True)
+    parts = {part for s in secrets if isinstance(s, str) for part in secret_parts(s)}
+    literals = sorted({p for p in parts if len(p) >= 4}, key=len, reverse=True)
     return _redact(value, literals)
+
+
+_AUTH_SCHEME = re.compile(r"(?i)^\s*(?:bearer|basic|token|bot|apikey)\s+(\S+)\s*$")
+
+
+def secret_parts(secret: str) -> list[str]:
+    """``secret`` and the pieces of it that are credentials on their own, since a service may
+    echo a piece without the rest ("invalid token <t>" for ``Authorization: Bearer <t>``):
+    a URL's password, query values and long path segments (webhook ids, ``sig=``), the
+    credential of an ``<scheme> <credential>`` header value."""
+    parts = [secret]
+    auth = _AUTH_SCHEME.match(secret)
+    if auth:
+        parts.append(auth.group(1))
+    elif secret.lower().startswith(("http://", "https://")):
+        try:
+            url = urlsplit(secret)
+            password = url.password
+        except ValueError:
+            return parts
+        if password:
+            parts += [password, unquote(password)]
+        for raw in url.query.split("&"):
+            value = raw.partition("=")[2]
+            if len(value) >= 8:
+                parts += [value, unquote(value)]
+        parts += [segment for segment in url.path.split("/") if len(segment) >= 16]
+    return parts
 
 
 def _redact(value: Any, literals: list[str]) -> Any:
