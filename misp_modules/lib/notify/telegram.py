@@ -157,6 +157,11 @@ async def send_messages(token: str, chat_id: str, texts: Iterable[str], policy: 
                     await asyncio.sleep(wait)
     except TelegramError as exc:
         raise failure(_reason(exc, chat_id, target, policy), secrets) from None
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # python-telegram-bot reads any JSON answer as the Bot API's {"ok": ..., "result": {...}};
+        # a list, a string or a result of the wrong shape fails inside it with a bare TypeError.
+        raise failure(f"{SERVICE}: {target} did not answer like the Telegram Bot API "
+                      f"({type(exc).__name__} reading its answer)", secrets) from None
     finally:
         await request.shutdown()
     return ids
@@ -177,10 +182,17 @@ def _reason(exc: TelegramError, chat_id: str, target: str, policy: HttpPolicy) -
     if isinstance(exc, TimedOut):
         return f"{SERVICE}: no answer from {target} within {policy.timeout:g} s"
     if isinstance(exc, NetworkError):
-        if exc.__cause__ is not None:
+        if exc.__cause__ is not None and not isinstance(exc.__cause__, TelegramError):
             return f"{SERVICE}: cannot reach {target}: {transport_reason(exc.__cause__)}"
-        return f"{SERVICE}: {target} answered with an error ({description})"
+        # reached, but it answered an error status (PTB's description quotes a non-JSON body)
+        return f"{SERVICE}: {target} answered with an error ({_shorten(description)})"
+    if description == "Invalid server response":  # PTB: the answer was not JSON
+        return f"{SERVICE}: {target} did not answer like the Telegram Bot API (its answer is not JSON)"
     return f"{SERVICE}: {type(exc).__name__} ({description})"
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _retry_after(exc: RetryAfter) -> float:
