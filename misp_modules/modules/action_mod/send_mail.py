@@ -7,6 +7,7 @@ STARTTLS/TLS, login, sender) are deployment settings in ``[modules.send_mail]``,
 """
 
 import re
+from email.utils import parseaddr
 
 from misp_modules.lib.notify import mail, recipients
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
@@ -48,7 +49,10 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 
 @action_handler(MODULE, moduleconfig)
 def dict_handler(req: ActionRequest) -> None:
-    wanted = [r for r in re.split(r"[,;\n]", req.require("recipients", "at least one address")) if r.strip()]
+    wanted = [r.strip() for r in re.split(r"[,;\n]", req.require("recipients", "at least one address")) if r.strip()]
+    malformed = [r for r in wanted if r not in recipients.KEYWORDS and not _is_address(r)]
+    if malformed:
+        raise ParamError(f"param `recipients`: not an e-mail address: {', '.join(map(repr, malformed))}")
     found = recipients.directory(MODULE) if any(r.strip() in recipients.KEYWORDS for r in wanted) else None
     to = recipients.resolve(wanted, found[0] if found else None, only_users=False)
     if not to:
@@ -59,3 +63,14 @@ def dict_handler(req: ActionRequest) -> None:
         raise ParamError("param `mail_template_subject` rendered an empty subject")
     body = req.render("mail_template_body", PLAIN_TEMPLATE, context=context)
     mail.send(mail.SmtpConfig.for_module(MODULE), to, subject, body)
+
+
+# One address: no spaces, brackets, quotes or separators; a single "@" with text on both sides.
+_ADDRESS = re.compile(r'[^\s@<>()\[\],;:"\\]+@[^\s@<>()\[\],;:"\\]+')
+
+
+def _is_address(entry: str) -> bool:
+    """``a@b`` or ``Name <a@b>``. SMTP libraries read whatever they can out of anything else
+    ("a@exa mple.org" was sent to ``a@exa``, "@@@" to the empty address): refuse it instead."""
+    _name, address = parseaddr(entry)
+    return bool(_ADDRESS.fullmatch(address)) and (entry == address or entry.endswith(f"<{address}>"))
