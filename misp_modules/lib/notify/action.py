@@ -19,6 +19,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlsplit
 
 from misp_modules.lib.notify import summary
 from misp_modules.lib.notify.errors import NotifyError
@@ -68,6 +69,10 @@ class ActionRequest:
             raise ParamError(f"param `{name}` is empty: set {what}")
         return value
 
+    def url(self, name: str, what: str) -> str:
+        """A required http(s) URL param, checked before any request is built."""
+        return check_url(name, self.require(name, what))
+
     def choice(self, name: str, allowed: Iterable[str], default: str) -> str:
         """A param that MISP can only show as free text but that takes one of a few values."""
         allowed = list(allowed)
@@ -95,6 +100,20 @@ class ActionRequest:
     def secrets(self) -> list[str]:
         """Values of the credential params (tokens, webhook URLs), to mask in any message."""
         return [self.params[n] for n in self.secret_params if self.params.get(n)]
+
+
+def check_url(name: str, url: str) -> str:
+    """``url`` when it is an http(s) URL with a host (and a valid port, IPv6 brackets closed);
+    else a :class:`ParamError` naming the param. The URL itself is not quoted: it may hold a
+    credential (webhook id, ``sig=``, ``user:password@``)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError as exc:
+        raise ParamError(f"param `{name}` is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ParamError(f"param `{name}` must be an http:// or https:// URL with a host")
+    return url
 
 
 def parse_action(module: str, spec: Mapping[str, Mapping[str, Any]], request: Mapping[str, Any],

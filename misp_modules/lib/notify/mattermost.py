@@ -36,7 +36,10 @@ def server_url(hostname: str) -> str:
         raise ParamError("param `mattermost_hostname` is empty: set the Mattermost server address")
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for an unclosed bracket
+        raise ParamError(f"param `mattermost_hostname`: {hostname!r} is not a server address ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ParamError(f"param `mattermost_hostname`: {hostname!r} is not a server address "

@@ -10,7 +10,7 @@ TLS is verified; ``[modules.http_webhook] ca_bundle`` trusts a private CA and
 """
 
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
+from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
 from misp_modules.lib.notify.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.workflow import ParamError, module_functions
 
@@ -54,6 +54,7 @@ def dict_handler(req: ActionRequest) -> None:
         raise ParamError("param `url` is empty: set the URL to call")
     if not url.lower().startswith(("http://", "https://")):
         raise ParamError("param `url` must be an http:// or https:// URL")
+    check_url("url", url)
     payload = req.render("payload", "", context=context)
     call = webhook.WebhookCall(
         url=url,

@@ -7,7 +7,7 @@ every call has a timeout (lib/notify/mattermost.py).
 """
 
 from misp_modules.lib.notify import mattermost
-from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
+from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
 from misp_modules.lib.notify.http import HttpPolicy
 from misp_modules.lib.notify.summary import TEXT_TEMPLATE
 from misp_modules.lib.workflow import ParamError, module_functions
@@ -58,6 +58,7 @@ def dict_handler(req: ActionRequest) -> None:
         raise ParamError("param `message_template` rendered an empty message")
     webhook = req.get("incoming_webhook_url")
     if webhook:
+        check_url("incoming_webhook_url", webhook)
         mattermost.post_webhook(webhook, message, policy)
         return
     base = mattermost.server_url(req.get("mattermost_hostname"))

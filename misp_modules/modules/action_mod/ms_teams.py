@@ -47,7 +47,7 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 
 @action_handler(MODULE, moduleconfig, secret_params=("webhook_url",))
 def dict_handler(req: ActionRequest) -> None:
-    url = req.require("webhook_url", "the Teams webhook URL")
+    url = req.url("webhook_url", "the Teams webhook URL")
     card_format = req.choice("card_format", ("adaptive", "messagecard"), "adaptive")
     context = req.context()
     text = req.render("message_template", "", context=context) if req.params["message_template"] else ""
