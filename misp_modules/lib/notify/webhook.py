@@ -39,6 +39,14 @@ def parse_headers(text: str) -> dict[str, str]:
     return headers
 
 
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def http_build_query(data: Any, prefix: str = "") -> str:
     """PHP's ``http_build_query`` (nested keys ``a[b][0]``, ``true``→1, ``false``→0, null skipped)."""
     pairs: list[str] = []
@@ -84,7 +92,9 @@ class WebhookCall:
 
     def request_headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "Content-Type": "application/json", "User-Agent": USER_AGENT}
-        headers.update(self.headers or {})
+        # http.client encodes str header values as latin-1; MISP (curl) sends the UTF-8 bytes
+        headers.update({name: value if _latin1(value) else value.encode("utf-8")
+                        for name, value in (self.headers or {}).items()})
         if self.content_type == "form":
             headers["Content-Type"] = CONTENT_TYPES["form"]
         return headers
