@@ -250,3 +250,13 @@ def as_list(value: Any, pid: str) -> list:
     if isinstance(value, (str, int, float)):
         return [value]
     raise ParamError(f"param `{pid}`: expected a list, got {type(value).__name__}")
+
+
+def roaming_object(data: Any, module: str) -> dict:
+    """The roaming data of a node that edits attributes inside ``Event``; anything but a JSON
+    object (MISP always sends its decoded roaming data) is a :class:`ParamError` naming it."""
+    if not isinstance(data, dict):
+        kind = "null" if data is None else "a list" if isinstance(data, list) else type(data).__name__
+        raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
+                         f"(a JSON object), not {kind}")
+    return data

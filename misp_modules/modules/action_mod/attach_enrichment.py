@@ -31,8 +31,9 @@ from typing import Any, Mapping
 
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
-from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
+from misp_modules.lib.workflow import NodeRequest, ParamError, as_list, declare, module_functions, reply, roaming_object
 from misp_modules.semantics import conditions
+from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, iter_items
 from misp_modules.settings import get_settings
 
@@ -87,18 +88,19 @@ def handle_result(name: str, answer: Any) -> tuple[Any, str | None]:
 async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     try:
         req = NodeRequest.parse(request, PARAMS)
+        selected = req.params["modules"]
+        if is_empty(selected):
+            return reply(False, errors=["No enrichmnent module selected"])
+        wanted = [str(m) for m in as_list(selected, "modules") if m != ""]
+        data = json_copy(roaming_object(req.data, MODULE))
     except ParamError as exc:
         return reply(False, errors=[str(exc)])
-    selected = req.params["modules"]
-    if is_empty(selected):
-        return reply(False, errors=["No enrichmnent module selected"])
-    if isinstance(selected, str):
-        selected = [selected]
-    wanted = [str(m) for _, m in iter_items(selected) if m != ""]
-    data = json_copy(req.data)
-    event = data.get("Event") if isinstance(data, dict) else None
+    event = data.get("Event")
     event_id = event.get("id") if isinstance(event, dict) else None
-    matching = conditions.matching_attributes(data, req.saved_filters)
+    try:
+        matching = conditions.matching_attributes(data, req.saved_filters)
+    except SemanticsError as exc:
+        return reply(False, errors=[f"Error while executing module {MODULE}: {exc}"])
     if matching is False:
         return reply(True)
     enrichers = await Enrichers.load(list(dict.fromkeys(wanted)), MODULE)

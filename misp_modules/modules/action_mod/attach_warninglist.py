@@ -18,8 +18,10 @@ from typing import Any
 
 from misp_modules.lib import warninglists
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import (NodeRequest, as_list, declare, module_functions, node_handler, reply,
+                                       roaming_object)
 from misp_modules.semantics import conditions
+from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty
 from misp_modules.settings import get_settings
 
@@ -44,16 +46,17 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     selected = req.params["warninglists"]
     if is_empty(selected):
         return reply(False, errors=["No warninglist module selected"])
-    if isinstance(selected, str):
-        selected = [selected]
-    data = json_copy(req.data)
-    matching = conditions.matching_attributes(data, req.saved_filters)
+    selected = [str(name) for name in as_list(selected, "warninglists")]
+    data = json_copy(roaming_object(req.data, MODULE))
+    try:
+        matching = conditions.matching_attributes(data, req.saved_filters)
+    except SemanticsError as exc:
+        return reply(False, errors=[f"Error while executing module {MODULE}: {exc}"])
     if matching is False:
         return reply(True)
     lists = enabled_lists()
     if "ALL" not in selected:
-        names = {str(name) for name in (selected.values() if isinstance(selected, dict) else selected)}
-        lists = [wl for wl in lists if wl.name in names]
+        lists = [wl for wl in lists if wl.name in set(selected)]
     for_all = bool(get_settings().module_setting(MODULE, "warning_for_all", False))
     index = AttributeIndex(data)
     event_warnings: dict[int, dict[str, Any]] = {}
