@@ -59,7 +59,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
                 issue = hashpath.validate(value)
                 message = None if issue is None else f"invalid hash path {value!r}: {issue}"
         elif kind == "checkbox" and not isinstance(value, bool):
-            message = f"expected true or false, got {_kind(value)}"
+            message = f"expected true or false, got {kind_of(value)}"
         else:
             message = None
         if message:
@@ -70,7 +70,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
 def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[Any]) -> str | None:
     allowed = option_values(descriptor)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return f"expected one of {', '.join(allowed)}, got {_kind(value)}"
+        return f"expected one of {', '.join(allowed)}, got {kind_of(value)}"
     accepted = set(allowed) | {str(e) for e in extra}
     if "default" in descriptor:
         accepted.add(str(descriptor["default"]))
@@ -82,24 +82,24 @@ def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[A
 def _picker_problem(descriptor: Mapping[str, Any], value: Any) -> str | None:
     if descriptor.get("multiple") in (True, "true"):
         if isinstance(value, bool) or not isinstance(value, (list, dict, str, int)):
-            return f"expected a list, got {_kind(value)}"
+            return f"expected a list, got {kind_of(value)}"
         items = value.values() if isinstance(value, dict) else (value if isinstance(value, list) else [])
         odd = [v for v in items if isinstance(v, (list, dict)) or isinstance(v, bool) or v is None]
         if odd:
-            return f"expected a list of names or ids, got an item of type {_kind(odd[0])}"
+            return f"expected a list of names or ids, got an item of type {kind_of(odd[0])}"
         return None
     if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, list))):
-        return f"expected one value, got {_kind(value)}"
+        return f"expected one value, got {kind_of(value)}"
     return None
 
 
 def _text_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return f"expected a string, got {_kind(value)}"
+        return f"expected a string, got {kind_of(value)}"
     return None
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):

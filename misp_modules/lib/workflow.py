@@ -24,6 +24,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from misp_modules.lib.node_params import kind_of
+
 EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
 
 
@@ -256,7 +258,6 @@ def roaming_object(data: Any, module: str) -> dict:
     """The roaming data of a node that edits attributes inside ``Event``; anything but a JSON
     object (MISP always sends its decoded roaming data) is a :class:`ParamError` naming it."""
     if not isinstance(data, dict):
-        kind = "null" if data is None else "a list" if isinstance(data, list) else type(data).__name__
         raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
-                         f"(a JSON object), not {kind}")
+                         f"(a JSON object), not {kind_of(data)}")
     return data
