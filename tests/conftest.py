@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.server_harness import REPO_ROOT, ModuleServer
+from tests.support.data import SERVER_MODULES
+from tests.support.harness import ModuleServer
 
-SERVER_MODULES = str(REPO_ROOT / "tests" / "server_modules")
+# Fixtures defined beside the helpers they go with.
+pytest_plugins = ["tests.support.intel"]
+
 CUSTOM_SERVER_CONFIG = {
     "server": {"default_timeout": 10, "max_body_size": 256 * 1024},
     "modules": {"slow": {"concurrency": 2}, "notifier": {"timeout": 5}},
@@ -24,7 +27,7 @@ def module_server() -> Iterator[ModuleServer]:
 
 @pytest.fixture(scope="session")
 def custom_server() -> Iterator[ModuleServer]:
-    """Built-in modules plus the test tree ``tests/server_modules`` (``-c``), 256 KiB body limit.
+    """Built-in modules plus the test tree ``tests/support/trees/server`` (``-c``), 256 KiB body limit.
     Shared: tests using it must leave no module busy when they end."""
     with ModuleServer(custom_dir=SERVER_MODULES, config=CUSTOM_SERVER_CONFIG) as server:
         yield server

@@ -1,0 +1,300 @@
+"""A local MISP REST API for the real PyMISP client (only the endpoints this project calls).
+
+PyMISP's constructor calls ``servers/getVersion``, ``users/view/me`` and
+``attributes/describeTypes.json``; the write-back modules then call the tag, attribute, event,
+object, publish, blocklist, warninglist, proposal and search endpoints below. Answers have
+MISP's shapes (``{"saved": true, "success": ...}`` for tag operations, ``{"Event": ...}`` for
+event views, ``{"response": ...}`` around restSearch results). The API key is checked like
+MISP does (``Authorization`` header): a wrong key gets MISP's 403.
+
+State: ``events`` (uuid -> ``{"Event": ...}``), ``warninglists`` (id -> warninglist),
+``decay_scores`` (attribute uuid -> ``decay_score`` list); added attributes and objects are
+appended to their event. ``fail[path_prefix] = (status,
+body)`` makes matching requests fail. ``calls(path_prefix)`` lists the JSON bodies received.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pymisp
+
+from tests.support.fakes.base import FakeService, Request, Response
+
+API_KEY = "Zt8Jd0c2kqVYmOHx3nrE6pWwGf1aLbUs9TiCvNoR"  # 40 chars, like a MISP automation key
+VERSION = "2.5.1"
+DESCRIBE_TYPES = json.loads((Path(pymisp.__file__).parent / "data" / "describeTypes.json").read_text())["result"]
+
+
+class MispFake(FakeService):
+    def __init__(self, key: str = API_KEY, events: list[dict] | None = None) -> None:
+        self.key = key
+        self.events: dict[str, dict] = {}
+        self.warninglists: dict[str, dict] = {}
+        self.decay_scores: dict[str, list] = {}
+        self.blocklist: list[dict] = []
+        self.fail: dict[str, tuple[int, Any]] = {}
+        self.users: list[dict] = []  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
+        for event in events or []:
+            self.add_event(event)
+        self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
+            ("GET", re.compile(r"/servers/getVersion$"), self.version),
+            ("GET", re.compile(r"/users/view/me$"), self.me),
+            ("GET", re.compile(r"/attributes/describeTypes\.json$"), self.describe_types),
+            ("POST", re.compile(r"/tags/attachTagToObject$"), self.attach_tag),
+            ("POST", re.compile(r"/tags/removeTagFromObject$"), self.remove_tag),
+            ("POST", re.compile(r"/attributes/edit/([\w-]+)$"), self.edit_attribute),
+            ("POST", re.compile(r"/events/edit/([\w-]+)$"), self.edit_event),
+            ("POST", re.compile(r"/objects/edit/([\w-]+)$"), self.edit_object),
+            ("POST", re.compile(r"/events/publish/([\w-]+)$"), self.publish),
+            ("POST", re.compile(r"/events/unpublish/([\w-]+)$"), self.unpublish),
+            ("GET", re.compile(r"/events/view/([\w-]+)$"), self.view_event),
+            ("GET", re.compile(r"/attributes/view/([\w-]+)$"), self.view_attribute),
+            ("POST", re.compile(r"/eventBlocklists/add$"), self.add_blocklist),
+            ("GET", re.compile(r"/warninglists/view/(\d+)$"), self.view_warninglist),
+            ("POST", re.compile(r"/warninglists/edit/(\d+)$"), self.edit_warninglist),
+            ("POST", re.compile(r"/shadowAttributes/(accept|discard)/([\w-]+)$"), self.proposal),
+            ("POST", re.compile(r"/attributes/restSearch$"), self.search_attributes),
+            ("POST", re.compile(r"/attributes/add/([\w-]+)$"), self.add_attribute),
+            ("POST", re.compile(r"/objects/add/([\w-]+)$"), self.add_object),
+            ("GET", re.compile(r"/admin/users/index$"), self.list_users),
+        ]
+        super().__init__()
+
+    # --- state helpers -------------------------------------------------------------------
+    def add_event(self, event: dict) -> None:
+        wrapped = copy.deepcopy(event if "Event" in event else {"Event": event})
+        self.events[wrapped["Event"]["uuid"]] = wrapped
+
+    def event(self, ref: str) -> dict | None:
+        for wrapped in self.events.values():
+            if ref in (wrapped["Event"].get("uuid"), str(wrapped["Event"].get("id"))):
+                return wrapped
+        return None
+
+    def attributes(self):
+        for wrapped in self.events.values():
+            event = wrapped["Event"]
+            for attribute in event.get("Attribute") or []:
+                yield event, attribute
+            for obj in event.get("Object") or []:
+                for attribute in obj.get("Attribute") or []:
+                    yield event, attribute
+
+    def find_attribute(self, ref: str) -> tuple[dict, dict] | tuple[None, None]:
+        for event, attribute in self.attributes():
+            if ref in (attribute.get("uuid"), str(attribute.get("id"))):
+                return event, attribute
+        return None, None
+
+    def calls(self, prefix: str) -> list[Any]:
+        """JSON bodies of the requests whose path starts with ``prefix`` (None for no body)."""
+        return [r.json() if r.body else None for r in self.requests if r.path.startswith(prefix)]
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
+
+    # --- dispatch --------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        if request.header("Authorization") != self.key:
+            return Response.json({"name": "Authentication failed. Please make sure you pass the API key of an "
+                                          "API enabled user along in the Authorization header.",
+                                  "message": "Authentication failed. Please make sure you pass the API key of an "
+                                             "API enabled user along in the Authorization header.",
+                                  "url": request.path}, status=403)
+        for prefix, (status, body) in self.fail.items():
+            if request.path.startswith(prefix):
+                return Response.json(body, status=status)
+        for method, pattern, action in self.routes:
+            match = pattern.search(request.path)
+            if match and request.method == method:
+                return action(request, *match.groups())
+        return Response.json({"name": "Not Found", "message": "Not Found", "url": request.path}, status=404)
+
+    # --- endpoints -------------------------------------------------------------------------
+    def version(self, request: Request) -> Response:
+        return Response.json({"version": VERSION, "pymisp_recommended_version": pymisp.__version__,
+                              "perm_sync": False, "perm_sighting": False, "perm_galaxy_editor": False,
+                              "request_encoding": ["gzip", "br"], "filter_sightings": True})
+
+    def me(self, request: Request) -> Response:
+        return Response.json({
+            "User": {"id": "1", "org_id": "1", "email": "admin@admin.test", "role_id": "1", "disabled": False,
+                     "autoalert": False, "termsaccepted": True, "change_pw": False, "contactalert": False},
+            "Role": {"id": "1", "name": "admin", "perm_add": True, "perm_modify": True, "perm_modify_org": True,
+                     "perm_publish": True, "perm_sync": False, "perm_admin": True, "perm_site_admin": True,
+                     "perm_auth": True, "perm_tagger": True, "perm_tag_editor": True, "perm_audit": True},
+            "Organisation": {"id": "1", "name": "ORGNAME", "uuid": "c5de83b4-36ba-49d6-9530-2a315caeece6"},
+            "UserSetting": {},
+        })
+
+    def list_users(self, request: Request) -> Response:
+        return Response.json(self.users)
+
+    def describe_types(self, request: Request) -> Response:
+        return Response.json({"result": DESCRIBE_TYPES})
+
+    def _tag_target(self, uuid: str) -> tuple[dict | None, str]:
+        if uuid in self.events:
+            return self.events[uuid]["Event"], "Event"
+        _, attribute = self.find_attribute(uuid)
+        return attribute, "Attribute"
+
+    def attach_tag(self, request: Request) -> Response:
+        body = request.json()
+        target, kind = self._tag_target(body.get("uuid"))
+        if target is None:
+            return Response.json({"saved": False, "errors": "Invalid Target."}, status=404)
+        tags = target.setdefault("Tag", [])
+        if not any(t.get("name") == body["tag"] for t in tags):
+            tags.append({"name": body["tag"], "local": 1 if body.get("local") else 0,
+                         "relationship_type": body.get("relationship_type")})
+        return Response.json({"saved": True, "success": f"Tag(s) attached to {kind}.", "check_publish": True})
+
+    def remove_tag(self, request: Request) -> Response:
+        body = request.json()
+        target, kind = self._tag_target(body.get("uuid"))
+        if target is None:
+            return Response.json({"saved": False, "errors": "Invalid Target."}, status=404)
+        before = len(target.get("Tag") or [])
+        target["Tag"] = [t for t in target.get("Tag") or [] if t.get("name") != body.get("tag")]
+        if len(target["Tag"]) == before:
+            return Response.json({"saved": False, "errors": "Invalid tag or tag is not attached."}, status=404)
+        return Response.json({"saved": True, "success": f"Tag removed from {kind}.", "check_publish": True})
+
+    def edit_attribute(self, request: Request, ref: str) -> Response:
+        _, attribute = self.find_attribute(ref)
+        if attribute is None:
+            return Response.json({"name": "Invalid attribute", "message": "Invalid attribute", "url": request.path},
+                                 status=404)
+        body = request.json()
+        attribute.update(body.get("Attribute", body))
+        return Response.json({"Attribute": attribute})
+
+    def edit_event(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event", "message": "Invalid event", "url": request.path}, 404)
+        body = request.json()
+        wrapped["Event"].update(body.get("Event", body))
+        return Response.json(wrapped)
+
+    def edit_object(self, request: Request, ref: str) -> Response:
+        for wrapped in self.events.values():
+            for obj in wrapped["Event"].get("Object") or []:
+                if ref in (obj.get("uuid"), str(obj.get("id"))):
+                    body = request.json()
+                    obj.update(body.get("Object", body))
+                    return Response.json({"Object": obj})
+        return Response.json({"name": "Invalid object", "message": "Invalid object", "url": request.path}, 404)
+
+    def publish(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event", "message": "Invalid event", "url": request.path}, 404)
+        wrapped["Event"]["published"] = True
+        return Response.json({"name": "Publish", "message": "Job queued", "url": f"/events/publish/{ref}",
+                              "id": str(wrapped["Event"].get("id", ref))})
+
+    def unpublish(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event", "message": "Invalid event", "url": request.path}, 404)
+        wrapped["Event"]["published"] = False
+        return Response.json({"saved": True, "success": True, "name": "Event unpublished.",
+                              "message": "Event unpublished.", "url": f"/events/unpublish/{ref}"})
+
+    def view_event(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
+        return Response.json(wrapped)
+
+    def view_attribute(self, request: Request, ref: str) -> Response:
+        event, attribute = self.find_attribute(ref)
+        if attribute is None:
+            return Response.json({"name": "Invalid attribute", "message": "Invalid attribute", "url": request.path},
+                                 404)
+        return Response.json({"Attribute": {**attribute, "event_id": event.get("id", event.get("uuid"))}})
+
+    def add_blocklist(self, request: Request) -> Response:
+        body = request.json()
+        for uuid in body.get("uuids") or []:
+            self.blocklist.append({"event_uuid": uuid, **{k: v for k, v in body.items() if k != "uuids"}})
+        return Response.json({"result": {"successes": body.get("uuids") or [], "fails": []}})
+
+    def view_warninglist(self, request: Request, wl_id: str) -> Response:
+        if wl_id not in self.warninglists:
+            return Response.json({"name": "Warninglist not found.", "message": "Warninglist not found.",
+                                  "url": request.path}, 404)
+        return Response.json({"Warninglist": self.warninglists[wl_id]})
+
+    def edit_warninglist(self, request: Request, wl_id: str) -> Response:
+        wl = self.warninglists.get(wl_id)
+        if wl is None or wl.get("default"):
+            return Response.json({"name": "Invalid warninglist", "message": "Invalid warninglist",
+                                  "url": request.path}, 404)
+        body = request.json()["Warninglist"]
+        entries = []
+        for line in str(body.get("entries", "")).splitlines():
+            value, _, comment = line.partition(" # ")
+            if value.strip():
+                entries.append({"value": value.strip(), "comment": comment.strip(), "warninglist_id": wl_id})
+        wl["WarninglistEntry"] = entries
+        wl["version"] = int(wl.get("version", 1)) + 1
+        return Response.json({"Warninglist": {k: v for k, v in wl.items() if k != "WarninglistEntry"}})
+
+    def proposal(self, request: Request, action: str, ref: str) -> Response:
+        for wrapped in self.events.values():
+            event = wrapped["Event"]
+            holders = [event] + [a for _, a in self.attributes() if a.get("ShadowAttribute")]
+            for holder in holders:
+                for proposal in holder.get("ShadowAttribute") or []:
+                    if ref in (proposal.get("uuid"), str(proposal.get("id"))):
+                        holder["ShadowAttribute"].remove(proposal)
+                        if action == "accept":
+                            if holder is event:
+                                event.setdefault("Attribute", []).append(
+                                    {k: proposal[k] for k in ("type", "category", "value", "to_ids", "comment")
+                                     if k in proposal} | {"uuid": f"{proposal.get('uuid')}-accepted"})
+                            else:
+                                holder.update({k: proposal[k] for k in ("value", "type", "category", "to_ids")
+                                               if k in proposal})
+                            return Response.json({"saved": True, "success": "Proposal accepted."})
+                        return Response.json({"saved": True, "success": "Proposal discarded."})
+        return Response.json({"name": "Invalid proposal.", "message": "Invalid proposal.", "url": request.path}, 404)
+
+    def add_attribute(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
+        body = request.json()
+        attribute = {"id": str(1000 + len(self.requests)), "event_id": wrapped["Event"].get("id"),
+                     "uuid": f"added-{len(self.requests)}", **body.get("Attribute", body)}
+        wrapped["Event"].setdefault("Attribute", []).append(attribute)
+        return Response.json({"Attribute": attribute})
+
+    def add_object(self, request: Request, ref: str) -> Response:
+        wrapped = self.event(ref)
+        if wrapped is None:
+            return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
+        body = request.json()
+        obj = {"id": str(2000 + len(self.requests)), "event_id": wrapped["Event"].get("id"), **body.get("Object", body)}
+        wrapped["Event"].setdefault("Object", []).append(obj)
+        return Response.json({"Object": obj})
+
+    def search_attributes(self, request: Request) -> Response:
+        query = request.json()
+        found = []
+        for event, attribute in self.attributes():
+            if attribute.get("uuid") == query.get("uuid"):
+                item = {**attribute, "event_id": event.get("id")}
+                if query.get("includeDecayScore") in (1, "1", True) and attribute["uuid"] in self.decay_scores:
+                    item["decay_score"] = self.decay_scores[attribute["uuid"]]
+                found.append(item)
+        return Response.json({"response": {"Attribute": found}})
