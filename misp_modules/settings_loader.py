@@ -22,7 +22,8 @@ import difflib
 import math
 import os
 import tomllib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from misp_modules.settings import MispConnection, Settings, SettingsError

@@ -14,8 +14,8 @@ As in MISP, misp-modules are merged over the built-in action table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -60,7 +60,7 @@ class Catalog:
         return sorted(mid for _, mid in self.modules)
 
     @classmethod
-    def from_modules(cls, entries: Iterable[Any], action_services: bool = True) -> "Catalog":
+    def from_modules(cls, entries: Iterable[Any], action_services: bool = True) -> Catalog:
         """Build from ``/modules`` entries. ``action_services=False`` is MISP with
         ``Plugin.Action_services_enable`` off: MISP-facing action modules are not loaded."""
         builtin: dict[tuple[str, str], ModuleSpec] = {}
@@ -161,7 +161,7 @@ class Enablement:
         return self.enabled is None or module_id in self.enabled
 
     @classmethod
-    def parse(cls, enabled: str | None = None, disabled: Iterable[str] = ()) -> "Enablement":
+    def parse(cls, enabled: str | None = None, disabled: Iterable[str] = ()) -> Enablement:
         """``enabled``: ``"all"`` (default), ``"misp-default"``, or a comma-separated list (``""``
         enables nothing); ``disabled``: ids (comma-separated lists allowed)."""
         off = frozenset(i.strip() for item in disabled for i in item.split(",") if i.strip())

@@ -14,7 +14,6 @@ executor turns it into a node error.
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,7 +99,7 @@ class ModuleClient:
                 if reused and attempt == 0:
                     continue  # the server closed the idle connection: once more, on a new one
                 raise ModuleCallError(f"the module server at {self.base_url} closed the connection: {exc}") from None
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 self._drop()
                 raise ModuleCallError(f"the module server at {self.base_url} did not answer within {limit:g} s") from None
             except ConnectionRefusedError:

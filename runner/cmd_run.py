@@ -13,7 +13,7 @@ from typing import Any
 
 from misp_modules.semantics.convert import is_bare_event
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
-from runner.engine import RunOptions, Runner
+from runner.engine import Runner, RunOptions
 from runner.errors import InputError, RunnerError
 from runner.jsonio import dumps, read_json
 from runner.loader import load_workflow

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner import gcpause, graph as g
+from runner import gcpause
+from runner import graph as g
 from runner.catalog import Catalog, Enablement
 from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster

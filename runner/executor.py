@@ -15,8 +15,8 @@ A MISP-facing misp-module never changes the roaming data in MISP (only its ``err
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from runner import graph as g

@@ -7,8 +7,8 @@ target as a string, only ``outputs`` are followed, and ``[]`` stands for an empt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}

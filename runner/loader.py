@@ -12,8 +12,8 @@ Anything else is an :class:`InputError` naming the file and what is wrong.
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson

@@ -48,7 +48,7 @@ class WorkflowLog:
         self.entries: list[tuple[str, str]] = []  # (level, message), in order
         self._file = _file or _File(path)
 
-    def scoped(self) -> "WorkflowLog":
+    def scoped(self) -> WorkflowLog:
         """A log for one walk: own entries, same file."""
         return WorkflowLog(self.trigger_id, self.workflow_id, self.debug_enabled, _file=self._file)
 

@@ -14,8 +14,8 @@ or ``--mocks FILE`` holding such an object. A missing ``success`` means success.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -42,13 +42,13 @@ class Mocks:
         return bool(self.by_node)
 
     @classmethod
-    def from_mapping(cls, raw: Any, source: str) -> "Mocks":
+    def from_mapping(cls, raw: Any, source: str) -> Mocks:
         if not isinstance(raw, Mapping):
             raise InputError(f"mocks in {source} must be a JSON object mapping node ids to results")
         return cls({str(k): parse_mock(v, f"{source}, node {k}") for k, v in raw.items()})
 
     @classmethod
-    def load(cls, files: Iterable[str] = (), specs: Iterable[str] = ()) -> "Mocks":
+    def load(cls, files: Iterable[str] = (), specs: Iterable[str] = ()) -> Mocks:
         mocks = cls()
         for path in files:
             mocks.by_node.update(cls.from_mapping(read_json(path, "mocks"), path).by_node)

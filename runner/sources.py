@@ -5,7 +5,8 @@ the modules use; secrets never appear in messages.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import orjson
 

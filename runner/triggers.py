@@ -7,8 +7,8 @@ data (normalisation, §4.3, done by ``misp_modules.semantics.convert``), and, fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runner.graph import EMPTY_FILTERS
@@ -100,7 +100,8 @@ def condition_holds(trigger: Trigger, trigger_params: Mapping[str, Any], raw: An
     """The trigger's own ``exec`` on the raw data (spec §4.4); only tag-attached-after-save has one."""
     if trigger.id != "tag-attached-after-save":
         return True
-    from misp_modules.semantics.php import is_empty as empty, loose_eq
+    from misp_modules.semantics.php import is_empty as empty
+    from misp_modules.semantics.php import loose_eq
 
     def param(name: str, default: str) -> Any:
         value = trigger_params.get(name)

@@ -10,8 +10,8 @@ them) and hash paths that cannot be parsed (they fail the node at run time: erro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from runner import graph as g

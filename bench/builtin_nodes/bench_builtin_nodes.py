@@ -22,8 +22,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from misp_modules.modules.action_mod import (  # noqa: E402
-    attribute_ids_flag_operation, tag_operation, tag_replacement_tlp)
+from misp_modules.modules.action_mod import attribute_ids_flag_operation, tag_operation, tag_replacement_tlp  # noqa: E402
 from misp_modules.modules.logic_mod import generic_filter_data, generic_if, tag_if  # noqa: E402
 from misp_modules.semantics import roaming  # noqa: E402
 from misp_modules.semantics.convert import to_core_format  # noqa: E402

@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from misp_modules.semantics.convert import to_core_format  # noqa: E402
-from tests.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
-from tests.server_harness import ModuleServer  # noqa: E402
+from tests.support.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
+from tests.support.harness import ModuleServer  # noqa: E402
 
 TARGET_REQUESTS = 20.0
 TARGET_TIME = 10.0

@@ -50,16 +50,16 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson  # noqa: E402
-
 from events import make_event  # noqa: E402
+
 from runner import gcpause  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
 from runner.client import ModuleClient  # noqa: E402
-from runner.engine import RunOptions, Runner  # noqa: E402
+from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
 from runner.stored import StoredEvent  # noqa: E402
-from tests.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
-from tests.server_harness import ModuleServer  # noqa: E402
+from tests.support.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
+from tests.support.harness import ModuleServer  # noqa: E402
 
 BLUEPRINTS = Path("/work/shared/workflows/blueprints")
 PAP_TLP = BLUEPRINTS / "blueprint_pap_red-and-tlp_red-blocking_1661328258.json"

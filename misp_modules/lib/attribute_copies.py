@@ -19,7 +19,8 @@ attribute that has no copy somewhere is skipped there (MISP would write under a 
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import orjson
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import time
 import uuid as uuidlib
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -425,7 +426,7 @@ class _EventView:
 
 # --- a live MISP --------------------------------------------------------------------------------
 
-def apply_to_misp(misp: "PyMISP", changes: Iterable[Mapping]) -> list[dict]:
+def apply_to_misp(misp: PyMISP, changes: Iterable[Mapping]) -> list[dict]:
     """Replay ``changes`` on MISP through PyMISP, in order; return them marked ``applied``.
 
     Consecutive ``set`` changes on the same entity become one edit call. A touch unpublishes the
@@ -480,7 +481,7 @@ def describe(change: Mapping) -> str:
     return f"{op} {target}"
 
 
-def _apply_set(misp: "PyMISP", group: list[Mapping]) -> Any:
+def _apply_set(misp: PyMISP, group: list[Mapping]) -> Any:
     first = group[0]
     fields = {c["field"]: c["value"] for c in group}
     if first["scope"] == "attribute":
@@ -490,7 +491,7 @@ def _apply_set(misp: "PyMISP", group: list[Mapping]) -> Any:
     return misp.update_event(fields, event_id=first["uuid"])
 
 
-def _apply_one(misp: "PyMISP", change: Mapping, unpublished: set[str]) -> Any:
+def _apply_one(misp: PyMISP, change: Mapping, unpublished: set[str]) -> Any:
     op = change.get("op")
     if op == "attach_tag":
         return misp.tag(change["uuid"], change["tag"], local=bool(change.get("local")),
@@ -525,7 +526,7 @@ def _apply_one(misp: "PyMISP", change: Mapping, unpublished: set[str]) -> Any:
     raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
 
 
-def _append_to_warninglist(misp: "PyMISP", change: Mapping) -> Any:
+def _append_to_warninglist(misp: PyMISP, change: Mapping) -> Any:
     """MISP re-imports the whole custom list: read its entries, append the new values, save."""
     wl_id = change["warninglist_id"]
     current = misp.get_warninglist(wl_id)

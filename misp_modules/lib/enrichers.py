@@ -10,7 +10,8 @@ the node's ``forward_url`` setting names one.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 
@@ -28,7 +29,7 @@ class Enrichers:
         self.local, self.remote, self.forward_url, self.problems = local, remote, forward_url, problems
 
     @classmethod
-    async def load(cls, wanted: list[str], node_module: str) -> "Enrichers":
+    async def load(cls, wanted: list[str], node_module: str) -> Enrichers:
         """The ``wanted`` modules' ``/modules`` entries; ``node_module``'s settings give
         ``forward_url``."""
         local: dict[str, dict] = {}

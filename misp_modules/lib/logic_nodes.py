@@ -8,7 +8,8 @@ runner does the same with the decision and still reports the errors.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from misp_modules.lib import node_params
 from misp_modules.lib.workflow import NodeRequest, if_reply

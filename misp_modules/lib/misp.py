@@ -27,14 +27,14 @@ class MispUnreachable(RuntimeError):
 
 
 _lock = threading.Lock()
-_clients: dict[tuple, "PyMISP"] = {}
+_clients: dict[tuple, PyMISP] = {}
 
 
 def misp_configured() -> bool:
     return get_settings().misp.configured
 
 
-def get_misp(action: str = "this action") -> "PyMISP":
+def get_misp(action: str = "this action") -> PyMISP:
     """A PyMISP client for the configured MISP (cached per URL/key/TLS/timeout).
 
     ``action`` names what needed MISP, for the error message.

@@ -15,7 +15,8 @@ counts a tag name it has never seen as a successful detach).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import AttributeIndex, entries, json_copy

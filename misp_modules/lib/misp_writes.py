@@ -8,7 +8,7 @@ error naming the cause, with the API key masked.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from misp_modules.lib import changes as ch
 from misp_modules.lib.redact import redact

@@ -8,7 +8,8 @@ param, so the workflow author learns why the node went the way it did.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from misp_modules.semantics import hashpath
 

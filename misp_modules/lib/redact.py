@@ -19,7 +19,8 @@ by modules for their error messages. It understands the shapes secrets take in t
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 MASK = "***"

@@ -30,8 +30,9 @@ from __future__ import annotations
 import contextvars
 import re
 import string
+from collections.abc import Callable, Mapping
 from functools import lru_cache, update_wrapper
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
 from jinja2.compiler import CodeGenerator

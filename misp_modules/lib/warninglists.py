@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from misp_modules.semantics.preg import preg_match
 
@@ -53,7 +54,7 @@ class _Cidrs:
     ipv6: dict[int, list[int]] = field(default_factory=dict)        # bits → entry address ints
 
     @classmethod
-    def build(cls, entries: Iterable[str]) -> "_Cidrs":
+    def build(cls, entries: Iterable[str]) -> _Cidrs:
         cidrs = cls()
         masks: set[int] = set()
         minimum = 33

@@ -21,8 +21,9 @@ Example::
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from misp_modules.lib.node_params import kind_of
 
@@ -131,7 +132,7 @@ class NodeRequest:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, request: Mapping[str, Any], declared: Sequence[Mapping[str, Any]]) -> "NodeRequest":
+    def parse(cls, request: Mapping[str, Any], declared: Sequence[Mapping[str, Any]]) -> NodeRequest:
         if not isinstance(request, Mapping):
             raise ParamError("the request must be a JSON object")
         data = request.get("data", {})

@@ -9,7 +9,8 @@ apply to each selected item, keeping the items' original keys.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import hashpath, php
 from .errors import InvalidPathError, PhpTypeError

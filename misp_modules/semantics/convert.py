@@ -17,7 +17,8 @@ import datetime
 import enum
 import json
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import php
 from .errors import NormalizationError

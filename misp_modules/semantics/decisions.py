@@ -9,7 +9,8 @@ Where MISP crashes, an :class:`UnsupportedDataError`/:class:`PhpTypeError` says 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import hashpath, php
 from .conditions import evaluate_condition, extract_data

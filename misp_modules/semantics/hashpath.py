@@ -8,7 +8,8 @@ compiled once (:func:`compile`, cached; see :mod:`.pathcompiler`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import php
 from .errors import InvalidPathError, PhpTypeError, SemanticsError

@@ -16,8 +16,9 @@ import functools
 import json
 import math
 import re
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .errors import PhpTypeError
 

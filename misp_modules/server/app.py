@@ -15,8 +15,9 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Callable, Coroutine
+from typing import Any
 
 import orjson
 import tornado.httpserver

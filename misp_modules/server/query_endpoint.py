@@ -21,7 +21,8 @@ import gc
 import logging
 import math
 import time
-from typing import Any, Awaitable
+from collections.abc import Awaitable
+from typing import Any
 
 import orjson
 import tornado

@@ -15,7 +15,7 @@ import os
 import select
 import signal
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 import tornado.netutil
 

@@ -9,8 +9,9 @@ are cancelled) and is raised, because nothing from a failing service can be trus
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Callable, Hashable, Iterable, TypeVar
+from typing import TypeVar
 
 from misp_modules.lib.intel.errors import LookupIssue
 

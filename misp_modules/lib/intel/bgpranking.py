@@ -24,9 +24,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin
 
 from pybgpranking2 import PyBGPRanking
@@ -49,7 +50,7 @@ _ASN = re.compile(r"^(?:AS)?\s*(\d{1,10})$", re.IGNORECASE)
 
 def yesterday() -> str:
     """The most recent day BGP Ranking has computed, as ``YYYY-MM-DD`` (UTC), fresh per call."""
-    return (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
+    return (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
 def parse_asn(value: Any) -> int:
@@ -124,7 +125,7 @@ class BGPRankingConfig:
     concurrency: int = 8
 
     @classmethod
-    def from_settings(cls) -> "BGPRankingConfig":
+    def from_settings(cls) -> BGPRankingConfig:
         settings = get_settings()
         return cls(
             bgp_url=settings.service_url("bgpranking", DEFAULT_BGP_URL),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from misp_modules.lib.intel.errors import IntelError
 from misp_modules.settings import get_settings

@@ -8,7 +8,8 @@ objects follow the misp-objects templates shipped with PyMISP (module-server.md 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pymisp import MISPEvent, MISPObject
 

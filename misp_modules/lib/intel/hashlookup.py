@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pyhashlookup import Hashlookup
 
@@ -58,7 +59,7 @@ class HashlookupConfig:
     concurrency: int = 8
 
     @classmethod
-    def from_settings(cls, root_url: str | None = None) -> "HashlookupConfig":
+    def from_settings(cls, root_url: str | None = None) -> HashlookupConfig:
         return cls(
             root_url=root_url or get_settings().service_url(SERVICE, DEFAULT_URL),
             timeout=number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),

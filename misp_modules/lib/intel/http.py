@@ -17,7 +17,8 @@ reason and the base URL (credentials removed), never the library's raw exception
 
 from __future__ import annotations
 
-from typing import Callable, Collection, TypeVar
+from collections.abc import Callable, Collection
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests

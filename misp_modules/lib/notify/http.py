@@ -13,8 +13,9 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -39,7 +40,7 @@ class HttpPolicy:
 
     @classmethod
     def for_module(cls, module: str, *, timeout: float = DEFAULT_TIMEOUT,
-                   max_retries: int = DEFAULT_MAX_RETRIES) -> "HttpPolicy":
+                   max_retries: int = DEFAULT_MAX_RETRIES) -> HttpPolicy:
         """The policy from ``[modules.<module>]``: ``request_timeout``, ``max_retries``,
         ``max_retry_wait``, ``ca_bundle``."""
         return cls(

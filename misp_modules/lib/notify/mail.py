@@ -10,12 +10,12 @@ or ``tls``), ``smtp_username``, ``smtp_password``, ``sender`` (required), ``requ
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Iterable
+from typing import Any
 
 from misp_modules.lib.notify.errors import NotifyError, failure
 from misp_modules.lib.notify.http import setting, transport_reason
@@ -40,7 +40,7 @@ class SmtpConfig:
     ca_bundle: str | None = None
 
     @classmethod
-    def for_module(cls, module: str) -> "SmtpConfig":
+    def for_module(cls, module: str) -> SmtpConfig:
         host = str(_setting(module, "smtp_host", "localhost"))
         security = str(_setting(module, "smtp_security", "none" if host in ("localhost", "127.0.0.1", "::1")
                                 else "starttls")).lower()
@@ -109,7 +109,7 @@ def send(config: SmtpConfig, recipients: Iterable[str], subject: str, body: str)
         raise failure(f"SMTP: {config.target} answered {exc.smtp_code} "
                       f"{exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}",
                       secrets) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise failure(f"SMTP: no answer from {config.target} within {config.timeout:g} s", secrets) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise failure(f"SMTP: cannot send through {config.target}: {transport_reason(exc)}", secrets) from None

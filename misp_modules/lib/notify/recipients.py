@@ -16,8 +16,9 @@ Disabled users never get mail.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from misp_modules.lib.misp import get_misp, misp_configured
 from misp_modules.lib.notify.errors import NotifyError

@@ -10,7 +10,8 @@ Params are deliberately not in the context: they hold tokens.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from misp_modules.settings import get_settings
 

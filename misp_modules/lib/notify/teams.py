@@ -8,7 +8,8 @@ accepts any 2xx). The webhook URL is the credential (``sig=``): it never appears
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pymsteams
 import requests

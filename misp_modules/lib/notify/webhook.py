@@ -7,8 +7,9 @@ CA bundle, bounded 429 retry).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote_plus
 
 import requests

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported

@@ -18,8 +18,15 @@ from typing import Any
 
 from misp_modules.lib import warninglists
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
-from misp_modules.lib.workflow import (NodeRequest, as_list, declare, module_functions, node_handler, reply,
-                                       roaming_object)
+from misp_modules.lib.workflow import (
+    NodeRequest,
+    as_list,
+    declare,
+    module_functions,
+    node_handler,
+    reply,
+    roaming_object,
+)
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty

@@ -20,14 +20,15 @@ uuid (and logged).
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from misp_modules.lib.misp_edits import TagBook, event_of
-from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import target_attributes
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
 from misp_modules.lib.intel.errors import IntelError, LookupIssue
+from misp_modules.lib.misp_edits import TagBook, event_of
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
 from misp_modules.settings import get_settings

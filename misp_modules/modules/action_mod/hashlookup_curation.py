@@ -22,14 +22,15 @@ uuid) and logged.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from misp_modules.lib import changes as ch
-from misp_modules.lib.misp_edits import TagBook, event_of
-from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import IntelError, InvalidValue
+from misp_modules.lib.misp_edits import TagBook, event_of
+from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
 from misp_modules.settings import get_settings
@@ -97,7 +98,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     changes: list[dict] = []
     notes: list[dict] = []
     data_changed = False
-    for (attribute, algo), pair in zip(targets, pairs):
+    for (attribute, _algo), pair in zip(targets, pairs):
         answer = answers[pair]
         if isinstance(answer, InvalidValue):
             notes.append({"uuid": attribute.get("uuid"), "value": attribute.get("value"), "note": str(answer)})

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from misp_modules.lib.notify import recipients
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
