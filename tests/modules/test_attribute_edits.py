@@ -13,8 +13,7 @@ import pytest
 from misp_modules.semantics import roaming
 from misp_modules.semantics.convert import to_core_format
 from tests.support.data import BLUEPRINTS, EVENTS
-
-NO_FILTER = {"selector": "", "value": "", "operator": "", "path": ""}
+from tests.support.nodes import query_node
 
 
 def blueprint_node(name: str, node_id: int) -> dict:
@@ -27,13 +26,6 @@ def core_event(name: str) -> dict:
     return to_core_format(raw if "Event" in raw else {"Event": raw})
 
 
-def run(server, module: str, data: Any, params: dict | None = None, filters: dict | None = None,
-        **extra: Any) -> dict:
-    body = {"module": module, "data": data, "params": params or {},
-            "node": {"id": "4", "saved_filters": filters or NO_FILTER, **extra.pop("node", {})}, **extra}
-    status, answer = server.query(body)
-    assert status == 200, answer
-    return answer
 
 
 def values(container: Any) -> list:
@@ -55,7 +47,7 @@ def objects_event() -> dict:
 
 
 def test_ids_flag_remove_edits_every_copy(module_server, objects_event) -> None:
-    answer = run(module_server, "attribute_ids_flag_operation", objects_event, {"action": "remove"})
+    answer = query_node(module_server, "attribute_ids_flag_operation", objects_event, {"action": "remove"})
     assert answer["result"] is True and answer["errors"] == []
     data = answer["data"]
     copies = every_copy(data)
@@ -73,7 +65,7 @@ def test_ids_flag_remove_edits_every_copy(module_server, objects_event) -> None:
 
 
 def test_ids_flag_add_on_nothing_selected_fails_silently(module_server, objects_event) -> None:
-    answer = run(module_server, "attribute_ids_flag_operation", objects_event, {"action": "add"},
+    answer = query_node(module_server, "attribute_ids_flag_operation", objects_event, {"action": "add"},
                  {"selector": "Event._AttributeFlattened.{n}", "value": "no-such-type", "operator": "equals",
                   "path": "type"})
     assert (answer["result"], answer["errors"], answer.get("data")) == (False, [], None)
@@ -91,8 +83,8 @@ def test_feed_blueprint_filter_flag_reset(module_server) -> None:
         attribute["to_ids"] = True
     data = to_core_format(raw)
     target = data["Event"]["Attribute"][2]["uuid"]
-    filtered = run(module_server, "generic_filter_data", data, blueprint_node(name, 39)["indexed_params"])["data"]
-    flagged = run(module_server, "attribute_ids_flag_operation", roaming.get_data(filtered),
+    filtered = query_node(module_server, "generic_filter_data", data, blueprint_node(name, 39)["indexed_params"])["data"]
+    flagged = query_node(module_server, "attribute_ids_flag_operation", roaming.get_data(filtered),
                   blueprint_node(name, 40)["indexed_params"])
     assert flagged["result"] is True
     assert [c["uuid"] for c in flagged["changes"] if c["op"] == "set"] == [target]
@@ -101,7 +93,7 @@ def test_feed_blueprint_filter_flag_reset(module_server) -> None:
     assert all(a["to_ids"] for a in after["_unfilteredData"]["Event"]["Attribute"])  # snapshot untouched
     view = roaming.get_data(after)
     assert [a["uuid"] for a in values(view["Event"]["_AttributeFlattened"])] == [target]
-    reset = run(module_server, "generic_filter_reset", view, blueprint_node(name, 42)["indexed_params"])["data"]
+    reset = query_node(module_server, "generic_filter_reset", view, blueprint_node(name, 42)["indexed_params"])["data"]
     assert all(a["to_ids"] for a in reset["Event"]["Attribute"])  # the edit is lost on reset (faithful)
 
 
@@ -109,7 +101,7 @@ def test_comment_faithful_rendering(module_server) -> None:
     """The runner renders the template once against the whole data, where ``__currentAttribute``
     is undefined: every attribute gets the same comment (MISP's behaviour, spec §15.9)."""
     data = core_event("misp_event.json")
-    answer = run(module_server, "attribute_comment_operation", data, {"comment": "[curation] "},
+    answer = query_node(module_server, "attribute_comment_operation", data, {"comment": "[curation] "},
                  node={"indexed_params": {"comment": "[curation] {{ __currentAttribute.value }}"}})
     assert answer["result"] is True
     assert {a["comment"] for a in every_copy(answer["data"])} == {"[curation] "}
@@ -120,7 +112,7 @@ def test_comment_per_attribute_rendering_is_opt_in(make_server) -> None:
     server = make_server(config={"modules": {"attribute_comment_operation": {"render_per_attribute": True}}})
     data = core_event("misp_event.json")
     template = "seen: {{ __currentAttribute.value }} in {{ Event.info }}"
-    answer = run(server, "attribute_comment_operation", data, {"comment": "seen:  in x"},
+    answer = query_node(server, "attribute_comment_operation", data, {"comment": "seen:  in x"},
                  node={"indexed_params": {"comment": template}})
     info = data["Event"]["info"]
     assert [a["comment"] for a in answer["data"]["Event"]["Attribute"]] == \
@@ -130,31 +122,31 @@ def test_comment_per_attribute_rendering_is_opt_in(make_server) -> None:
 def test_event_distribution(module_server) -> None:
     data = core_event("misp_event.json")
     uuid = data["Event"]["uuid"]
-    answer = run(module_server, "event_distribution_operation", data, {"distribution": "2"})
+    answer = query_node(module_server, "event_distribution_operation", data, {"distribution": "2"})
     assert answer["result"] is True and answer["data"]["Event"]["distribution"] == "2"
     assert answer["data"]["Event"]["Attribute"] == data["Event"]["Attribute"]
     assert answer["changes"] == [{"op": "set", "scope": "event", "uuid": uuid, "field": "distribution", "value": "2"},
                                  {"op": "touch", "scope": "event", "uuid": uuid}]
-    frozen = run(module_server, "event_distribution_operation", data, {"distribution": "1", "freeze": "freeze"})
+    frozen = query_node(module_server, "event_distribution_operation", data, {"distribution": "1", "freeze": "freeze"})
     assert [c["op"] for c in frozen["changes"]] == ["set"]
-    group = run(module_server, "event_distribution_operation", data, {"distribution": "4", "sharing_group_id": "3"})
+    group = query_node(module_server, "event_distribution_operation", data, {"distribution": "4", "sharing_group_id": "3"})
     assert group["data"]["Event"]["sharing_group_id"] == "3"
 
 
 def test_event_distribution_quirks_and_refusals(module_server) -> None:
     bare = core_event("misp_event.json")
     bare["Event"]["Attribute"], bare["Event"]["_AttributeFlattened"] = [], []
-    nothing = run(module_server, "event_distribution_operation", bare, {"distribution": "3"})
+    nothing = query_node(module_server, "event_distribution_operation", bare, {"distribution": "3"})
     assert (nothing["result"], nothing.get("data"), nothing.get("changes")) == (True, None, None)  # MISP quirk
     data = core_event("misp_event.json")
-    no_group = run(module_server, "event_distribution_operation", data, {"distribution": "4"})
+    no_group = query_node(module_server, "event_distribution_operation", data, {"distribution": "4"})
     assert no_group["result"] is False and "param `sharing_group_id`" in no_group["error"]
-    bad = run(module_server, "event_distribution_operation", data, {"distribution": "7"})
+    bad = query_node(module_server, "event_distribution_operation", data, {"distribution": "7"})
     assert bad["result"] is False and "param `distribution`" in bad["error"]
 
 
 def test_attribute_edition_operation_is_a_no_op(module_server) -> None:
-    answer = run(module_server, "attribute_edition_operation", core_event("misp_event.json"))
+    answer = query_node(module_server, "attribute_edition_operation", core_event("misp_event.json"))
     assert (answer["result"], answer.get("data"), answer["changes"]) == (True, None, [])
 
 
@@ -163,7 +155,7 @@ def test_stop_execution(module_server) -> None:
     workflow = entry["meta"]["misp_workflow"]
     assert (workflow["id"], workflow["blocking"], workflow["outputs"]) == ("stop-execution", True, 0)
     assert workflow["params"][0]["jinja_supported"] is True
-    default = run(module_server, "stop_execution", {"Event": {}}, {"message": ""})
+    default = query_node(module_server, "stop_execution", {"Event": {}}, {"message": ""})
     assert (default["result"], default["errors"]) == (False, ["Execution stopped"])
-    custom = run(module_server, "stop_execution", {"Event": {}}, {"message": "Tagged RED"})
+    custom = query_node(module_server, "stop_execution", {"Event": {}}, {"message": "Tagged RED"})
     assert custom["error"] == "Tagged RED" and "data" not in custom

@@ -4,23 +4,19 @@ concurrent-task, and bad params (a clear error naming the param, MISP's decision
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from misp_modules.semantics import roaming
 from misp_modules.semantics.convert import to_core_format
 from tests.support.data import EVENTS
+from tests.support.nodes import query_node
 
 
 def event(name: str) -> dict:
     return to_core_format(json.loads((EVENTS / name).read_text()))
 
 
-def run(server, module: str, data: Any, params: Any = None, **extra: Any) -> dict:
-    status, answer = server.query({"module": module, "data": data, "params": params or {}, **extra})
-    assert status == 200, answer
-    return answer
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +62,8 @@ def test_params_and_defaults_are_misps(workflow_entries) -> None:
 
 def test_tag_if_on_a_real_event(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    yes = run(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": ["tlp:white"]})
-    no = run(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": ["tlp:red"]})
+    yes = query_node(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": ["tlp:white"]})
+    no = query_node(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": ["tlp:red"]})
     assert (yes["result"], yes["output"], yes["errors"]) == (True, "output_1", [])
     assert (no["result"], no["output"]) == (False, "output_2")
     assert "data" not in yes  # a logic decision does not change the data
@@ -75,51 +71,51 @@ def test_tag_if_on_a_real_event(module_server) -> None:
 
 def test_unknown_operator_is_named_and_misps_decision_kept(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    answer = run(module_server, "generic_if", data, {"hash_path": "Event.Tag.{n}.name", "operator": "contains",
+    answer = query_node(module_server, "generic_if", data, {"hash_path": "Event.Tag.{n}.name", "operator": "contains",
                                                      "value": "tlp:white"})
     assert answer["result"] is False and answer["output"] == "output_2"  # MISP: unknown operator is false
     assert "param `operator`" in answer["error"] and "'contains'" in answer["error"]
-    counted = run(module_server, "count_if", data, {"selector": "Event.Tag.{n}", "operator": "bogus", "value": "4"})
+    counted = query_node(module_server, "count_if", data, {"selector": "Event.Tag.{n}", "operator": "bogus", "value": "4"})
     assert counted["result"] is False and "param `operator`" in counted["error"]
 
 
 def test_wrong_type_is_named(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    answer = run(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": 5})
+    answer = query_node(module_server, "tag_if", data, {"scope": "event", "condition": "in_or", "tags": 5})
     assert answer["result"] is False and answer["output"] == "output_2"
     assert "`tags`" in answer["error"]
-    answer = run(module_server, "generic_if", data, {"hash_path": ["Event", "info"], "operator": "in", "value": "x"})
+    answer = query_node(module_server, "generic_if", data, {"hash_path": ["Event", "info"], "operator": "in", "value": "x"})
     assert answer["output"] == "output_2" and "param `hash_path`: expected a string" in answer["error"]
 
 
 def test_invalid_regex_in_a_hash_path_is_named(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    answer = run(module_server, "generic_if", data, {"hash_path": "Event.Tag.{n}[name=/tlp:(white/].name",
+    answer = query_node(module_server, "generic_if", data, {"hash_path": "Event.Tag.{n}[name=/tlp:(white/].name",
                                                      "operator": "any_value"})
     assert answer["result"] is False  # PHP's preg_match fails: nothing matches
     assert "param `hash_path`" in answer["error"] and "Compilation failed" in answer["error"]
-    filtered = run(module_server, "generic_filter_data", data, {"selector": "Event._AttributeFlattened.{n}",
+    filtered = query_node(module_server, "generic_filter_data", data, {"selector": "Event._AttributeFlattened.{n}",
                                                                 "hash_path": "Tag.{n}[name=/(/].name"})
     assert filtered["result"] is True and filtered["output"] == "output_1"  # a filter always continues
     assert "param `hash_path`" in filtered["error"]
 
 
 def test_params_must_be_an_object(module_server) -> None:
-    answer = run(module_server, "tag_if", {"Event": {}}, ["in_or"])
+    answer = query_node(module_server, "tag_if", {"Event": {}}, ["in_or"])
     assert answer["result"] is False and "`params` must be an object" in answer["error"]
 
 
 def test_legacy_and_default_values_are_not_errors(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    org = run(module_server, "organisation_if", {"Event": {**data["Event"], "orgc_id": "1"}},
+    org = query_node(module_server, "organisation_if", {"Event": {**data["Event"], "orgc_id": "1"}},
               {"org_type": "orgc", "condition": "equals", "org_id": "1"})  # version 0.1 graph
     assert org["result"] is True and org["errors"] == []
-    level = run(module_server, "threat_level_if", data, {})  # default "Low": string comparison quirk
+    level = query_node(module_server, "threat_level_if", data, {})  # default "Low": string comparison quirk
     assert level["errors"] == [] and level["output"] in ("output_1", "output_2")
 
 
 def test_distribution_if_where_misp_crashes(module_server) -> None:
-    answer = run(module_server, "distribution_if", {"Event": {"distribution": "1", "Attribute": []}},
+    answer = query_node(module_server, "distribution_if", {"Event": {"distribution": "1", "Attribute": []}},
                  {"scope": "attribute", "condition": "equals", "distribution": "1"})
     assert answer["result"] is False and answer["output"] == "output_2"
     assert "Event.Attribute[0]" in answer["error"]
@@ -130,7 +126,7 @@ def test_filter_then_reset_on_a_real_event(module_server) -> None:
     types = {a["type"] for a in data["Event"]["_AttributeFlattened"]}
     assert len(types) > 1
     wanted = sorted(types)[0]
-    answer = run(module_server, "generic_filter_data", data, {
+    answer = query_node(module_server, "generic_filter_data", data, {
         "filtering-label": "B", "selector": "Event._AttributeFlattened.{n}", "hash_path": "type",
         "operator": "equals", "value": wanted})
     assert answer["result"] is True and answer["output"] == "output_1"
@@ -143,14 +139,14 @@ def test_filter_then_reset_on_a_real_event(module_server) -> None:
     flat = list(flat.values()) if isinstance(flat, dict) else flat
     assert flat and {a["type"] for a in flat} == {wanted}
     assert len(view["Event"]["Attribute"]) == len(data["Event"]["Attribute"])  # only the selector shrinks
-    reset = run(module_server, "generic_filter_reset", view, {"filtering-label": "A"})
+    reset = query_node(module_server, "generic_filter_reset", view, {"filtering-label": "A"})
     assert reset["output"] == "output_1"
     assert reset["data"] == data  # any label restores the first snapshot: every filter goes
 
 
 def test_in_or_filter_uses_the_value_list(module_server) -> None:
     data = event("57c4445b-c548-4654-af0b-4be3950d210f.json")
-    answer = run(module_server, "generic_filter_data", data, {
+    answer = query_node(module_server, "generic_filter_data", data, {
         "filtering-label": "A", "selector": "Event._AttributeFlattened.{n}", "hash_path": "type",
         "operator": "in_or", "value": "ignored", "value_list": ["md5", "sha256"]})
     assert answer["data"]["enabledFilters"]["A"]["value"] == ["md5", "sha256"]
@@ -160,13 +156,13 @@ def test_reset_without_a_filter_changes_nothing(module_server) -> None:
     """Deviation (spec §15.1): MISP wipes the data (``all``) or crashes (a label)."""
     data = event("HTML_event.json")
     for label in ("all", "C"):
-        answer = run(module_server, "generic_filter_reset", data, {"filtering-label": label})
+        answer = query_node(module_server, "generic_filter_reset", data, {"filtering-label": label})
         assert answer["result"] is True and answer["data"] == data
 
 
 def test_concurrent_task_removes_the_target_and_follows_nothing(module_server) -> None:
     data = {**event("HTML_event.json"), "__node_id_to_exec": 7}
-    answer = run(module_server, "concurrent_task", data)
+    answer = query_node(module_server, "concurrent_task", data)
     assert answer["result"] is True and answer["output"] is None
     assert "__node_id_to_exec" not in answer["data"]
     assert answer["data"]["Event"] == data["Event"]

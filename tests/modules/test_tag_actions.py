@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
 
 import pytest
 
 from misp_modules.lib.changes import apply_changes
 from misp_modules.semantics.convert import to_core_format
 from tests.support.data import BLUEPRINTS, EVENTS
+from tests.support.nodes import query_node
 
 WHITE_FILTER_ATTR = {"selector": "Event._AttributeFlattened.{n}", "value": "tlp:white", "operator": "in",
                      "path": "Tag.{n}.name"}
 WHITE_FILTER_EVENT = {"selector": "", "value": "tlp:white", "operator": "in", "path": "Tag.{n}.name"}
-NO_FILTER = {"selector": "", "value": "", "operator": "", "path": ""}
 
 
 def blueprint_node(name: str, node_id: int) -> dict:
@@ -45,12 +44,6 @@ def with_tags(raw: dict, event_tags: list | None = None, attribute_tags: dict[in
     return raw
 
 
-def run(server, module: str, data: Any, params: dict, filters: dict | None = None, **extra: Any) -> dict:
-    body = {"module": module, "data": data, "params": params,
-            "node": {"id": "9", "saved_filters": filters or NO_FILTER}, **extra}
-    status, answer = server.query(body)
-    assert status == 200, answer
-    return answer
 
 
 def ops(answer: dict) -> list[tuple]:
@@ -67,7 +60,7 @@ def white_event() -> dict:
 def test_blueprint_tlp_clear_on_white_attributes(module_server, white_event) -> None:
     node = blueprint_node("blueprint_attach-tlp_clear-on-tlp_white_1661328256.json", 55)
     data = to_core_format(white_event)
-    answer = run(module_server, "tag_operation", data, node["indexed_params"], node["saved_filters"])
+    answer = query_node(module_server, "tag_operation", data, node["indexed_params"], node["saved_filters"])
     assert answer["result"] is True and answer["errors"] == []
     assert "data" not in answer  # MISP changes its database only
     attrs = data["Event"]["Attribute"]
@@ -87,7 +80,7 @@ def test_blueprint_tlp_clear_on_white_attributes(module_server, white_event) -> 
 def test_blueprint_tlp_clear_on_white_event(module_server, white_event) -> None:
     node = blueprint_node("blueprint_attach-tlp_clear-on-tlp_white_1661328256.json", 56)
     data = to_core_format(white_event)
-    answer = run(module_server, "tag_operation", data, node["indexed_params"], node["saved_filters"])
+    answer = query_node(module_server, "tag_operation", data, node["indexed_params"], node["saved_filters"])
     uuid = data["Event"]["uuid"]
     assert answer["result"] is True
     assert ops(answer) == [("attach_tag", "event", uuid, "tlp:clear", True), ("touch", "event", uuid, None, None)]
@@ -95,20 +88,20 @@ def test_blueprint_tlp_clear_on_white_event(module_server, white_event) -> None:
 
 def test_event_filter_that_matches_nothing_fails_silently(module_server) -> None:
     data = to_core_format(with_tags(raw_event("HTML_event.json"), event_tags=["tlp:green"]))
-    answer = run(module_server, "tag_operation", data, {"tags": ["tlp:clear"]}, WHITE_FILTER_EVENT)
+    answer = query_node(module_server, "tag_operation", data, {"tags": ["tlp:clear"]}, WHITE_FILTER_EVENT)
     assert (answer["result"], answer["errors"], answer["changes"]) == (False, [], [])
 
 
 def test_attribute_selection_that_matches_nothing_fails_silently(module_server) -> None:
     data = to_core_format(raw_event("HTML_event.json"))
-    answer = run(module_server, "tag_operation", data, {"scope": "attribute", "tags": ["tlp:clear"]},
+    answer = query_node(module_server, "tag_operation", data, {"scope": "attribute", "tags": ["tlp:clear"]},
                  WHITE_FILTER_ATTR)
     assert (answer["result"], answer["errors"], answer["changes"]) == (False, [], [])
 
 
 def test_without_filter_every_attribute_is_tagged_globally(module_server) -> None:
     data = to_core_format(raw_event("misp_event.json"))
-    answer = run(module_server, "tag_operation", data,
+    answer = query_node(module_server, "tag_operation", data,
                  {"scope": "attribute", "action": "add", "locality": "global",
                   "tags": ['misp-workflow:analysis="false-positive"'], "relationship_type": ""})
     uuids = [a["uuid"] for a in data["Event"]["_AttributeFlattened"]]
@@ -120,9 +113,9 @@ def test_without_filter_every_attribute_is_tagged_globally(module_server) -> Non
 def test_a_tag_already_attached_changes_nothing_but_its_relationship(module_server, white_event) -> None:
     data = to_core_format(white_event)
     uuid = data["Event"]["uuid"]
-    same = run(module_server, "tag_operation", data, {"tags": ["tlp:white"], "relationship_type": ""})
+    same = query_node(module_server, "tag_operation", data, {"tags": ["tlp:white"], "relationship_type": ""})
     assert (same["result"], same["changes"]) == (True, [])  # MISP: success, nothing to change, no touch
-    related = run(module_server, "tag_operation", data, {"tags": ["tlp:white"], "relationship_type": "source"})
+    related = query_node(module_server, "tag_operation", data, {"tags": ["tlp:white"], "relationship_type": "source"})
     assert related["changes"] == [{"op": "attach_tag", "scope": "event", "uuid": uuid, "tag": "tlp:white",
                                    "local": False, "relationship_type": "source"}]
 
@@ -133,8 +126,8 @@ def test_the_stored_event_knows_what_earlier_nodes_attached(module_server, white
     earlier = [{"op": "attach_tag", "scope": "event", "uuid": uuid, "tag": "tlp:clear", "local": True,
                 "relationship_type": None}]
     stored = apply_changes(white_event, earlier)
-    fresh = run(module_server, "tag_operation", data, {"tags": ["tlp:clear"]})
-    again = run(module_server, "tag_operation", data, {"tags": ["tlp:clear"]}, stored_event=stored)
+    fresh = query_node(module_server, "tag_operation", data, {"tags": ["tlp:clear"]})
+    again = query_node(module_server, "tag_operation", data, {"tags": ["tlp:clear"]}, stored_event=stored)
     assert len(fresh["changes"]) == 2 and again["changes"] == []
 
 
@@ -143,13 +136,13 @@ def test_remove_respects_locality(module_server) -> None:
                                                              {"name": "workflow:todo", "local": 1}])
     data = to_core_format(raw)
     uuid = data["Event"]["uuid"]
-    local_only = run(module_server, "tag_operation", data,
+    local_only = query_node(module_server, "tag_operation", data,
                      {"action": "remove", "locality": "local", "tags": ["tlp:white", "workflow:todo"]})
     assert local_only["result"] is True
     assert ops(local_only) == [("detach_tag", "event", uuid, "workflow:todo", True), ("touch", "event", uuid, None, None)]
-    nothing = run(module_server, "tag_operation", data, {"action": "remove", "locality": "local", "tags": ["tlp:white"]})
+    nothing = query_node(module_server, "tag_operation", data, {"action": "remove", "locality": "local", "tags": ["tlp:white"]})
     assert (nothing["result"], nothing["changes"]) == (False, [])
-    anyone = run(module_server, "tag_operation", data, {"action": "remove", "locality": "any", "tags": ["tlp:white"]})
+    anyone = query_node(module_server, "tag_operation", data, {"action": "remove", "locality": "any", "tags": ["tlp:white"]})
     assert ops(anyone)[0] == ("detach_tag", "event", uuid, "tlp:white", None)
     stored = apply_changes(raw, local_only["changes"] + anyone["changes"])
     assert stored["Event"]["Tag"] == []
@@ -157,10 +150,10 @@ def test_remove_respects_locality(module_server) -> None:
 
 def test_missing_tags_param_is_named(module_server) -> None:
     data = to_core_format(raw_event("HTML_event.json"))
-    answer = run(module_server, "tag_operation", data, {"scope": "event", "action": "add"})
+    answer = query_node(module_server, "tag_operation", data, {"scope": "event", "action": "add"})
     assert answer["result"] is False and answer["changes"] == []
     assert "param `tags`: required" in answer["error"]
-    typed = run(module_server, "tag_operation", data, {"scope": "event", "tags": ["tlp:red"], "locality": "everywhere"})
+    typed = query_node(module_server, "tag_operation", data, {"scope": "event", "tags": ["tlp:red"], "locality": "everywhere"})
     assert "param `locality`" in typed["error"]
 
 
@@ -178,7 +171,7 @@ def messy_event() -> dict:
 def test_blueprint_normalise_tlp_global_with_removal(module_server, messy_event) -> None:
     node = blueprint_node("blueprint_curation---normalize-tlp-&-pap-tag.json", 46)
     data = to_core_format(messy_event)
-    answer = run(module_server, "tag_replacement_tlp", data, node["indexed_params"], node["saved_filters"])
+    answer = query_node(module_server, "tag_replacement_tlp", data, node["indexed_params"], node["saved_filters"])
     event_uuid = data["Event"]["uuid"]
     a0, a1 = (a["uuid"] for a in data["Event"]["_AttributeFlattened"])
     assert "data" not in answer and answer["result"] is True
@@ -197,7 +190,7 @@ def test_blueprint_normalise_tlp_global_with_removal(module_server, messy_event)
 def test_blueprint_normalise_pap_local_without_removal(module_server, messy_event) -> None:
     node = blueprint_node("blueprint_curation---normalize-tlp-&-pap-tag.json", 48)
     data = to_core_format(messy_event)
-    answer = run(module_server, "tag_replacement_pap", data, node["indexed_params"], node["saved_filters"])
+    answer = query_node(module_server, "tag_replacement_pap", data, node["indexed_params"], node["saved_filters"])
     event_uuid = data["Event"]["uuid"]
     a0 = data["Event"]["_AttributeFlattened"][0]["uuid"]
     assert answer["result"] is True
@@ -211,19 +204,19 @@ def test_blueprint_normalise_pap_local_without_removal(module_server, messy_even
 
 def test_default_remove_substituted_never_removes(module_server, messy_event) -> None:
     data = to_core_format(messy_event)
-    answer = run(module_server, "tag_replacement_tlp", data, {"scope": "event"})  # remove_substituted "1"
+    answer = query_node(module_server, "tag_replacement_tlp", data, {"scope": "event"})  # remove_substituted "1"
     assert [c["op"] for c in answer["changes"]] == ["attach_tag", "touch"]
 
 
 def test_replacement_with_nothing_selected_succeeds(module_server, messy_event) -> None:
     data = to_core_format(messy_event)
-    answer = run(module_server, "tag_replacement_tlp", data, {"scope": "all"},
+    answer = query_node(module_server, "tag_replacement_tlp", data, {"scope": "all"},
                  {"selector": "", "value": "tlp:red", "operator": "in", "path": "Tag.{n}.name"})
     assert (answer["result"], answer["changes"]) == (True, [])
 
 
 def test_generic_replacement_matches_nothing(module_server, messy_event) -> None:
-    answer = run(module_server, "tag_replacement_generic", to_core_format(messy_event), {"scope": "all"})
+    answer = query_node(module_server, "tag_replacement_generic", to_core_format(messy_event), {"scope": "all"})
     assert (answer["result"], answer["changes"], answer["errors"]) == (True, [], [])
 
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_json
 from tests.support.data import BLUEPRINTS, EVENTS
 from tests.support.fakes.bgpranking import BGPRankingFake, Ranking
 from tests.support.fakes.hashlookup import HashlookupFake, make_record
-from tests.support.harness import REPO_ROOT, ModuleServer, server_env
+from tests.support.harness import ModuleServer
 
 RANSOM = "57c4445b-c548-4654-af0b-4be3950d210f.json"   # 9 attributes, tlp:white event
 MD5 = "0749bae92ca336a02c83d126e04ec628"                  # its md5 attribute (index 5)
@@ -61,13 +60,7 @@ def server():
 @pytest.fixture
 def run(server, tmp_path):
     def run(bp: str, data: dict, *args: str, code: int = 0) -> dict:
-        path = tmp_path / "event.json"
-        path.write_text(json.dumps(data))
-        done = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(blueprint(bp)), "--data", str(path),
-                               "--modules-url", server.url, "--json", *args], cwd=REPO_ROOT, env=server_env(),
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == code, done.stderr + done.stdout[-2000:]
-        return json.loads(done.stdout)
+        return run_json(blueprint(bp), data, tmp_path, server.url, *args, codes=(code,))
     return run
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from tests.support import graphs as G
-from tests.support.harness import REPO_ROOT, server_env
+from tests.support.cli import misp_workflow, run_json
 from tests.support.intel import KNOWN, attribute, raw_event
 
 EVENT = raw_event([attribute(1, "md5", KNOWN[0]["MD5"].lower(), category="Payload delivery")])
@@ -30,19 +29,17 @@ def run(server, tmp_path, *options: str) -> subprocess.CompletedProcess:
     workflow, data = tmp_path / "workflow.json", tmp_path / "event.json"
     workflow.write_text(json.dumps(WORKFLOW))
     data.write_text(json.dumps(EVENT))
-    return subprocess.run([sys.executable, "-m", "runner.cli", "run", str(workflow), "--data", str(data),
-                           "--modules-url", server.url, *options],
-                          cwd=REPO_ROOT, env=server_env(), capture_output=True, text=True, timeout=120)
+    return misp_workflow("run", workflow, "--data", data, "--modules-url", server.url, *options)
 
 
-def run_json(server, tmp_path, *options: str) -> dict:
-    done = run(server, tmp_path, "--json", *options)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return json.loads(done.stdout)
+def run_doc(server, tmp_path, *options: str) -> dict:
+    workflow = tmp_path / "workflow.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    return run_json(workflow, EVENT, tmp_path, server.url, *options)
 
 
 def test_misp_behaviour_by_default_module_data_ignored(intel_server, hl_fake, tmp_path):
-    doc = run_json(intel_server, tmp_path)
+    doc = run_doc(intel_server, tmp_path)
     curation, condition = doc["nodes"]
     assert curation["node"] == "2" and curation["result"] is True
     assert curation.get("data_ignored") is True and "data_carried" not in curation and "data_changed" not in curation
@@ -53,7 +50,7 @@ def test_misp_behaviour_by_default_module_data_ignored(intel_server, hl_fake, tm
 
 
 def test_carried_module_data_changes_the_decision(intel_server, hl_fake, tmp_path):
-    doc = run_json(intel_server, tmp_path, "--carry-module-data")
+    doc = run_doc(intel_server, tmp_path, "--carry-module-data")
     curation, condition = doc["nodes"]
     assert curation["data_carried"] is True and curation["data_changed"] is True and "data_ignored" not in curation
     assert (condition["module"], condition["result"], condition["output"]) == ("generic-if", False, "output_2")
@@ -74,6 +71,5 @@ def test_readable_trace_says_whether_data_was_carried(intel_server, hl_fake, tmp
 
 
 def test_watch_accepts_the_option():
-    done = subprocess.run([sys.executable, "-m", "runner.cli", "watch", "--help"], cwd=REPO_ROOT, env=server_env(),
-                          capture_output=True, text=True, timeout=60)
+    done = misp_workflow("watch", "--help")
     assert done.returncode == 0 and "--carry-module-data" in done.stdout

@@ -4,11 +4,9 @@ server reaching the hashlookup / BGP Ranking fakes through the real client libra
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
+from tests.support.cli import run_json
 from tests.support.data import BLUEPRINTS
-from tests.support.harness import REPO_ROOT, server_env
 from tests.support.intel import KNOWN, attribute, raw_event
 
 NO_FILTER = {"selector": "", "value": "", "operator": "", "path": ""}
@@ -24,13 +22,7 @@ def node(nid: int, module_id: str, params: dict, targets: list[int]) -> dict:
 def run(server, tmp_path, nodes: list[dict], event: dict) -> dict:
     workflow = tmp_path / "workflow.json"
     workflow.write_text(json.dumps({"WorkflowBlueprint": {"name": "intel", "description": "", "data": nodes}}))
-    data = tmp_path / "event.json"
-    data.write_text(json.dumps(event))
-    done = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(workflow), "--data", str(data),
-                           "--modules-url", server.url, "--enabled-modules", "all", "--json"],
-                          cwd=REPO_ROOT, env=server_env(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return json.loads(done.stdout)
+    return run_json(workflow, event, tmp_path, server.url, "--enabled-modules", "all")
 
 
 EVENT = raw_event([
@@ -76,13 +68,7 @@ def test_service_failure_fails_the_node_and_changes_nothing(intel_server, hl_fak
 
 
 def run_blueprint(server, tmp_path, name: str, event: dict) -> dict:
-    data = tmp_path / "event.json"
-    data.write_text(json.dumps(event))
-    done = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(BLUEPRINTS / name), "--data", str(data),
-                           "--modules-url", server.url, "--enabled-modules", "all", "--json"],
-                          cwd=REPO_ROOT, env=server_env(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return json.loads(done.stdout)
+    return run_json(BLUEPRINTS / name, event, tmp_path, server.url, "--enabled-modules", "all")
 
 
 def test_bgp_ranking_blueprint_tags_exactly_the_low_ranked(intel_server, hl_fake, bgp_fake, tmp_path):

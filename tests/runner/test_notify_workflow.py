@@ -5,12 +5,11 @@ misp-module, MISP's ``ms-teams-webhook`` and ``telegram-send-alert`` to their lo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from urllib.parse import parse_qs
 
 import pytest
 
+from tests.support.cli import misp_workflow
 from tests.support.data import WORKFLOWS
 from tests.support.fakes.mattermost import CHANNEL, MattermostFake
 from tests.support.fakes.mattermost import TOKEN as MM_TOKEN
@@ -18,7 +17,7 @@ from tests.support.fakes.smtp import SmtpFake
 from tests.support.fakes.telegram import TOKEN as TG_TOKEN
 from tests.support.fakes.telegram import TelegramFake
 from tests.support.fakes.webhook import WebhookFake
-from tests.support.harness import REPO_ROOT, ModuleServer, server_env
+from tests.support.harness import ModuleServer
 from tests.support.notify import event
 
 SEED_B = WORKFLOWS / "seed-b-leak-guard-notify.json"
@@ -56,9 +55,7 @@ def env(tmp_path_factory):
 def run(env, tmp_path, data):
     path = tmp_path / "event.json"
     path.write_text(json.dumps(data))
-    done = subprocess.run([sys.executable, "-m", "runner.cli", "run", str(env["workflow"]), "--data", str(path),
-                           "--modules-url", env["server"].url, "--json"], cwd=REPO_ROOT, env=server_env(),
-                          capture_output=True, text=True, timeout=120)
+    done = misp_workflow("run", env["workflow"], "--data", path, "--modules-url", env["server"].url, "--json")
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout)
 

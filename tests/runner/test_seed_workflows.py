@@ -9,26 +9,19 @@ against the real module server.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.support.cli import misp_workflow
 from tests.support.data import (
     SMALL_EVENT,
     WORKFLOWS,  # noqa: E402
 )
-from tests.support.harness import REPO_ROOT, server_env
 
 SEED_A = WORKFLOWS / "seed-a-block-red-publishing.json"
 SEED_B = WORKFLOWS / "seed-b-leak-guard-notify.json"
 EVENT = json.loads(SMALL_EVENT.read_text())
 UUID = EVENT["Event"]["uuid"]
-
-
-def cli(*args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner.cli", *map(str, args)], cwd=REPO_ROOT, env=server_env(),
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def tagged(event_tags=(), attribute_tags=()) -> dict:
@@ -41,14 +34,14 @@ def tagged(event_tags=(), attribute_tags=()) -> dict:
 def run(server, tmp_path, workflow, data, *args):
     path = tmp_path / "event.json"
     path.write_text(json.dumps(data))
-    done = cli("run", workflow, "--data", path, "--modules-url", server.url, "--json", *args)
+    done = misp_workflow("run", workflow, "--data", path, "--modules-url", server.url, "--json", *args)
     assert done.returncode in (0, 1, 3), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
 def test_seed_workflows_validate_clean(module_server):
     for workflow in (SEED_A, SEED_B):
-        done = cli("validate", workflow, "--modules-url", module_server.url, "--json")
+        done = misp_workflow("validate", workflow, "--modules-url", module_server.url, "--json")
         report = json.loads(done.stdout)
         unknown = [f for f in report["findings"] if f["code"] == "unknown-module"]
         assert [f for f in report["findings"] if f not in unknown] == [], report

@@ -4,15 +4,13 @@ fake) and from MISP's ZeroMQ feed (``watch``, through pyzmq on a local publisher
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import zmq
 
+from tests.support.cli import misp_workflow, start_misp_workflow
 from tests.support.data import PAP_TLP_BLUEPRINT, SMALL_EVENT
 from tests.support.fakes.misp import API_KEY, MispFake
-from tests.support.harness import REPO_ROOT, server_env
 
 PAP_TLP = PAP_TLP_BLUEPRINT
 EVENT = json.loads(SMALL_EVENT.read_text())
@@ -25,11 +23,6 @@ def red_event(uuid: str, eid: str) -> dict:
     return data
 
 
-def cli(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner.cli", *map(str, args)], cwd=REPO_ROOT,
-                          env=server_env(env), capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture
 def misp(tmp_path):
     with MispFake(events=[red_event("11111111-2222-4333-8444-555555555555", "77")]) as fake:
@@ -40,7 +33,7 @@ def misp(tmp_path):
 
 def test_event_id_fetched_through_pymisp(module_server, misp):
     fake, config = misp
-    done = cli("run", PAP_TLP, "--event-id", "77", "--config", config, "--modules-url", module_server.url, "--json")
+    done = misp_workflow("run", PAP_TLP, "--event-id", "77", "--config", config, "--modules-url", module_server.url, "--json")
     assert done.returncode == 1, done.stderr
     doc = json.loads(done.stdout)
     assert doc["outcome"] == "blocked" and doc["event"]["Event"]["uuid"] == "11111111-2222-4333-8444-555555555555"
@@ -49,10 +42,10 @@ def test_event_id_fetched_through_pymisp(module_server, misp):
 
 def test_event_id_unknown_or_misp_not_configured(module_server, misp):
     fake, config = misp
-    done = cli("run", PAP_TLP, "--event-id", "999", "--config", config, "--modules-url", module_server.url)
+    done = misp_workflow("run", PAP_TLP, "--event-id", "999", "--config", config, "--modules-url", module_server.url)
     assert done.returncode == 2 and done.stderr.startswith("misp-workflow run: MISP has no event 999")
     assert API_KEY not in done.stderr
-    done = cli("run", PAP_TLP, "--event-id", "77", "--modules-url", module_server.url)
+    done = misp_workflow("run", PAP_TLP, "--event-id", "77", "--modules-url", module_server.url)
     assert done.returncode == 2 and "needs a MISP connection" in done.stderr and done.stderr.count("\n") == 1
 
 
@@ -62,10 +55,8 @@ def test_watch_runs_the_workflow_on_each_feed_event(module_server):
     publisher.setsockopt(zmq.LINGER, 0)
     publisher.setsockopt(zmq.RCVTIMEO, 20000)
     port = publisher.bind_to_random_port("tcp://127.0.0.1")
-    watcher = subprocess.Popen([sys.executable, "-m", "runner.cli", "watch", str(PAP_TLP), "--zmq",
-                                f"tcp://127.0.0.1:{port}", "--modules-url", module_server.url, "--json",
-                                "--max-events", "3"], cwd=REPO_ROOT, env=server_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = start_misp_workflow("watch", PAP_TLP, "--zmq", f"tcp://127.0.0.1:{port}", "--modules-url",
+                                  module_server.url, "--json", "--max-events", "3")
     try:
         assert publisher.recv() == b"\x01misp_json_event"  # the watcher subscribed
         publisher.send(b"misp_json_event " + json.dumps(red_event("aaaaaaaa-2222-4333-8444-555555555555", "1")).encode())
