@@ -149,6 +149,7 @@ def test_tls_is_verified_by_default(ca):
         assert tls.requests == []
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # allow_self_signed is the point
 def test_ca_bundle_and_self_signed_allow(ca, tmp_path):
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
