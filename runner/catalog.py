@@ -1,4 +1,4 @@
-"""The modules a run can use, read from the module server's ``GET /modules`` (spec §3.4, §11.1).
+"""The modules a run can use, read from the module server's ``GET /modules`` (docs/misp-behaviour.md §3.4, §11.1).
 
 Two families, both found only through ``/modules`` (there is no hand-kept table):
 
@@ -136,7 +136,7 @@ def _misp_module(name: str, meta: Mapping) -> ModuleSpec:
     )
 
 
-# MISP's upgrade step enables these; every other logic/action module starts disabled (spec §3.3).
+# MISP's upgrade step enables these; every other logic/action module starts disabled (misp-behaviour.md §3.3).
 MISP_DEFAULT_ENABLED = frozenset({
     "generic-if", "distribution-if", "published-if", "organisation-if", "tag-if",
     "concurrent-task", "stop-execution", "webhook", "push-zmq",

@@ -7,7 +7,7 @@ alive socket is the cheapest well-kept client in the standard library. A request
 more on a fresh connection; nothing else is retried.
 
 MISP counts a module server that is down, slow or answering garbage as a *successful* node
-(spec §11.2 step 7). The runner does not: :class:`ModuleCallError` carries the reason and the
+(docs/misp-behaviour.md §11.2 step 7). The runner does not: :class:`ModuleCallError` carries the reason and the
 executor turns it into a node error.
 """
 

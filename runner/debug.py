@@ -1,4 +1,4 @@
-"""MISP's workflow debug mode, sending side (spec §5.14).
+"""MISP's workflow debug mode, sending side (docs/misp-behaviour.md §5.14).
 
 When debug mode is on, MISP POSTs each step to ``<debug_url>/<trigger_id><path>`` (5 s
 timeout): ``/init?type=<for_path>`` after normalisation, ``/exec/<module>?result=<status>``
@@ -6,7 +6,7 @@ after every node (logic included), ``/end?outcome=<outcome>`` at the end of a to
 The body is JSON sent as ``application/x-www-form-urlencoded`` (MISP's client sets no JSON
 content type), so receivers parse the raw body.
 
-Deviation (recommended by the spec, §15.6): an unreachable debug URL never breaks the run; the
+Deviation (recommended in misp-behaviour.md §15.6): an unreachable debug URL never breaks the run; the
 error is logged and the run goes on. ``message=`` in ``result=error`` posts is percent-encoded
 where HTTP requires it (MISP sends it raw, which a space makes an invalid request line).
 """

@@ -2,7 +2,7 @@
 storing each run as a JSON capture that ``misp-workflow run --replay`` can replay.
 
 MISP POSTs ``/<trigger_id>/init?type=…``, then ``/exec/<module>?result=…`` per node, then
-``/end?outcome=…`` (spec §5.14); the body is JSON whatever the content type says. One capture
+``/end?outcome=…`` (docs/misp-behaviour.md §5.14); the body is JSON whatever the content type says. One capture
 per run::
 
     {"trigger_id": "event-publish", "for_path": "blocking", "started": "...",

@@ -1,5 +1,5 @@
 """One run of a workflow for a trigger, as MISP's ``executeWorkflowForTrigger`` and
-``__runWorkflow`` (spec §5.1-§5.2), then its concurrent branches (§5.6).
+``__runWorkflow`` (docs/misp-behaviour.md §5.1-§5.2), then its concurrent branches (§5.6).
 
 The main walk runs in the caller's thread. The branches its concurrent-task nodes queue run
 after it, concurrently, each on its own roaming data (the snapshot taken when it was queued),
@@ -141,7 +141,7 @@ class _Run:
                          list(self.stored.problems), self._job_message(success, errors))
 
     def _job_message(self, success: bool, errors: list[str]) -> str | None:
-        """What MISP saves for the job of a non-blocking trigger (spec §5.1). MISP's failure
+        """What MISP saves for the job of a non-blocking trigger (misp-behaviour.md §5.1). MISP's failure
         message has one placeholder too many and crashes with a ValueError; this is the message
         it was meant to be."""
         if self.trigger.blocking:
@@ -227,7 +227,7 @@ class _Run:
             done.wait()
 
     def _branch(self, branch: Branch) -> list[Branch]:
-        """MISP's ``WorkflowShell walkGraph`` job for one branch (spec §5.1)."""
+        """MISP's ``WorkflowShell walkGraph`` job for one branch (misp-behaviour.md §5.1)."""
         started = time.perf_counter()
         log = self.log.scoped()
         record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
@@ -309,7 +309,7 @@ def _walk_result(workflow: g.Workflow, record: WalkRecord) -> dict:
 
 
 def _workflow_user_exists(opts: RunOptions, raw: Any) -> bool:
-    """MISP's workflow user (spec §5.3): the SYSTEM user of ``MISP.host_org_id`` when that org
+    """MISP's workflow user (misp-behaviour.md §5.3): the SYSTEM user of ``MISP.host_org_id`` when that org
     exists. Offline, the organisations that exist are ``--organisation`` ids, else the ones the
     event itself names; there is no site-admin fallback (the runner knows no users)."""
     if opts.host_org_id in (None, ""):

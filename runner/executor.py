@@ -1,4 +1,4 @@
-"""Executing one node, as MISP's ``executeNode`` (spec §5.7) and ``Module_misp_module`` (§11.2).
+"""Executing one node, as MISP's ``executeNode`` (docs/misp-behaviour.md §5.7) and ``Module_misp_module`` (§11.2).
 
 Order of checks: the module must resolve by ``(module_type, id)`` ("Could not load class"),
 then be enabled ("Could not execute disabled module"), then it runs: scripted (``--mock``) or

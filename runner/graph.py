@@ -1,4 +1,4 @@
-"""A MISP workflow graph as the engine reads it (spec §2.2-§2.5).
+"""A MISP workflow graph as the engine reads it (docs/misp-behaviour.md §2.2-§2.5).
 
 The graph is kept exactly as MISP stores it (node id → node object) and read through these
 helpers, which apply MISP's lookup rules: nodes are found by map key, connections name their
@@ -101,7 +101,7 @@ def indexed_params(node: Mapping) -> Mapping:
 
 
 def saved_filters(node: Mapping) -> dict:
-    """The node's filters merged with the empty default (spec §2.7)."""
+    """The node's filters merged with the empty default (misp-behaviour.md §2.7)."""
     merged = dict(EMPTY_FILTERS)
     raw = node_data(node).get("saved_filters")
     if isinstance(raw, Mapping):

@@ -1,4 +1,4 @@
-"""Rendering ``jinja_supported`` params the way MISP does (spec §8).
+"""Rendering ``jinja_supported`` params the way MISP does (docs/misp-behaviour.md §8).
 
 MISP renders through the module server's ``jinja_template_rendering`` expansion module; so does
 the runner when the server offers it. When it does not, or cannot be reached (where MISP

@@ -1,4 +1,4 @@
-"""Load a workflow file in either of MISP's formats (spec §2.1, §2.8).
+"""Load a workflow file in either of MISP's formats (docs/misp-behaviour.md §2.1, §2.8).
 
 * a workflow as MISP's REST API returns it: ``{"Workflow": {..., "data": {"<id>": node}}}``
   (also the one-element list ``/workflows/index.json`` gives, and ``data`` as a JSON string,

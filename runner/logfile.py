@@ -1,4 +1,4 @@
-"""MISP's workflow log (spec §5.13): error messages always, progress only in debug mode.
+"""MISP's workflow log (docs/misp-behaviour.md §5.13): error messages always, progress only in debug mode.
 
 Every message is kept for the report (``log``: the always-logged ones, MISP's DB ``Log`` rows)
 and, with ``--log-file``, appended in MISP's ``workflow-execution.log`` line format::

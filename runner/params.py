@@ -1,4 +1,4 @@
-"""A node's request parameters, resolved as MISP's ``getParamsWithValues`` does (spec §2.6, §8),
+"""A node's request parameters, resolved as MISP's ``getParamsWithValues`` does (docs/misp-behaviour.md §2.6, §8),
 and the two extra keys MISP computes for MISP-facing misp-modules (§11.2).
 
 * only params the module declares count; a missing or null value takes the default, else ``""``

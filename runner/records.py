@@ -1,4 +1,4 @@
-"""What a run records: one entry per node execution, one record per walk (spec §5.9).
+"""What a run records: one entry per node execution, one record per walk (docs/misp-behaviour.md §5.9).
 
 These are plain data, filled by the walker and executor and turned into the ``--json``
 document by ``runner.report``.
@@ -87,7 +87,7 @@ class WalkRecord:
 
 @dataclass
 class Branch:
-    """A concurrent-task branch: MISP queues it as a background job (spec §5.6)."""
+    """A concurrent-task branch: MISP queues it as a background job (misp-behaviour.md §5.6)."""
 
     job_id: int
     parent_job: int | None

@@ -1,4 +1,4 @@
-"""The roaming data of one walk (spec §6.1): one object, replaced (never edited) by modules.
+"""The roaming data of one walk (docs/misp-behaviour.md §6.1): one object, replaced (never edited) by modules.
 
 ``get_data`` is MISP's ``getData()``: the data itself when no generic filter is active, else a
 filtered copy (``misp_modules.semantics.roaming``). The runner never mutates the data in place,

@@ -15,7 +15,7 @@ from runner.errors import InputError, RunnerError
 
 def fetch_event(ref: str) -> dict:
     """The event ``ref`` (id or uuid) as MISP's REST API returns it, through PyMISP: what the
-    ``event-publish`` trigger receives (spec §4.3)."""
+    ``event-publish`` trigger receives (docs/misp-behaviour.md §4.3)."""
     import logging
 
     from misp_modules.lib.misp import MispNotConfigured, MispUnreachable, get_misp

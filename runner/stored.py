@@ -1,4 +1,4 @@
-"""MISP's stored event, as the run changes it (spec §6.4).
+"""MISP's stored event, as the run changes it (docs/misp-behaviour.md §6.4).
 
 Nodes see the roaming data; MISP's database changes only through what actions do (tags,
 flags, publication, ...), which modules report as ``changes`` (docs/contract.md §4). The runner

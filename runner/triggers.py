@@ -1,4 +1,4 @@
-"""MISP's trigger catalogue (spec §4.1) and what a trigger does before the walk.
+"""MISP's trigger catalogue (docs/misp-behaviour.md §4.1) and what a trigger does before the walk.
 
 A trigger decides three things: whether the run is blocking, how the raw data becomes roaming
 data (normalisation, §4.3, done by ``misp_modules.semantics.convert``), and, for
@@ -72,7 +72,7 @@ TRIGGERS: dict[str, Trigger] = {t.id: t for t in (
 
 DEFAULT_TRIGGER = "event-publish"
 
-# What the MISP caller writes to its log when a blocking run fails (spec §4.2).
+# What the MISP caller writes to its log when a blocking run fails (misp-behaviour.md §4.2).
 _CALLER_LOG = {
     "event-publish": ("publish", "Event", "Publishing stopped by a blocking workflow."),
     "event-before-save": ("add", "Event", "The workflow `event-before-save` prevented the saving of event ({uuid})"),
@@ -90,14 +90,14 @@ def get_trigger(trigger_id: str) -> Trigger | None:
 
 
 def normalize(trigger: Trigger, raw: Any) -> Any:
-    """The roaming data for ``raw`` (spec §4.3). Raises ``NormalizationError`` like MISP fails."""
+    """The roaming data for ``raw`` (misp-behaviour.md §4.3). Raises ``NormalizationError`` like MISP fails."""
     from misp_modules.semantics import convert
 
     return convert.normalize_for_trigger(trigger.id, raw)
 
 
 def condition_holds(trigger: Trigger, trigger_params: Mapping[str, Any], raw: Any) -> bool:
-    """The trigger's own ``exec`` on the raw data (spec §4.4); only tag-attached-after-save has one."""
+    """The trigger's own ``exec`` on the raw data (misp-behaviour.md §4.4); only tag-attached-after-save has one."""
     if trigger.id != "tag-attached-after-save":
         return True
     from misp_modules.semantics.php import is_empty as empty
@@ -126,7 +126,7 @@ def condition_holds(trigger: Trigger, trigger_params: Mapping[str, Any], raw: An
 
 
 def caller_log(trigger: Trigger, raw: Any, errors: list[str], logging: Mapping | None = None) -> dict | None:
-    """The log entry MISP's caller writes when a blocking run fails (spec §4.2), or None."""
+    """The log entry MISP's caller writes when a blocking run fails (misp-behaviour.md §4.2), or None."""
     if not trigger.blocking:
         return None
     action, model, title = _CALLER_LOG.get(trigger.id, ("execute_workflow", "Workflow", ""))

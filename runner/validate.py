@@ -1,4 +1,4 @@
-"""Check a workflow the way MISP's editor and save-time validation do (spec §2.1, §12).
+"""Check a workflow the way MISP's editor and save-time validation do (docs/misp-behaviour.md §2.1, §12).
 
 Errors are what MISP refuses to save or cannot run (a cycle, not exactly one trigger, several
 connections on one output, unknown or disabled modules); warnings are what MISP's editor only

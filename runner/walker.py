@@ -1,4 +1,4 @@
-"""MISP's graph walk (spec §5.4-§5.6): lazy depth-first over *paths*, interleaved with execution.
+"""MISP's graph walk (docs/misp-behaviour.md §5.4-§5.6): lazy depth-first over *paths*, interleaved with execution.
 
 :func:`walk_graph` is ``walkGraph``: it pulls ``(node, path type, path)`` triples from
 :func:`_paths`, a generator that explores a node's children only after the consumer has executed
@@ -121,7 +121,7 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: lis
 
 def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
                       path: list[str]) -> list[tuple[str, list]]:
-    """Which outputs to follow (spec §5.5); executes logic nodes. A logic module's errors are
+    """Which outputs to follow (misp-behaviour.md §5.5); executes logic nodes. A logic module's errors are
     discarded (they never become blocking errors)."""
     if g.module_type(node) != "logic":
         return g.outputs(node)

@@ -1,7 +1,7 @@
 """Benchmark (issue 4): what a built-in node costs on a large event, against the cost of merely
 handing the event to a module.
 
-For each node, in process (``dict_handler``), on the shared 370-attribute ``long_event.json``
+For each node, in process (``dict_handler``), on the 370-attribute ``tests/data/events/long_event.json``
 scaled up ``--scale`` times, best of ``--repeat`` runs. Baseline, measured in the same run: one
 JSON round trip of the roaming data with orjson (what the server does anyway to receive the
 request and send an answer). Printed: milliseconds per call and the ratio node / baseline.
@@ -28,7 +28,7 @@ from misp_modules.semantics import roaming  # noqa: E402
 from misp_modules.semantics.convert import to_core_format  # noqa: E402
 from misp_modules.settings import Settings, set_settings  # noqa: E402
 
-EVENT = Path(__file__).resolve().parents[3] / "shared" / "events" / "long_event.json"
+EVENT = Path(__file__).resolve().parents[2] / "tests" / "data" / "events" / "long_event.json"
 
 
 def event(scale: int) -> dict:

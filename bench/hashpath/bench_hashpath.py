@@ -94,7 +94,7 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
     return min(timeit.Timer(fn).repeat(repeat=repeat, number=number)) / number
 
 
-# -- the paths (from ../shared/workflows/blueprints and the logic modules) and their baselines --
+# -- the paths (from MISP's blueprints, tests/data/blueprints/, and the logic modules) and their baselines --
 
 def _items(value: Any) -> list:
     if isinstance(value, list):

@@ -61,7 +61,7 @@ from runner.stored import StoredEvent  # noqa: E402
 from tests.support.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
 from tests.support.harness import ModuleServer  # noqa: E402
 
-BLUEPRINTS = Path("/work/shared/workflows/blueprints")
+BLUEPRINTS = REPO / "tests" / "data" / "blueprints"  # MISP's workflow blueprints
 PAP_TLP = BLUEPRINTS / "blueprint_pap_red-and-tlp_red-blocking_1661328258.json"
 HASHLOOKUP = BLUEPRINTS / "blueprint_disable-to_ids-flag-for-existing-hash-in-hashlookup_1667228944.json"
 RUNS = {"pap-tlp": {100: 300, 1000: 60, 10000: 10}, "pap-tlp-red": {100: 300, 1000: 60, 10000: 10},

@@ -4,7 +4,7 @@ Every attribute exists twice in the roaming data: in ``Event.Attribute`` (or its
 ``Attribute`` list) and in ``Event._AttributeFlattened``; while a generic filter is active, again
 in ``_unfilteredData``. MISP's action base class (``WorkflowBaseActionModule``) indexes those
 copies by attribute ``id`` once per node run (``_buildFastLookupForRoamingData``) over
-``Event.Attribute``, the objects' ``Attribute`` lists and ``Event._AttributeFlattened`` (spec
+``Event.Attribute``, the objects' ``Attribute`` lists and ``Event._AttributeFlattened`` (docs/misp-behaviour.md
 §6.4), and writes through the index. Both writers ported here,
 :meth:`AttributeIndex.override` (``_overrideAttribute``: attach-warninglist, IDS-flag and comment
 edits, hashlookup curation) and :meth:`AttributeIndex.append_enrichment` (attach-enrichment),
@@ -62,7 +62,7 @@ def target_attributes(data: Any, filtered_items: Any = None) -> list[dict]:
     some, else every flattened attribute of the data.
 
     MISP sends ``filteredItems`` as the items its node filter selected, or the whole data when
-    nothing matched (module-server.md §6, workflow-engine.md §11.2). Items may be attributes,
+    nothing matched (docs/misp-modules-protocol.md §6, misp-behaviour.md §11.2). Items may be attributes,
     events (``{"Event": ...}`` or a bare event dict): each counts with its attributes.
     """
     if filtered_items is None:

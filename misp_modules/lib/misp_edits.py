@@ -142,7 +142,7 @@ def edit_attributes(data: Any, items: Any, edit: Callable[[dict], dict],
     Each item is edited, loses its ``timestamp`` (MISP assigns a new one) and replaces its
     copies in ``Event.Attribute``/``Event.Object[*].Attribute`` and ``Event._AttributeFlattened``
     of the returned data. ``_unfilteredData`` is left alone, so a later filter reset drops the
-    edit, as in MISP (spec §7.7). Changes: ``set`` per field that changed, then a touch.
+    edit, as in MISP (docs/misp-behaviour.md §7.7). Changes: ``set`` per field that changed, then a touch.
     Returns ``(at least one attribute saved, new data, changes)``; every save succeeds offline.
     """
     new_data = dict(data) if isinstance(data, Mapping) else {}

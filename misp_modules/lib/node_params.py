@@ -18,7 +18,7 @@ TEXT_TYPES = ("input", "textarea", "hashpath")
 
 def option_values(descriptor: Mapping[str, Any]) -> list[str]:
     """The values a select offers: the keys of a map, the strings of a list, or the ``value``
-    of ``{name, value}`` entries (spec §2.6)."""
+    of ``{name, value}`` entries (docs/misp-behaviour.md §2.6)."""
     options = descriptor.get("options")
     if isinstance(options, Mapping):
         return [str(k) for k in options]

@@ -174,7 +174,7 @@ def resolve_params(declared: Sequence[Mapping[str, Any]], given: Any) -> dict[st
 
 
 def merge_filters(node_filters: Any) -> dict[str, str]:
-    """A node's ``saved_filters`` merged with the empty default (spec §2.7)."""
+    """A node's ``saved_filters`` merged with the empty default (docs/misp-behaviour.md §2.7)."""
     merged = dict(EMPTY_FILTERS)
     if isinstance(node_filters, Mapping):
         for key in EMPTY_FILTERS:

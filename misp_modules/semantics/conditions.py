@@ -44,7 +44,7 @@ def extract_data(data: Any, path: Any) -> Any:
 
 
 def evaluate_condition(data: Any, operator: Any, value: Any) -> bool:
-    """``evaluateCondition($data, $operator, $value)`` (spec §7.5); unknown operators are false."""
+    """``evaluateCondition($data, $operator, $value)`` (docs/misp-behaviour.md §7.5); unknown operators are false."""
     op = _operator(operator)
     if op == "in":
         return is_array(data) and in_array(value, data)

@@ -2,7 +2,7 @@
 
 Workflows are written against this shape -- ``Event._AttributeFlattened`` (attributes then
 object attributes), ``_allTags`` (event tags first, ``inherited: true``), objects without
-attributes dropped -- so it must come out exactly as MISP builds it (spec §4.3, §6.2).
+attributes dropped -- so it must come out exactly as MISP builds it (docs/misp-behaviour.md §4.3, §6.2).
 
 Offline differences, documented in docs/semantics.md: for attribute and object scopes MISP
 re-fetches the owning event (and object) from its database; here they are read from the
@@ -350,7 +350,7 @@ def to_core_format(raw: Mapping, scope: str | None = None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Triggers (spec §4.3)
+# Triggers (misp-behaviour.md §4.3)
 
 _EVENT_TRIGGERS = {"event-publish", "event-after-save-new", "event-after-save-new-from-pull",
                    "event-after-save", "event-before-save", "enrichment-before-query"}

@@ -1,4 +1,4 @@
-"""The decisions of MISP's built-in IF logic modules, as pure functions (spec §9.2).
+"""The decisions of MISP's built-in IF logic modules, as pure functions (docs/misp-behaviour.md §9.2).
 
 Each takes the roaming data as ``getData()`` returns it (the caller applies
 :func:`misp_modules.semantics.roaming.get_data` first) and the node's params resolved as MISP's
@@ -204,7 +204,7 @@ def distribution_if(data: Any, params: Mapping) -> Decision:
     if attribute is None and (not by_event or loose_eq(selected, 4)):
         raise UnsupportedDataError(
             "distribution-if: the data has no Event.Attribute[0], which MISP reads in attribute scope "
-            "and for Sharing Group checks (MISP crashes here; spec §15.5)")
+            "and for Sharing Group checks (MISP crashes here; docs/misp-behaviour.md §15.5)")
     obj = php.lookup(attribute, "Object") if is_array(attribute) else None
     has_object = is_array(obj) and not is_empty(obj)
     if by_event:

@@ -28,7 +28,7 @@ class InvalidPathError(SemanticsError, ValueError):
 
 class FilterResetError(SemanticsError):
     """Reserved: ``generic-filter-reset`` without a prior filter is a documented no-op instead of
-    MISP's crash (spec §15.1), so the library never raises it today."""
+    MISP's crash (docs/misp-behaviour.md §15.1), so the library never raises it today."""
 
 
 class NormalizationError(SemanticsError):

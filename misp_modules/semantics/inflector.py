@@ -1,4 +1,4 @@
-"""CakePHP 2.x ``Inflector``: how MISP names misp-module action nodes and their params (spec §11.1).
+"""CakePHP 2.x ``Inflector``: how MISP names misp-module action nodes and their params (docs/misp-behaviour.md §11.1).
 
 MISP derives a misp-module's node id with ``underscore(name)``, each param's id with
 ``slug(underscore(param))`` and its label (the ``matchingData`` key) with ``humanize(param)``;

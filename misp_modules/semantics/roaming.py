@@ -1,4 +1,4 @@
-"""``WorkflowRoamingData::getData()`` and the generic filter modules (spec §7.7).
+"""``WorkflowRoamingData::getData()`` and the generic filter modules (docs/misp-behaviour.md §7.7).
 
 ``generic-filter-data`` does not filter anything itself: it records a filter in
 ``data["enabledFilters"]`` (and a snapshot in ``_unfilteredData``), and every later ``getData()``
@@ -81,7 +81,7 @@ def reset_filter(data: Any, label: str) -> Any:
     """``generic-filter-reset`` exec: ``_unfilteredData`` without filters.
 
     Any label restores the snapshot taken at the first filter, so every filter goes (the
-    snapshot never held any) along with every change made since. Deviation (spec §15.1):
+    snapshot never held any) along with every change made since. Deviation (misp-behaviour.md §15.1):
     without a snapshot MISP wipes the data (``all``) or crashes (a label); here nothing changes.
     """
     snapshot = php.lookup(data, "_unfilteredData") if is_array(data) else None

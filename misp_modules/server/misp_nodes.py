@@ -2,7 +2,7 @@
 
 MISP lists every `/modules` entry whose ``meta.module-type`` contains ``"action"`` as a workflow
 node with id ``Inflector::underscore(name)``; an id equal to one of MISP's own nodes silently
-overrides that node inside MISP. The loader refuses such names (workflow-engine.md §10.1, §9.1,
+overrides that node inside MISP. The loader refuses such names (docs/misp-behaviour.md §10.1, §9.1,
 §4.1). Runner-only re-implementations of these nodes are declared ``module-type: ["workflow"]``
 instead, which MISP never lists.
 """

@@ -1,6 +1,6 @@
 """CIRCL BGP Ranking (``pybgpranking2``) and IP ASN History (``pyipasnhistory``) clients.
 
-Quirks handled here (services.md §5.4):
+Quirks handled here (docs/external-services.md §5.4):
 
 - pybgpranking2 computes ``asns_global_ranking``'s default date at import time and lets the
   server pick "today" (not computed yet) when ``query`` gets no date. Every ranking query here

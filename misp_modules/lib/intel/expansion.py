@@ -2,7 +2,7 @@
 
 misp_standard expansion modules receive a full attribute (``request["attribute"]``) and answer
 ``{"results": {"Attribute": [<the input attribute>], "Object": [...]}}`` built with PyMISP, so
-objects follow the misp-objects templates shipped with PyMISP (module-server.md §2.2, §5.2).
+objects follow the misp-objects templates shipped with PyMISP (docs/misp-modules-protocol.md §2.2, §5.2).
 """
 
 from __future__ import annotations

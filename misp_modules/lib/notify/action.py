@@ -1,6 +1,6 @@
 """The MISP-facing side of a notification module: params in, ``{"data": true}`` or ``{"error"}`` out.
 
-MISP calls these modules as workflow action nodes (module-server.md §6): params arrive as the
+MISP calls these modules as workflow action nodes (docs/misp-modules-protocol.md §6): params arrive as the
 strings the user typed (``[]`` when there are none) and only a non-empty ``error`` in the
 answer fails the node. :func:`action_handler` turns a module's ``send(req)`` into the
 ``dict_handler`` the server calls, so a module file is its config and one function.

@@ -1,4 +1,4 @@
-"""Mattermost: REST API v4 with a bot token, or an incoming webhook (services.md §1).
+"""Mattermost: REST API v4 with a bot token, or an incoming webhook (docs/external-services.md §1).
 
 Plain ``requests`` rather than ``mattermostdriver``: we need two endpoints, and the driver has
 no HTTP timeout by default, only JSON-decodes a response whose content type is exactly

@@ -1,6 +1,6 @@
 """Microsoft Teams: a Workflows webhook with an Adaptive Card, or a legacy connector MessageCard.
 
-Workflows (Power Automate) webhooks are the current way in (services.md §2.2): a JSON
+Workflows (Power Automate) webhooks are the current way in (docs/external-services.md §2.2): a JSON
 ``message`` with an Adaptive Card attachment, answered 202 with an empty body. The retired
 Office 365 connectors take a MessageCard, built and sent with ``pymsteams`` (its ``send()``
 accepts any 2xx). The webhook URL is the credential (``sig=``): it never appears in a message.

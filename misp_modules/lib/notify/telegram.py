@@ -1,5 +1,5 @@
 """Telegram Bot API: ``python-telegram-bot`` (async) for the ``telegram`` module, plain HTTP
-for MISP's ``telegram-send-alert`` node (services.md §3).
+for MISP's ``telegram-send-alert`` node (docs/external-services.md §3).
 
 The Bot API base URL is ``[services] telegram`` (a self-hosted Bot API server, or a local fake),
 default ``https://api.telegram.org/bot``; the token is appended to it. A fresh ``Bot`` and HTTP

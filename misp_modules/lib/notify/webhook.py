@@ -1,4 +1,4 @@
-"""MISP's generic webhook (``Module_webhook``, services.md §6, workflow-engine.md §10.2).
+"""MISP's generic webhook (``Module_webhook``, docs/external-services.md §6, docs/misp-behaviour.md §10.2).
 
 Shared by the runner-only ``webhook`` / ``ms-teams-webhook`` nodes (MISP's exact behaviour and
 error strings) and the MISP-facing ``http_webhook`` module (same request, our templates, TLS
@@ -22,7 +22,7 @@ CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-url
 USER_AGENT = "MISP (misp-modules-ng workflow node)"
 MAX_REDIRECTS = 10  # MISP's SyncTool client
 
-# MISP's result wording (workflow-engine.md §10.2).
+# MISP's result wording (misp-behaviour.md §10.2).
 AUTH_FAILED = "Authentication failed."
 NO_URL = "URL not provided."
 ARBITRARY_URLS_OFF = "`Security.rest_client_enable_arbitrary_urls` is turned off"

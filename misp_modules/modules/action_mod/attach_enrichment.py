@@ -1,6 +1,6 @@
 """MISP's "Attach enrichment" node (``attach-enrichment``, v0.3), run by this module server.
 
-For each matching attribute (§10.1 "Matching attributes") and each selected module whose
+For each matching attribute (docs/misp-behaviour.md §10.1 "Matching attributes") and each selected module whose
 ``mispattributes.input`` lists the attribute's type, the expansion module is queried with
 MISP's request body -- ``user`` (when the runner sends one), ``event_id``, ``config`` (the
 module's ``meta.config`` names, valued from ``[modules.<module>]``; ``{"_": "_"}`` when it has

@@ -1,6 +1,6 @@
 """MISP's "Attach warninglist" node (``attach-warninglist``, v0.2), offline.
 
-Checks the matching attributes (§10.1 "Matching attributes") against the MISP warninglists
+Checks the matching attributes (docs/misp-behaviour.md §10.1 "Matching attributes") against the MISP warninglists
 shipped with pymispwarninglists, with MISP's own matching rules (misp_modules.lib.warninglists),
 adds each hit to the attribute's ``warnings`` (every copy, as MISP's ``_overrideAttribute``) and
 sets ``Event.warnings`` to the lists that hit, once each. Only attributes with ``to_ids`` are

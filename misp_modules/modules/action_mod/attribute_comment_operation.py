@@ -4,7 +4,7 @@ Sets the matching attributes' ``comment`` to the ``comment`` param, with the mec
 IDS-flag operation (edited attributes lose ``timestamp`` and replace their copies in the
 returned roaming data; ``set``/``touch`` changes for the database).
 
-The comment is a Jinja template. Faithful to MISP (spec §8, §15.9): the runner renders it
+The comment is a Jinja template. Faithful to MISP (docs/misp-behaviour.md §8, §15.9): the runner renders it
 *once*, against the whole roaming data, before the call, so ``__currentAttribute`` is undefined
 and every attribute gets the same text. Opt-in (``[modules.attribute_comment_operation]
 render_per_attribute = true``): the raw template (``node.indexed_params.comment``) is rendered

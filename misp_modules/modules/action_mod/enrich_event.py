@@ -18,7 +18,7 @@ forward_url``).
 Decisions where MISP crashes or misreports (documented in the README):
 
 - MISP replaces the roaming data with the re-fetched event *without* converting it to core
-  format (spec §15.8: attributes become top-level siblings, ``_AttributeFlattened`` is gone, so
+  format (docs/misp-behaviour.md §15.8: attributes become top-level siblings, ``_AttributeFlattened`` is gone, so
   every later filter finds nothing). Here the new roaming data is the stored event with the
   enrichment added, **converted** to core format, as ``reload-full-event`` gives it.
 - An error answer makes MISP's enrichment throw ("Invalid response received from module"),

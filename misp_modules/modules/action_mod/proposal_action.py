@@ -4,11 +4,11 @@ Accepts or discards the proposals (shadow attributes) of the selected items -- t
 filter's matches (none: true, nothing done) or the whole data: ``new`` takes
 ``Event.ShadowAttribute`` (proposals for new attributes), ``edit`` the proposals on the
 flattened attributes, ``any`` both. MISP's default ``all`` is not one of these, so a node left
-at its default does nothing (quirk kept, spec §15.12). Always true, as in MISP.
+at its default does nothing (quirk kept, docs/misp-behaviour.md §15.12). Always true, as in MISP.
 
 Proposals are handled in MISP through PyMISP (needs a MISP connection, except in a dry run,
 which only reports the changes). When at least one proposal was handled the roaming data is
-replaced by the reloaded event, converted (spec §6.4): from MISP, or in a dry run / offline
+replaced by the reloaded event, converted (misp-behaviour.md §6.4): from MISP, or in a dry run / offline
 from the runner's stored-event view with these changes applied.
 """
 

@@ -1,7 +1,7 @@
 """CIRCL BGP Ranking expansion: how malicious is the AS behind this AS number or IP address?
 
 Restores the ``bgpranking`` module upstream misp-modules removed in 2024, with its answer shape
-(services.md §5.5), so MISP's "Set tag based on BGP Ranking maliciousness level" blueprint works:
+(docs/external-services.md §5.5), so MISP's "Set tag based on BGP Ranking maliciousness level" blueprint works:
 an ``asn`` object (``asn``, ``description``, ``country``; ``subnet-announced`` for an IP) and a
 ``bgp-ranking`` object whose ``position`` attribute (type ``float``, 1 = most malicious AS of the
 day) is what ``...[name=bgp-ranking].Attribute.{n}[object_relation=position][value<50]`` tests.

@@ -1,5 +1,5 @@
 """Render a Jinja2 template against MISP data: what MISP core calls for every workflow param
-declared ``jinja_supported`` (workflow-engine.md §8, module-server.md §6.4).
+declared ``jinja_supported`` (docs/misp-behaviour.md §8, docs/misp-modules-protocol.md §6.4).
 
 MISP sends ``{"module": "jinja_template_rendering", "text": "<JSON of {template, data}>"}`` to
 the Enrichment service and uses ``results[0].values[0]``; an ``error`` answer makes the param

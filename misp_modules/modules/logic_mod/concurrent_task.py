@@ -2,7 +2,7 @@
 
 The runner queues one background walk per connection of ``output_1`` and, before each, sets
 ``__node_id_to_exec`` in the roaming data and calls this module, which removes the key and
-returns the data -- the snapshot the branch starts from (spec §5.5, §5.6). It follows no output
+returns the data -- the snapshot the branch starts from (docs/misp-behaviour.md §5.5, §5.6). It follows no output
 in the current walk.
 """
 

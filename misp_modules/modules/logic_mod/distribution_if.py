@@ -3,7 +3,7 @@
 The final distribution (the most restrictive of the event's, and in attribute scope of
 ``Event.Attribute[0]``'s and its object's) against the selected level, or, for Sharing Group,
 the final sharing groups against the selected ones. Where MISP crashes -- no
-``Event.Attribute[0]`` in attribute scope or for a Sharing Group check (spec §15.5) -- the node
+``Event.Attribute[0]`` in attribute scope or for a Sharing Group check (docs/misp-behaviour.md §15.5) -- the node
 takes the else branch with an error saying so.
 """
 

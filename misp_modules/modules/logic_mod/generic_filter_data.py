@@ -3,7 +3,7 @@
 It filters nothing itself: it records the filter under its label in the roaming data
 (``enabledFilters``, plus the ``_unfilteredData`` snapshot on the first filter), and every later
 ``getData()`` narrows the selected collection -- only that collection, keeping its original
-keys. The node always continues on ``output_1`` with the new roaming data (spec §7.7).
+keys. The node always continues on ``output_1`` with the new roaming data (docs/misp-behaviour.md §7.7).
 """
 
 from __future__ import annotations

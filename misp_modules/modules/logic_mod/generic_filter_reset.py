@@ -1,8 +1,8 @@
 """MISP's "Filter :: Remove filter" logic node (``generic-filter-reset``, v0.1).
 
 Restores the snapshot taken when the first filter was added, whatever the label: every filter
-goes, and so does every change made to the roaming data since (faithful, spec §7.7 and §15.2).
-Deviation (spec §15.1): without a prior filter MISP wipes the data (``all``) or crashes (a
+goes, and so does every change made to the roaming data since (faithful, docs/misp-behaviour.md §7.7 and §15.2).
+Deviation (misp-behaviour.md §15.1): without a prior filter MISP wipes the data (``all``) or crashes (a
 label); here the data is returned unchanged.
 """
 

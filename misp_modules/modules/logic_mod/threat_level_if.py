@@ -2,7 +2,7 @@
 
 ``Event.threat_level_id`` against the selected level, loosely; a lower id is more severe, so
 "greater or equal than" is ``<=``. The default is MISP's: the *name* ``"Low"``, not an id, so a
-node left at its default compares strings (quirk kept, spec §15.12).
+node left at its default compares strings (quirk kept, docs/misp-behaviour.md §15.12).
 """
 
 from __future__ import annotations
