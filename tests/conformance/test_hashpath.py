@@ -1,6 +1,6 @@
 """Every case of the hash path conformance file, produced by MISP's own PHP code.
 
-Reads ``../shared/conformance/hashpath/golden-public.jsonl`` (relative to the repository), or
+Reads ``tests/data/conformance/hashpath/golden-public.jsonl``, or
 the file named by ``HASHPATH_GOLDEN``. Each case runs twice: on inputs decoded the way PHP's
 ``json_decode($x, true)`` does (:func:`php.loads`) and on inputs from a plain ``json.loads``
 (string keys such as ``"0"``), which every function must treat the same. Results are compared

@@ -1,4 +1,4 @@
-"""Walk conformance: every case of ../shared/conformance/walk through the real runner and the
+"""Walk conformance: every case of tests/data/conformance/walk through the real runner and the
 real module server (logic nodes and stop-execution run for real; every other action node is
 answered by the case's scripted result through the runner's ``--mock`` mechanism).
 
@@ -53,7 +53,7 @@ def runner_parts(module_server):
 
 # MISP built-in actions this server does not offer (checked by test_scripted_without_module):
 # MISP's Splunk export and the custom-module example. A case that scripts one of them gets
-# MISP's module table entry for it here (spec §10.1: its id, non-blocking, its enable state),
+# MISP's module table entry for it here (misp-behaviour.md §10.1: its id, non-blocking, its enable state),
 # which is all a scripted node needs; every other built-in action must come from the server.
 NOT_ON_SERVER = frozenset({"splunk-hec-export", "blueprint-action-module"})
 
@@ -207,7 +207,7 @@ WIPED = {"enabledFilters": []}
 
 def check_reset_without_filter(case: dict, result) -> bool:
     """MISP's ``generic-filter-reset`` (label ``all``) with no filter applied wipes the roaming
-    data to ``{"enabledFilters": []}`` (spec §15.1); ours is a documented no-op. Everything up to
+    data to ``{"enabledFilters": []}`` (misp-behaviour.md §15.1); ours is a documented no-op. Everything up to
     the reset must match; after it the data is the unchanged start data."""
     run = case["expected"]["run"]
     if run.get("final_data") != WIPED:

@@ -74,7 +74,7 @@ def test_ids_flag_add_on_nothing_selected_fails_silently(module_server, objects_
 def test_feed_blueprint_filter_flag_reset(module_server) -> None:
     """Blueprint "remove automation flag from data correlating with a feed": filter A keeps the
     attributes seen in the Tor feed, the IDS flag goes on those only, and the filter reset
-    restores the first snapshot -- dropping the edit, as MISP does (spec §7.7)."""
+    restores the first snapshot -- dropping the edit, as MISP does (misp-behaviour.md §7.7)."""
     name = "blueprint_curation---remove-automation-flag-from-data-having-correlation-with-predefined-feed.json"
     raw = json.loads((EVENTS / "HTML_event.json").read_text())
     raw = copy.deepcopy(raw)
@@ -99,7 +99,7 @@ def test_feed_blueprint_filter_flag_reset(module_server) -> None:
 
 def test_comment_faithful_rendering(module_server) -> None:
     """The runner renders the template once against the whole data, where ``__currentAttribute``
-    is undefined: every attribute gets the same comment (MISP's behaviour, spec §15.9)."""
+    is undefined: every attribute gets the same comment (MISP's behaviour, misp-behaviour.md §15.9)."""
     data = core_event("misp_event.json")
     answer = query_node(module_server, "attribute_comment_operation", data, {"comment": "[curation] "},
                  node={"indexed_params": {"comment": "[curation] {{ __currentAttribute.value }}"}})

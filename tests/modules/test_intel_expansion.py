@@ -188,7 +188,7 @@ def test_misp_enrichment_requests_through_the_server(intel_server, hl_fake, bgp_
     assert entries["hashlookup_curation"]["meta"]["module-type"] == ["action"]
     assert entries["hashlookup_curation"]["meta"]["config"]["support_filters"] is True
     assert entries["attach_enrichment"]["meta"]["misp_workflow"]["id"] == "attach-enrichment"
-    # MISP's misp_standard menu enrichment body (module-server.md §5.2)
+    # MISP's misp_standard menu enrichment body (misp-modules-protocol.md §5.2)
     status, answer = intel_server.query({"module": "hashlookup", "event_id": "42", "attribute": attr("md5", KNOWN[0]["MD5"].lower()),
                                          "config": {"custom_API": None}})
     assert status == 200 and answer["results"]["Object"][0]["name"] == "hashlookup"

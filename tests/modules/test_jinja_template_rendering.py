@@ -1,4 +1,4 @@
-"""jinja_template_rendering, as MISP core calls it (workflow-engine.md §8)."""
+"""jinja_template_rendering, as MISP core calls it (misp-behaviour.md §8)."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ def test_in_or_filter_uses_the_value_list(module_server) -> None:
 
 
 def test_reset_without_a_filter_changes_nothing(module_server) -> None:
-    """Deviation (spec §15.1): MISP wipes the data (``all``) or crashes (a label)."""
+    """Deviation (misp-behaviour.md §15.1): MISP wipes the data (``all``) or crashes (a label)."""
     data = event("HTML_event.json")
     for label in ("all", "C"):
         answer = query_node(module_server, "generic_filter_reset", data, {"filtering-label": label})

@@ -1,5 +1,5 @@
 """Every notification module through the real module server: ``/query`` with the request MISP
-sends (workflow-engine.md §11.2: params by id, ``filteredItems``, ``matchingData`` keyed by the
+sends (misp-behaviour.md §11.2: params by id, ``filteredItems``, ``matchingData`` keyed by the
 humanised label), the runner's request for MISP's own nodes, and ``/modules`` as MISP reads it.
 Secrets never show up in answers, ``/modules`` or the server log (debug level included)."""
 

@@ -1,8 +1,8 @@
 """Every MISP blueprint, end to end: the real ``misp-workflow`` CLI, the real module server, the
-hashlookup and BGP Ranking fakes, events from ../shared/events (copies, with the tags or
+hashlookup and BGP Ranking fakes, events from tests/data/events (copies, with the tags or
 fields a branch needs, as the walk conformance cases do).
 
-Expectations are worked out from the spec (workflow-engine.md §5-§10) for each event, not
+Expectations are worked out from MISP's rules (misp-behaviour.md §5-§10) for each event, not
 copied from the runner's output: which actions run, which output every logic node takes, the
 outcome, the changes to MISP's stored event (§6.4: tags only there; ``to_ids`` edits in both
 views) and what the roaming data ends as.

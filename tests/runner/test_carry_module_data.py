@@ -1,5 +1,5 @@
 """``--carry-module-data``: the data a MISP-facing misp-module returns reaches the next nodes only
-when asked for. MISP reads nothing but ``error`` from a misp-module (spec §6.4, §11.2), so by
+when asked for. MISP reads nothing but ``error`` from a misp-module (misp-behaviour.md §6.4, §11.2), so by
 default the runner ignores that data too and a workflow decides as it does in MISP.
 
 The workflow: ``hashlookup_curation`` (a MISP-facing action; the hashlookup fake knows the

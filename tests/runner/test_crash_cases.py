@@ -1,4 +1,4 @@
-"""Where MISP crashes (spec §15 and the walk conformance cases with a PHP error), the runner
+"""Where MISP crashes (misp-behaviour.md §15 and the walk conformance cases with a PHP error), the runner
 gives a clear result instead; and the trigger-level rules that decide whether a walk happens
 at all (§4.4 condition, §5.2 normalisation, §5.1 start node, §5.3 workflow user)."""
 

@@ -1,4 +1,4 @@
-"""MISP's debug protocol both ways (spec §5.14) and the workflow log format (§5.13)."""
+"""MISP's debug protocol both ways (misp-behaviour.md §5.14) and the workflow log format (§5.13)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Loading workflows and blueprints (spec §2.1, §2.8) and the bad-input messages."""
+"""Loading workflows and blueprints (misp-behaviour.md §2.1, §2.8) and the bad-input messages."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The runner against module servers that misbehave, and MISP's request for misp-modules
-(spec §11). The module server here is a local fake speaking the /modules + /query protocol, so
+(misp-behaviour.md §11). The module server here is a local fake speaking the /modules + /query protocol, so
 every failure mode can be produced on demand."""
 
 from __future__ import annotations

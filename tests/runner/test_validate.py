@@ -1,4 +1,4 @@
-"""Validation findings as MISP's editor and save-time checks have them (spec §2.1, §12)."""
+"""Validation findings as MISP's editor and save-time checks have them (misp-behaviour.md §2.1, §12)."""
 
 from __future__ import annotations
 

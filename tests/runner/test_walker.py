@@ -1,6 +1,6 @@
-"""The graph walk (spec §5.4-§5.6) with scripted node results (the runner's ``--mock``).
+"""The graph walk (misp-behaviour.md §5.4-§5.6) with scripted node results (the runner's ``--mock``).
 
-Every expectation below is written from the spec's rules, not from the runner's output.
+Every expectation below is written from MISP's rules (docs/misp-behaviour.md), not from the runner's output.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Roaming data conversion (spec §4.3, §6.2) on the real events in ../shared/events/.
+"""Roaming data conversion (misp-behaviour.md §4.3, §6.2) on the real events in tests/data/events/.
 
 Every event is converted as MISP's REST API gives it, as PyMISP gives it (``to_dict()`` with
 its nested MISP objects, ``to_json()``), with numeric instead of string ids, and as MISP's own

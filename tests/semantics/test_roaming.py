@@ -1,4 +1,4 @@
-"""Generic filters (spec §7.7): recorded in the data, re-applied by getData(), reset to a snapshot."""
+"""Generic filters (misp-behaviour.md §7.7): recorded in the data, re-applied by getData(), reset to a snapshot."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def event(name: str = "57c4445b-c548-4654-af0b-4be3950d210f.json") -> dict:
 
 def misp_request(module: str, params: Mapping[str, str], data: Any, *, filtered: Any = None,
                  matching: Mapping[str, Any] | None = None) -> dict:
-    """The body MISP posts to /query for a misp-module action node (workflow-engine.md §11.2)."""
+    """The body MISP posts to /query for a misp-module action node (misp-behaviour.md §11.2)."""
     body: dict[str, Any] = {"module": module, "data": data, "params": dict(params) or []}
     body["filteredItems"] = data if filtered is None else filtered
     if matching is not None:

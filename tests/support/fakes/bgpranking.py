@@ -1,4 +1,4 @@
-"""A local CIRCL BGP Ranking + IP ASN History server (services.md §5.1, §5.2, §5.6).
+"""A local CIRCL BGP Ranking + IP ASN History server (external-services.md §5.1, §5.2, §5.6).
 
 One server hosts both APIs, mounted at the root (pybgpranking2 drops path prefixes): BGP
 Ranking's ``/json/*`` endpoints and IP ASN History's ``/ip`` (also under ``/ipasn_history/``,

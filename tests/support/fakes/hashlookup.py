@@ -1,4 +1,4 @@
-"""A local CIRCL hashlookup server (services.md §4.1, §4.4) for the real ``pyhashlookup`` client.
+"""A local CIRCL hashlookup server (external-services.md §4.1, §4.4) for the real ``pyhashlookup`` client.
 
 Records are kept in memory, indexed by upper-case MD5, SHA-1 and SHA-256. Lookups validate the
 hash like the real server (400 with a message), unknown hashes answer 404 "Non existing ...",

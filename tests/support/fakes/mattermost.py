@@ -1,4 +1,4 @@
-"""Mattermost REST API v4 and incoming webhooks, as services.md §1.5 describes.
+"""Mattermost REST API v4 and incoming webhooks, as external-services.md §1.5 describes.
 
 ``token``: the accepted bot token; ``channels``: ids the bot may post in; ``forbidden``: ids
 where it is not a member (403); ``hooks``: valid incoming webhook ids. ``delay`` hangs every answer; ``rate_limit`` answers

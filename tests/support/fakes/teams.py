@@ -1,4 +1,4 @@
-"""Microsoft Teams webhooks, as services.md §2.5 describes.
+"""Microsoft Teams webhooks, as external-services.md §2.5 describes.
 
 ``/workflows/<id>/triggers/manual/paths/invoke?sig=<SIG>``: a Workflows (Power Automate)
 webhook: JSON only (400 otherwise), bad signature 401, answers 202 with an empty body and

@@ -1,4 +1,4 @@
-"""Telegram Bot API, as services.md §3.4 describes: ``/bot<token>/<method>``.
+"""Telegram Bot API, as external-services.md §3.4 describes: ``/bot<token>/<method>``.
 
 ``token``: the valid token (well-formed others get 401, malformed 404); ``chats``: known chat
 ids; ``blocked``: chats where the bot may not post (403). ``sendMessage`` checks the text

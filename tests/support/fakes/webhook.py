@@ -1,4 +1,4 @@
-"""Any HTTP endpoint (services.md §6): records method, path, query, headers and raw body;
+"""Any HTTP endpoint (external-services.md §6): records method, path, query, headers and raw body;
 answers ``status``/``body`` (200 by default), ``rate_limit`` 429s first, ``delay`` to be slow.
 
 :class:`TlsWebhookFake` serves HTTPS with a certificate from a test CA (``trustme``).
