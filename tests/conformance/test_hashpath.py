@@ -1,21 +1,20 @@
 """Every case of the hash path conformance file, produced by MISP's own PHP code.
 
-Reads ``tests/data/conformance/hashpath/golden-public.jsonl``, or
-the file named by ``HASHPATH_GOLDEN``. Each case runs twice: on inputs decoded the way PHP's
+Reads ``tests/data/conformance/hashpath/golden-public.jsonl`` (or the file named by
+``HASHPATH_GOLDEN``) and the cases generated later with the same harness
+(``tests/data/conformance/oracle/hashpath-*.jsonl``). Each case runs twice: on inputs decoded the way PHP's
 ``json_decode($x, true)`` does (:func:`php.loads`) and on inputs from a plain ``json.loads``
 (string keys such as ``"0"``), which every function must treat the same. Results are compared
 in PHP's encoding (lists vs maps, ints vs floats, key order); an expected PHP error must be
 raised as the Python exception docs/semantics.md maps it to. A per-category table is printed
-at the end of the module.
+after the run when a case failed.
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +22,10 @@ import pytest
 from misp_modules.semantics import conditions, decisions, hashpath, php, roaming
 from misp_modules.semantics.errors import InvalidPathError, PhpTypeError, SemanticsError
 from misp_modules.semantics.preg import PhpRegexWarning
-from tests.support.data import CONFORMANCE
+from tests.support.data import hashpath_case_files
 from tests.support.php_json import Pairs, canonical
 
-DEFAULT_GOLDEN = CONFORMANCE / "hashpath" / "golden-public.jsonl"
-GOLDEN = Path(os.environ.get("HASHPATH_GOLDEN") or DEFAULT_GOLDEN)
+FILES = hashpath_case_files()
 
 #: PHP error class -> the exception this library raises for it (docs/semantics.md, "Exceptions").
 PHP_ERRORS: dict[str, type[BaseException]] = {
@@ -40,12 +38,13 @@ PHP_ERRORS: dict[str, type[BaseException]] = {
 def _load_cases() -> list[tuple[dict, dict, dict]]:
     """``(php_case, plain_case, expected_raw)`` per line; expected_raw keeps JSON's own shapes."""
     cases = []
-    with GOLDEN.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            raw = json.loads(line, object_pairs_hook=Pairs)
-            cases.append((php.loads(line), json.loads(line), dict(raw)["expected"]))
+    for path in FILES:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                raw = json.loads(line, object_pairs_hook=Pairs)
+                cases.append((php.loads(line), json.loads(line), dict(raw)["expected"]))
     return cases
 
 
@@ -125,7 +124,7 @@ def write_summary(reporter: Any) -> None:
     if all(passed == total for passed, total in _TALLY.values()):
         return
     reporter.write_line("")
-    reporter.write_line(f"hash path conformance ({GOLDEN.name}), passed/total per category:")
+    reporter.write_line(f"hash path conformance ({', '.join(p.name for p in FILES)}), passed/total per category:")
     for category in sorted(_TALLY):
         passed, total = _TALLY[category]
         reporter.write_line(f"  {category:28} {passed:4}/{total:<4}{'' if passed == total else '  <-- FAILURES'}")
@@ -135,7 +134,7 @@ def write_summary(reporter: Any) -> None:
 
 
 def test_conformance_file_is_there() -> None:
-    assert CASES, f"no cases in {GOLDEN}"
+    assert CASES, f"no cases in {FILES}"
 
 
 @pytest.mark.parametrize("decoding", ["php", "plain"])

@@ -22,21 +22,20 @@ import pytest
 
 from misp_modules.semantics import php, roaming
 from misp_modules.semantics.preg import PhpRegexWarning
-from tests.support.data import CONFORMANCE
+from tests.support.data import hashpath_case_files
 from tests.support.php_json import Pairs, canonical
-
-GOLDEN = CONFORMANCE / "hashpath" / "golden-public.jsonl"
 
 
 def _cases(wanted) -> list[tuple[dict, Any]]:
     found = []
-    with GOLDEN.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                case = php.loads(line)
-                if wanted(case["category"]):
-                    expected = dict(json.loads(line, object_pairs_hook=Pairs))["expected"]
-                    found.append((case, expected))
+    for path in hashpath_case_files():
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    case = php.loads(line)
+                    if wanted(case["category"]):
+                        expected = dict(json.loads(line, object_pairs_hook=Pairs))["expected"]
+                        found.append((case, expected))
     return found
 
 

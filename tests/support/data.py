@@ -4,6 +4,7 @@ where each file comes from and under which licence)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,10 @@ def load_event(name: str) -> dict[str, Any]:
 
 def load_blueprint(name: str) -> dict[str, Any]:
     return json.loads((BLUEPRINTS / name).read_text())
+
+
+def hashpath_case_files() -> list[Path]:
+    """The hash-path harness's outcomes: the public file (or the one ``HASHPATH_GOLDEN`` names),
+    then every file generated later with MISP's code (``conformance/oracle/hashpath-*.jsonl``)."""
+    main = Path(os.environ.get("HASHPATH_GOLDEN") or CONFORMANCE / "hashpath" / "golden-public.jsonl")
+    return [main, *sorted((CONFORMANCE / "oracle").glob("hashpath-*.jsonl"))]
