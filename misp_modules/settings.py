@@ -43,6 +43,7 @@ class Settings:
     default_concurrency: int = 16  # queries in flight per module, for modules that declare none
     max_body_size: int = 64 * 1024 * 1024  # bytes; larger /query bodies get 413
     shutdown_grace: float = 30.0  # s that SIGTERM waits for in-flight queries
+    outbound_allow: tuple[str, ...] = ()  # internal targets URL-taking modules may call (egress)
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -54,6 +55,18 @@ class Settings:
 
     def module_setting(self, name: str, key: str, default: Any = None) -> Any:
         return self.module(name).get(key, default)
+
+    def module_number(self, name: str, key: str, default: float, *, whole: bool = False,
+                      minimum: float = 0.0) -> float:
+        """``[modules.<name>] <key>`` as a number (a whole one if ``whole``), at least
+        ``minimum``; :class:`SettingsError` naming the key otherwise. Module settings are
+        free-form in the file, so each module checks its own when it uses them."""
+        value = self.module_setting(name, key, default)
+        if (isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < minimum
+                or (whole and float(value) != int(value))):
+            what = "a whole number" if whole else "a number"
+            raise SettingsError(f"setting [modules.{name}] {key}: expected {what} >= {minimum:g}, got {value!r}")
+        return int(value) if whole else float(value)
 
     def service_url(self, service: str, default: str) -> str:
         """Base URL of an external service (self-hosted mirrors), or the public default."""

@@ -30,7 +30,7 @@ from misp_modules.settings import MispConnection, Settings, SettingsError
 
 ENV_PREFIX = "MISP_MODULES__"
 SECTIONS = ("server", "misp", "services", "modules")
-SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace")
+SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
 MODULE_RESERVED = ("timeout", "concurrency")  # read by the server; other module keys are free-form
 ALIASES = {"MISP_URL": ("misp", "url"), "MISP_KEY": ("misp", "key"), "MISP_VERIFY_TLS": ("misp", "verify_tls")}
@@ -153,6 +153,21 @@ def _positive_int(value: Any) -> str | None:
     return None
 
 
+def _egress_entries(value: Any) -> str | None:
+    from misp_modules.lib.http.egress import parse_entry
+
+    if isinstance(value, str):  # one entry, e.g. from an environment variable
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return "must be a list of addresses, networks or host names (e.g. [\"10.0.0.0/8\", \"chat.internal:8065\"])"
+    for entry in value:
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            return f"must be a list of addresses, networks or host names: {exc}"
+    return None
+
+
 def _http_url(value: Any) -> str | None:
     if not isinstance(value, str):
         return "must be an http(s) URL string"
@@ -202,6 +217,7 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
     max_body_size = c.get(server, ("server", "max_body_size"), defaults.max_body_size,
                           lambda v: _positive_int(v) and "must be a number of bytes, at least 1")
     shutdown_grace = c.get(server, ("server", "shutdown_grace"), defaults.shutdown_grace, _non_negative_number)
+    outbound_allow = c.get(server, ("server", "outbound_allow"), [], _egress_entries)
 
     misp = c.table(raw, ("misp",))
     c.known(misp, "misp", MISP_KEYS)
@@ -223,6 +239,7 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
             raise c.fail(("modules", name), f"must be a table of settings for module {name!r}, got {_show(table)}")
         c.get(table, ("modules", name, "timeout"), None, _positive_number)
         c.get(table, ("modules", name, "concurrency"), None, _positive_int)
+        c.get(table, ("modules", name, "outbound_allow"), None, _egress_entries)
         modules[name] = dict(table)
 
     return Settings(
@@ -230,6 +247,7 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         default_concurrency=int(default_concurrency),
         max_body_size=int(max_body_size),
         shutdown_grace=float(shutdown_grace),
+        outbound_allow=(outbound_allow,) if isinstance(outbound_allow, str) else tuple(outbound_allow),
         misp=MispConnection(url=url, key=key, verify_tls=verify, timeout=float(misp_timeout)),
         services=dict(services),
         modules=modules,

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from misp_modules.lib.intel.http import public_url
+from misp_modules.lib.http import public_url
 from misp_modules.settings import get_settings
 
 ENRICHMENT_TYPES = ("expansion", "hover")  # MISP's "Enrichment" family

@@ -230,8 +230,8 @@ def test_batch_stops_on_service_error(bgp_fake):
 @pytest.mark.parametrize("module,key,value", [("hashlookup", "http_timeout", "soon"), ("hashlookup", "bulk_size", 0),
                                               ("bgpranking", "parallel_requests", 2.5), ("bgpranking", "retries", True)])
 def test_bad_settings_are_named(module, key, value):
-    from misp_modules.lib.intel.errors import IntelError
+    from misp_modules.settings import SettingsError
 
     with intel_settings(modules={module: {key: value}}):
-        with pytest.raises(IntelError, match=rf"\[modules\.{module}\] {key}: expected"):
+        with pytest.raises(SettingsError, match=rf"\[modules\.{module}\] {key}: expected"):
             (hashlookup if module == "hashlookup" else bgpranking).get_client()

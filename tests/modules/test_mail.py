@@ -9,6 +9,7 @@ import ssl
 import pytest
 import trustme
 
+from misp_modules.lib.http import OutboundError
 from misp_modules.lib.misp import _clients
 from misp_modules.lib.notify import recipients
 from misp_modules.modules.action_mod import misp_send_log_mail, misp_send_mail, send_mail
@@ -164,7 +165,7 @@ def test_recipients_from_misp_through_pymisp(smtp):
 
 
 def test_keywords_without_a_user_directory_are_explained():
-    with pytest.raises(recipients.NotifyError, match="no MISP users to resolve this from"):
+    with pytest.raises(OutboundError, match="no MISP users to resolve this from"):
         recipients.resolve(["All admins"], None)
     assert recipients.resolve(["a@x.org", "A@x.org"], None) == ["a@x.org"]
 

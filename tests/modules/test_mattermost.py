@@ -138,9 +138,10 @@ def test_server_error(fake):
 def test_connection_refused():
     with MattermostFake() as gone:
         url = gone.url
-    answer = mattermost.dict_handler(misp_request("mattermost", {"mattermost_hostname": url,
-                                                                 "bot_access_token": TOKEN, "channel_id": CHANNEL},
-                                                  event()))
+    with settings():
+        answer = mattermost.dict_handler(misp_request("mattermost", {"mattermost_hostname": url,
+                                                                     "bot_access_token": TOKEN, "channel_id": CHANNEL},
+                                                      event()))
     assert answer["error"].endswith("connection refused")
 
 

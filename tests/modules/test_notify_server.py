@@ -27,6 +27,8 @@ RUNNER_ONLY = {"misp_webhook": "webhook", "misp_ms_teams_webhook": "ms-teams-web
 def env():
     with MattermostFake() as mm, TeamsFake() as teams, TelegramFake() as tg, WebhookFake() as hook, SmtpFake() as smtp:
         config = {
+            # the fakes are on loopback: allow exactly their ports, as a deployment its internal services
+            "server": {"outbound_allow": [f"127.0.0.1:{f.port}" for f in (mm, teams, hook)]},
             "services": {"telegram": tg.base_url},
             "modules": {
                 "send_mail": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",

@@ -25,7 +25,8 @@ class Accepting(FakeService):
 
 @pytest.fixture(scope="module")
 def hook():
-    with Accepting() as fake, ModuleServer(config={"modules": {m: {"request_timeout": 2}
+    with Accepting() as fake, ModuleServer(config={"server": {"outbound_allow": [f"127.0.0.1:{fake.port}"]},
+                                                   "modules": {m: {"request_timeout": 2}
                                                                for m in ("http_webhook", "mattermost", "ms_teams")}}) as srv:
         yield srv, fake
 

@@ -41,7 +41,7 @@ class Answering(FakeService):
 
 def serve(url: str) -> ModuleServer:
     notify = {"request_timeout": 3, "max_retries": 0}
-    return ModuleServer(config={"services": {"telegram": url + "/bot"},
+    return ModuleServer(config={"server": {"outbound_allow": ["127.0.0.1"]}, "services": {"telegram": url + "/bot"},
                                 "modules": {m: notify for m in ("telegram", "mattermost", "ms_teams", "http_webhook")}})
 
 

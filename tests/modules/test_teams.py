@@ -83,5 +83,6 @@ def test_server_error_and_unknown_format(fake):
 def test_connection_refused_hides_the_url():
     with TeamsFake() as gone:
         url = gone.workflow_url
-    answer = send(url)
+    with settings():
+        answer = send(url)
     assert answer["error"].endswith("connection refused") and SIG not in answer["error"]

@@ -75,6 +75,22 @@ def test_misp_other_status_returns_the_body(fake):
                                 "Body returned: boom"]
 
 
+def test_an_echoed_secret_is_masked_in_the_quoted_body(fake):
+    """A service that echoes the request back must not put the call's secrets into MISP's log."""
+    url = f"{fake.url}/hooks/s3cr3tPathSegment0123456789?sig=SigValue0123456789abcdef"
+    fake.status = 500
+    fake.body = f"no such hook {url} (X-Api-Key: Key0123456789abcdef) " + "x" * 5000
+    answer = node(misp_webhook, {}, url=url, headers="X-Api-Key: Key0123456789abcdef")
+    text = answer["errors"][0]
+    assert text.startswith("Something went wrong with the request or the remote side is having issues. "
+                           "Body returned: no such hook")
+    for secret in ("s3cr3tPathSegment0123456789", "SigValue0123456789abcdef", "Key0123456789abcdef"):
+        assert secret not in text
+    assert len(text) < 1200  # bounded: MISP quotes the whole body
+    teams = node(misp_ms_teams_webhook, {}, url=url, content="x")
+    assert "SigValue0123456789abcdef" not in json.dumps(teams)
+
+
 def test_misp_gates_and_missing_url(fake):
     assert node(misp_webhook, {}, url="")["errors"] == ["URL not provided."]
     with settings({}):

@@ -48,6 +48,7 @@ def env(tmp_path_factory):
             text = text.replace(old, new)
         path = tmp_path_factory.mktemp("seed") / "seed-b.json"
         path.write_text(text)
+        config["server"] = {"outbound_allow": [f"127.0.0.1:{mm.port}", f"127.0.0.1:{teams.port}"]}
         with ModuleServer(config=config) as server:
             yield {"server": server, "workflow": path, "mm": mm, "teams": teams, "tg": tg, "smtp": smtp}
 

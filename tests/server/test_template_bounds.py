@@ -103,7 +103,8 @@ def test_large_event_as_json_stays_within_bounds(server):
 
 def test_notification_template_bomb_is_a_clear_error_and_posts_nothing(make_server):
     with MattermostFake() as fake:
-        srv = make_server(config={"modules": {"mattermost": {"request_timeout": 2}}})
+        srv = make_server(config={"server": {"outbound_allow": [f"127.0.0.1:{fake.port}"]},
+                                  "modules": {"mattermost": {"request_timeout": 2}}})
         params = {"mattermost_hostname": fake.url, "bot_access_token": TOKEN, "channel_id": CHANNEL,
                   "message_template": "{{ 'a' * 10**9 }}"}
         status, answer = srv.query(misp_request("mattermost", params, event()), timeout=60)

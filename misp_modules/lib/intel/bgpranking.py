@@ -9,7 +9,7 @@ Quirks handled here (docs/external-services.md §5.4):
   (``https://proxy/bgp/`` → ``https://proxy/json/asn``); :class:`_PrefixSafeBGPRanking` sends the
   same request relative to the configured root.
 - pyipasnhistory retries connection errors five times on http:// only and never on https://;
-  :func:`~misp_modules.lib.intel.http.harden` replaces that with one bounded policy for both.
+  :func:`~misp_modules.lib.http.upstream.harden` replaces that with one bounded policy for both.
 - Neither library has a timeout or checks the HTTP status (also fixed by ``harden``).
 
 Settings (``[modules.bgpranking]``, shared by the expansion and the curation action):
@@ -33,11 +33,10 @@ from urllib.parse import urljoin
 from pybgpranking2 import PyBGPRanking
 from pyipasnhistory import IPASNHistory
 
+from misp_modules.lib.http.upstream import harden
 from misp_modules.lib.intel.batch import map_bounded
 from misp_modules.lib.intel.cache import MISS, TTLCache
-from misp_modules.lib.intel.config import number
-from misp_modules.lib.intel.errors import InvalidValue, LookupIssue, NotFound, ServiceError
-from misp_modules.lib.intel.http import guard, harden
+from misp_modules.lib.intel.errors import InvalidValue, LookupIssue, NotFound, ServiceError, guard
 from misp_modules.settings import get_settings
 
 SERVICE = "bgpranking"
@@ -130,10 +129,10 @@ class BGPRankingConfig:
         return cls(
             bgp_url=settings.service_url("bgpranking", DEFAULT_BGP_URL),
             ipasn_url=settings.service_url("ipasnhistory", DEFAULT_IPASN_URL),
-            timeout=number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
-            retries=number(SERVICE, "retries", cls.retries, int),
-            cache_ttl=number(SERVICE, "cache_ttl", cls.cache_ttl),
-            concurrency=number(SERVICE, "parallel_requests", cls.concurrency, int, minimum=1),
+            timeout=settings.module_number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
+            retries=settings.module_number(SERVICE, "retries", cls.retries, whole=True),
+            cache_ttl=settings.module_number(SERVICE, "cache_ttl", cls.cache_ttl),
+            concurrency=settings.module_number(SERVICE, "parallel_requests", cls.concurrency, whole=True, minimum=1),
         )
 
 

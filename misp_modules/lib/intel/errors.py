@@ -8,6 +8,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+
+from misp_modules.lib.http import public_url
+from misp_modules.lib.http.upstream import BadStatus
+
+T = TypeVar("T")
+
 
 class IntelError(Exception):
     """Base class; the message is meant for the MISP user and never contains secrets."""
@@ -32,3 +42,22 @@ class InvalidValue(LookupIssue):
 
 class NotFound(LookupIssue):
     """The service has no data for this value (IP never announced, ASN not ranked)."""
+
+
+def guard(service: str, base_url: str, timeout: float, call: Callable[[], T]) -> T:
+    """Run one client call (its session hardened by :func:`misp_modules.lib.http.upstream.harden`);
+    every transport or decoding failure becomes a :class:`ServiceError` that names the service's
+    base URL (credentials removed), never the library's raw exception text."""
+    where = public_url(base_url)
+    try:
+        return call()
+    except BadStatus as exc:
+        raise ServiceError(service, f"{exc} from {where}") from None
+    except requests.exceptions.JSONDecodeError:
+        raise ServiceError(service, f"answer from {where} is not JSON") from None
+    except requests.exceptions.Timeout:
+        raise ServiceError(service, f"no answer from {where} within {timeout:g}s") from None
+    except requests.exceptions.ConnectionError:
+        raise ServiceError(service, f"cannot connect to {where}") from None
+    except requests.exceptions.RequestException as exc:
+        raise ServiceError(service, f"request to {where} failed ({type(exc).__name__})") from None

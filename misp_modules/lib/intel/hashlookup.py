@@ -1,7 +1,7 @@
 """CIRCL hashlookup through ``pyhashlookup``, with validation, bulk lookups and a cache.
 
 pyhashlookup returns the decoded body whatever the HTTP status (a 404 "Non existing MD5" message
-looks like a record) and never times out; :func:`misp_modules.lib.intel.http.harden` fixes the
+looks like a record) and never times out; :func:`misp_modules.lib.http.upstream.harden` fixes the
 transport, and this module interprets the answers: a record, ``None`` (unknown file), or an
 error. Hashes are validated locally first, so a malformed value never costs a request.
 
@@ -22,11 +22,10 @@ from typing import Any
 
 from pyhashlookup import Hashlookup
 
+from misp_modules.lib.http.upstream import harden
 from misp_modules.lib.intel.batch import map_bounded
 from misp_modules.lib.intel.cache import MISS, TTLCache
-from misp_modules.lib.intel.config import number
-from misp_modules.lib.intel.errors import InvalidValue, ServiceError
-from misp_modules.lib.intel.http import guard, harden
+from misp_modules.lib.intel.errors import InvalidValue, ServiceError, guard
 from misp_modules.settings import get_settings
 
 SERVICE = "hashlookup"
@@ -60,13 +59,14 @@ class HashlookupConfig:
 
     @classmethod
     def from_settings(cls, root_url: str | None = None) -> HashlookupConfig:
+        settings = get_settings()
         return cls(
-            root_url=root_url or get_settings().service_url(SERVICE, DEFAULT_URL),
-            timeout=number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
-            retries=number(SERVICE, "retries", cls.retries, int),
-            cache_ttl=number(SERVICE, "cache_ttl", cls.cache_ttl),
-            bulk_size=number(SERVICE, "bulk_size", cls.bulk_size, int, minimum=1),
-            concurrency=number(SERVICE, "parallel_requests", cls.concurrency, int, minimum=1),
+            root_url=root_url or settings.service_url(SERVICE, DEFAULT_URL),
+            timeout=settings.module_number(SERVICE, "http_timeout", cls.timeout, minimum=0.001),
+            retries=settings.module_number(SERVICE, "retries", cls.retries, whole=True),
+            cache_ttl=settings.module_number(SERVICE, "cache_ttl", cls.cache_ttl),
+            bulk_size=settings.module_number(SERVICE, "bulk_size", cls.bulk_size, whole=True, minimum=1),
+            concurrency=settings.module_number(SERVICE, "parallel_requests", cls.concurrency, whole=True, minimum=1),
         )
 
 

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import summary
-from misp_modules.lib.notify.errors import NotifyError
 from misp_modules.lib.redact import redact
 from misp_modules.lib.templating import TemplateRenderError, render
 from misp_modules.lib.workflow import ParamError
+from misp_modules.settings import SettingsError
 
 _AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
 _AUTOESCAPE_CLOSE = "{% endautoescape %}"
@@ -144,7 +145,7 @@ def parse_action(module: str, spec: Mapping[str, Mapping[str, Any]], request: Ma
 def action_handler(module: str, moduleconfig: Mapping[str, Any], *, secret_params: Iterable[str] = ()) -> Callable:
     """Decorate ``send(req: ActionRequest) -> None`` (sync or async) into ``dict_handler``.
 
-    ``send`` raises :class:`NotifyError` or :class:`ParamError` to fail; those become
+    ``send`` raises :class:`OutboundError` or :class:`ParamError` to fail; those become
     ``{"error": ...}`` (logged, with the values of ``secret_params`` and every pattern
     :func:`redact` knows masked). Anything else propagates to the server, which
     reports it as a module error and logs the traceback."""
@@ -165,7 +166,7 @@ def action_handler(module: str, moduleconfig: Mapping[str, Any], *, secret_param
                 try:
                     req = parse_action(module, spec, request, secret_params)
                     await send(req)
-                except (NotifyError, ParamError) as exc:
+                except (OutboundError, ParamError, SettingsError) as exc:
                     return fail(exc, req)
                 return {"data": True}
         else:
@@ -175,7 +176,7 @@ def action_handler(module: str, moduleconfig: Mapping[str, Any], *, secret_param
                 try:
                     req = parse_action(module, spec, request, secret_params)
                     send(req)
-                except (NotifyError, ParamError) as exc:
+                except (OutboundError, ParamError, SettingsError) as exc:
                     return fail(exc, req)
                 return {"data": True}
         return dict_handler

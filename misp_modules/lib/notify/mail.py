@@ -17,15 +17,15 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from misp_modules.lib.notify.errors import NotifyError, failure
-from misp_modules.lib.notify.http import setting, transport_reason
+from misp_modules.lib.http import OutboundError, failure, transport_reason
+from misp_modules.settings import get_settings
 
 SECURITY = ("none", "starttls", "tls")
 
 
 def _setting(module: str, key: str, default: Any = None) -> Any:
-    value = setting(module, key, None)
-    return setting("send_mail", key, default) if value is None else value
+    value = get_settings().module_setting(module, key, None)
+    return get_settings().module_setting("send_mail", key, default) if value is None else value
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,16 @@ class SmtpConfig:
         security = str(_setting(module, "smtp_security", "none" if host in ("localhost", "127.0.0.1", "::1")
                                 else "starttls")).lower()
         if security not in SECURITY:
-            raise NotifyError(f"setting smtp_security must be one of {', '.join(SECURITY)}, not {security!r}")
+            raise OutboundError(f"setting smtp_security must be one of {', '.join(SECURITY)}, not {security!r}")
         port = _setting(module, "smtp_port", {"none": 25, "starttls": 587, "tls": 465}[security])
         timeout = _setting(module, "request_timeout", 10.0)
         if isinstance(port, bool) or not isinstance(port, int) or isinstance(timeout, bool) \
                 or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise NotifyError("settings smtp_port must be an integer and request_timeout a positive number")
+            raise OutboundError("settings smtp_port must be an integer and request_timeout a positive number")
         sender = str(_setting(module, "sender", "") or "")
         if not sender:
             where = "[modules.send_mail]" if module == "send_mail" else f"[modules.{module}] or [modules.send_mail]"
-            raise NotifyError(f"no sender address: set sender in {where}")
+            raise OutboundError(f"no sender address: set sender in {where}")
         return cls(host=host, port=port, security=security, username=str(_setting(module, "smtp_username", "") or ""),
                    password=str(_setting(module, "smtp_password", "") or ""), sender=sender,
                    timeout=float(timeout), ca_bundle=_setting(module, "ca_bundle", None) or None)
@@ -79,7 +79,7 @@ def compose(config: SmtpConfig, recipient: str, subject: str, body: str) -> Emai
 
 
 def send(config: SmtpConfig, recipients: Iterable[str], subject: str, body: str) -> None:
-    """Send one e-mail per recipient. Raises :class:`NotifyError` naming what failed (a refused
+    """Send one e-mail per recipient. Raises :class:`OutboundError` naming what failed (a refused
     recipient does not stop the others, but fails the call)."""
     secrets = [config.password]
     refused: list[str] = []

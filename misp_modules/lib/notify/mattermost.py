@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from misp_modules.lib.notify.errors import failure
-from misp_modules.lib.notify.http import HttpPolicy, send_with_retry, status_failure, target_of
+from misp_modules.lib.http import HttpPolicy, failure, send_with_retry, status_failure, target_of
 from misp_modules.lib.notify.text import split_text
 from misp_modules.lib.workflow import ParamError
 
@@ -66,11 +65,11 @@ class _Client:
 
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, bool | str], _Client] = {}
+_clients: dict[tuple[str, str, bool | str, object], _Client] = {}
 
 
-def _key(base: str, token: str, policy: HttpPolicy) -> tuple[str, str, bool | str]:
-    return base, hashlib.sha256(token.encode()).hexdigest(), policy.verify
+def _key(base: str, token: str, policy: HttpPolicy) -> tuple[str, str, bool | str, object]:
+    return base, hashlib.sha256(token.encode()).hexdigest(), policy.verify, policy.egress
 
 
 def client(base: str, token: str, policy: HttpPolicy) -> _Client:
@@ -80,11 +79,11 @@ def client(base: str, token: str, policy: HttpPolicy) -> _Client:
         cached = _clients.get(key)
     if cached is not None:
         return cached
-    session = requests.Session()
+    session = policy.session()
     session.headers["Authorization"] = f"Bearer {token}"
     target = target_of(base)
     response = send_with_retry(
-        lambda: session.get(base + _API + "/users/me", timeout=policy.timeout, verify=policy.verify),
+        lambda: session.get(base + _API + "/users/me", timeout=policy.timeout),
         policy, service=SERVICE, target=target, secrets=[token])
     if response.status_code != 200:
         session.close()
@@ -123,7 +122,7 @@ def post(base: str, token: str, channel_id: str, message: str, policy: HttpPolic
         api = client(base, token, policy)
         response = send_with_retry(
             lambda: api.session.post(base + _API + "/posts", json={"channel_id": channel_id, "message": chunk},
-                                     timeout=policy.timeout, verify=policy.verify),
+                                     timeout=policy.timeout),
             policy, service=SERVICE, target=target, secrets=[token])
         if response.status_code == 401:
             forget(base, token, policy)
@@ -150,9 +149,9 @@ def post_webhook(url: str, message: str, policy: HttpPolicy, *, channel: str = "
     if username:
         payload["username"] = username
     target = target_of(url)
-    response = send_with_retry(
-        lambda: requests.post(url, json=payload, timeout=policy.timeout, verify=policy.verify),
-        policy, service=SERVICE, target=target, secrets=[url])
+    with policy.session() as session:
+        response = send_with_retry(lambda: session.post(url, json=payload, timeout=policy.timeout),
+                                   policy, service=SERVICE, target=target, secrets=[url])
     if not 200 <= response.status_code < 300:
         raise status_failure(response, service=SERVICE, target=target, secrets=[url], meanings={
             400: "the incoming webhook refused the message",

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from misp_modules.lib.http import OutboundError
 from misp_modules.lib.misp import get_misp, misp_configured
-from misp_modules.lib.notify.errors import NotifyError
-from misp_modules.lib.notify.http import setting
+from misp_modules.settings import get_settings
 
 ALL_ACCOUNTS = "All accounts"
 ALL_ADMINS = "All admins"
@@ -47,17 +47,17 @@ def directory(module: str) -> tuple[list[User], str] | None:
         try:
             answer = misp.users()
         except Exception as exc:  # noqa: BLE001 - PyMISP raises many kinds; the reason is what matters
-            raise NotifyError(f"cannot list MISP users for the recipients: {type(exc).__name__}") from None
+            raise OutboundError(f"cannot list MISP users for the recipients: {type(exc).__name__}") from None
         if isinstance(answer, Mapping) and "errors" in answer:
-            raise NotifyError(f"cannot list MISP users for the recipients: {answer['errors']}")
+            raise OutboundError(f"cannot list MISP users for the recipients: {answer['errors']}")
         return [_from_misp(u) for u in answer if isinstance(u, Mapping)], "MISP"
-    configured = setting(module, "users", None)
+    configured = get_settings().module_setting(module, "users", None)
     if configured is None:
-        configured = setting("send_mail", "users", None)
+        configured = get_settings().module_setting("send_mail", "users", None)
     if configured is None:
         return None
     if not isinstance(configured, list) or not all(isinstance(u, Mapping) and u.get("email") for u in configured):
-        raise NotifyError(f"setting [modules.{module}] users must be a list of tables with at least an email")
+        raise OutboundError(f"setting [modules.{module}] users must be a list of tables with at least an email")
     return [_from_setting(u) for u in configured], "settings"
 
 
@@ -75,7 +75,7 @@ def resolve(selection: Iterable[str], users: list[User] | None, *, log_user_id: 
     emails = [s for s in selection if s not in KEYWORDS]
     if users is None:
         if keywords:
-            raise NotifyError(f"{', '.join(sorted(keywords))}: no MISP users to resolve this from; configure "
+            raise OutboundError(f"{', '.join(sorted(keywords))}: no MISP users to resolve this from; configure "
                               "[misp] url and key, or a users list in [modules.send_mail]")
         return _unique(emails) or None
     active = [u for u in users if not u.disabled]

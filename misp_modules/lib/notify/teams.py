@@ -2,8 +2,9 @@
 
 Workflows (Power Automate) webhooks are the current way in (docs/external-services.md §2.2): a JSON
 ``message`` with an Adaptive Card attachment, answered 202 with an empty body. The retired
-Office 365 connectors take a MessageCard, built and sent with ``pymsteams`` (its ``send()``
-accepts any 2xx). The webhook URL is the credential (``sig=``): it never appears in a message.
+Office 365 connectors take a MessageCard, built with ``pymsteams`` and sent through the
+policy's session (``connectorcard.send()`` posts with a bare ``requests.post``, which no egress
+rule or credential-stripping redirect handling could reach). The webhook URL is the credential (``sig=``): it never appears in a message.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pymsteams
-import requests
 
-from misp_modules.lib.notify.http import HttpPolicy, send_with_retry, status_failure, target_of
+from misp_modules.lib.http import HttpPolicy, send_with_retry, status_failure, target_of
 
 SERVICE = "Microsoft Teams"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
@@ -75,25 +75,20 @@ def message_card(url: str, summary: Mapping[str, Any], text: str, policy: HttpPo
 
 def post_adaptive(url: str, envelope: Mapping[str, Any], policy: HttpPolicy) -> None:
     """POST the envelope; 2xx (202 with an empty body from Workflows) is success."""
-    target = target_of(url)
-    response = send_with_retry(
-        lambda: requests.post(url, json=envelope, timeout=policy.timeout, verify=policy.verify),
-        policy, service=SERVICE, target=target, secrets=[url])
-    if not 200 <= response.status_code < 300:
-        raise status_failure(response, service=SERVICE, target=target, secrets=[url], meanings=_MEANINGS)
+    _post(url, envelope, policy)
 
 
 def post_message_card(card: pymsteams.connectorcard, policy: HttpPolicy) -> None:
-    """``card.send()`` with our retry and error wording (pymsteams raises with the body only)."""
-    target = target_of(card.hookurl)
+    """What ``card.send()`` posts (its JSON payload), with our session, retry and wording."""
+    _post(card.hookurl, card.payload, policy)
 
-    def attempt() -> requests.Response:
-        try:
-            card.send()
-        except pymsteams.TeamsWebhookException:
-            pass  # the status is in last_http_response
-        return card.last_http_response
 
-    response = send_with_retry(attempt, policy, service=SERVICE, target=target, secrets=[card.hookurl])
+def _post(url: str, payload: Mapping[str, Any], policy: HttpPolicy) -> None:
+    """POST ``payload`` as JSON; any 2xx (202 with an empty body from Workflows) is success."""
+    target = target_of(url)
+    with policy.session() as session:
+        response = send_with_retry(
+            lambda: session.post(url, json=payload, timeout=policy.timeout), policy, service=SERVICE,
+            target=target, secrets=[url])
     if not 200 <= response.status_code < 300:
-        raise status_failure(response, service=SERVICE, target=target, secrets=[card.hookurl], meanings=_MEANINGS)
+        raise status_failure(response, service=SERVICE, target=target, secrets=[url], meanings=_MEANINGS)

@@ -31,8 +31,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from misp_modules.lib.notify.errors import failure
-from misp_modules.lib.notify.http import HttpPolicy, rate_limited, target_of, transport_reason
+from misp_modules.lib.http import HttpPolicy, failure, rate_limited, target_of, transport_reason
 from misp_modules.lib.notify.text import ELLIPSIS
 from misp_modules.settings import get_settings
 
@@ -137,7 +136,7 @@ def _fit_units(text: str, room: int) -> int:
 async def send_messages(token: str, chat_id: str, texts: Iterable[str], policy: HttpPolicy,
                         *, parse_mode: str | None = "HTML") -> list[int]:
     """Send each text in order (waiting out ``retry_after`` within the policy's budget);
-    the message ids. Raises :class:`NotifyError` with a reason that never holds the token."""
+    the message ids. Raises :class:`OutboundError` with a reason that never holds the token."""
     base = base_url()
     target = target_of(base)
     secrets = [token]

@@ -14,15 +14,16 @@ from urllib.parse import quote_plus
 
 import requests
 
-from misp_modules.lib.notify.http import HttpPolicy, send_with_retry, target_of, transport_reason
+from misp_modules.lib.http import HttpPolicy, send_with_retry, shorten, target_of, transport_reason
+from misp_modules.lib.redact import redact
 from misp_modules.semantics import php
 
 METHODS = ("post", "get", "put", "delete")
 CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 USER_AGENT = "MISP (misp-modules-ng workflow node)"
-MAX_REDIRECTS = 10  # MISP's SyncTool client
 
 # MISP's result wording (misp-behaviour.md §10.2).
+BODY_QUOTE_LIMIT = 1000  # characters of a failed answer's body quoted in the error
 AUTH_FAILED = "Authentication failed."
 NO_URL = "URL not provided."
 ARBITRARY_URLS_OFF = "`Security.rest_client_enable_arbitrary_urls` is turned off"
@@ -103,13 +104,18 @@ class WebhookCall:
     def body(self) -> bytes | None:
         return None if self.method == "get" else encode_body(self.payload, self.content_type)
 
+    def secrets(self) -> list[str]:
+        """What the call's configuration holds that must never be shown: the URL (its path and
+        query may be the credential) and every custom header value."""
+        return [self.url, *(self.headers or {}).values()]
+
 
 def send(call: WebhookCall, policy: HttpPolicy, *, retry: bool = True) -> requests.Response:
     """Send ``call``. ``retry=False`` (MISP's nodes): one attempt, transport errors raised as
     ``requests`` exceptions for :func:`misp_transport_error`; else :func:`send_with_retry`."""
     verify = False if call.allow_self_signed else policy.verify
-    session = requests.Session()
-    session.max_redirects = MAX_REDIRECTS
+    # every custom header is a credential as far as redirects go: none follows one to another origin
+    session = policy.session(credential_headers=call.headers or ())
 
     def attempt() -> requests.Response:
         return session.request(call.method.upper(), call.url, data=call.body(), headers=call.request_headers(),
@@ -119,19 +125,22 @@ def send(call: WebhookCall, policy: HttpPolicy, *, retry: bool = True) -> reques
         if not retry:
             return attempt()
         return send_with_retry(attempt, policy, service="Webhook", target=target_of(call.url),
-                               secrets=[call.url, *(call.headers or {}).values()])
+                               secrets=call.secrets())
     finally:
         session.close()
 
 
-def misp_result(response: requests.Response) -> tuple[bool, str | None]:
-    """MISP's reading of the answer: 200-206 ok; 401/403 "Authentication failed."; else the body."""
+def misp_result(response: requests.Response, call: WebhookCall) -> tuple[bool, str | None]:
+    """MISP's reading of the answer: 200-206 ok; 401/403 "Authentication failed."; else the body,
+    in MISP's words. Deviation: MISP quotes the whole body; a service may echo the URL's secret
+    or a header value back, so those are masked and the quote is bounded (BODY_QUOTE_LIMIT)."""
     if 200 <= response.status_code <= 206:
         return True, None
     if response.status_code in (401, 403):
         return False, AUTH_FAILED
-    return False, ("Something went wrong with the request or the remote side is having issues. "
-                   f"Body returned: {response.text}")
+    body = shorten(response.text, BODY_QUOTE_LIMIT)
+    return False, redact("Something went wrong with the request or the remote side is having issues. "
+                         f"Body returned: {body}", [s for s in call.secrets() if s])
 
 
 def misp_transport_error(exc: requests.RequestException) -> str:

@@ -31,7 +31,7 @@ from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
-from misp_modules.settings import get_settings
+from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "bgpranking_curation"
 DEFAULT_TAG = 'adversary:infrastructure-state="active"'
@@ -111,7 +111,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 ranked.append((attribute, key))
         rankings = client.rankings(pair for _, pair in ranked)
-    except IntelError as exc:
+    except (IntelError, SettingsError) as exc:  # a deployment setting the module cannot use
         log.warning("%s: nothing tagged: %s", MODULE, exc)
         return reply(False, errors=[str(exc)])
 

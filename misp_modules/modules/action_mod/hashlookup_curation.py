@@ -33,7 +33,7 @@ from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
-from misp_modules.settings import get_settings
+from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "hashlookup_curation"
 DEFAULT_TAG = 'misp-workflow:analysis="known-file-hash"'
@@ -89,7 +89,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
     pairs = [(algo, hash_part(a)) for a, algo in targets]
     try:
         answers = hashlookup.get_client().lookup_many(pairs)
-    except IntelError as exc:
+    except (IntelError, SettingsError) as exc:  # a deployment setting the module cannot use
         log.warning("%s: nothing curated: %s", MODULE, exc)
         return reply(False, errors=[str(exc)])
 

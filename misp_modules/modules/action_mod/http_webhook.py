@@ -9,9 +9,9 @@ TLS is verified; ``[modules.http_webhook] ca_bundle`` trusts a private CA and
 ``self_signed = allow`` turns verification off for one node. HTTP 429 is retried within bounds.
 """
 
+from misp_modules.lib.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.notify import webhook
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
-from misp_modules.lib.notify.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.workflow import ParamError, module_functions
 
 MODULE = "http_webhook"
@@ -64,7 +64,7 @@ def dict_handler(req: ActionRequest) -> None:
         headers=webhook.parse_headers(req.render("headers", "", context=context)),
         allow_self_signed=req.choice("self_signed", ("deny", "allow"), "deny") == "allow",
     )
-    response = webhook.send(call, HttpPolicy.for_module(MODULE))
+    response = webhook.send(call, HttpPolicy.for_module(MODULE, gated=True))
     if not 200 <= response.status_code <= 206:
         raise status_failure(response, service="Webhook", target=target_of(url),
                              secrets=[url, *(call.headers or {}).values()])

@@ -6,9 +6,9 @@ working; unlike upstream, any hostname form works, the token is verified once an
 every call has a timeout (lib/notify/mattermost.py).
 """
 
+from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import mattermost
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
-from misp_modules.lib.notify.http import HttpPolicy
 from misp_modules.lib.notify.summary import TEXT_TEMPLATE
 from misp_modules.lib.workflow import ParamError, module_functions
 
@@ -52,7 +52,7 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 
 @action_handler(MODULE, moduleconfig, secret_params=("bot_access_token", "incoming_webhook_url"))
 def dict_handler(req: ActionRequest) -> None:
-    policy = HttpPolicy.for_module(MODULE)
+    policy = HttpPolicy.for_module(MODULE, gated=True)  # the address comes from the node: egress rules apply
     message = req.render("message_template", TEXT_TEMPLATE)
     if not message.strip():
         raise ParamError("param `message_template` rendered an empty message")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import mail, recipients
-from misp_modules.lib.notify.errors import NotifyError
 from misp_modules.lib.workflow import NodeRequest, as_list, declare, module_functions, node_handler, reply
 
 MODULE = "misp_send_mail"
@@ -50,7 +50,7 @@ def send_like_misp(module: str, req: NodeRequest, *, log_user_id: Any = None) ->
             return reply(False)
         if to:
             mail.send(mail.SmtpConfig.for_module(module), to, str(subject), str(req.params["mail_template_body"]))
-    except NotifyError as exc:
+    except OutboundError as exc:
         return reply(False, errors=[str(exc)])
     return reply(True)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
+from misp_modules.lib.http import HttpPolicy, transport_reason
 from misp_modules.lib.notify import telegram
-from misp_modules.lib.notify.http import HttpPolicy, transport_reason
 from misp_modules.lib.notify.webhook import USER_AGENT
 from misp_modules.lib.redact import redact
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply

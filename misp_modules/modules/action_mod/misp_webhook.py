@@ -15,9 +15,10 @@ from typing import Any
 
 import requests
 
+from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.notify.http import HttpPolicy, setting
 from misp_modules.lib.workflow import NodeRequest, choice, declare, module_functions, node_handler, reply
+from misp_modules.settings import get_settings
 
 MODULE = "misp_webhook"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
@@ -45,7 +46,7 @@ introspection, version = module_functions(moduleinfo, moduleconfig)
 def arbitrary_urls_enabled() -> bool:
     """The mirror of MISP's ``Security.rest_client_enable_arbitrary_urls`` (one setting for the
     webhook family, as in MISP)."""
-    return setting(MODULE, "rest_client_enable_arbitrary_urls", False) is True
+    return get_settings().module_setting(MODULE, "rest_client_enable_arbitrary_urls", False) is True
 
 
 def run_webhook(call: webhook.WebhookCall) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def run_webhook(call: webhook.WebhookCall) -> dict[str, Any]:
         response = webhook.send(call, policy, retry=False)
     except requests.RequestException as exc:
         return reply(False, errors=[webhook.misp_transport_error(exc)])
-    ok, error = webhook.misp_result(response)
+    ok, error = webhook.misp_result(response, call)
     return reply(ok, errors=[error] if error else [])
 
 

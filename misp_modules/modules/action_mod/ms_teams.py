@@ -8,9 +8,9 @@ a text block (a Jinja template over the workflow data). MISP's own ``ms-teams-we
 posts raw JSON as a form, which Workflows cannot use: that is the gap this module fills.
 """
 
+from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import teams
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
-from misp_modules.lib.notify.http import HttpPolicy
 from misp_modules.lib.workflow import module_functions
 
 MODULE = "ms_teams"
@@ -51,7 +51,7 @@ def dict_handler(req: ActionRequest) -> None:
     card_format = req.choice("card_format", ("adaptive", "messagecard"), "adaptive")
     context = req.context()
     text = req.render("message_template", "", context=context) if req.params["message_template"] else ""
-    policy = HttpPolicy.for_module(MODULE)
+    policy = HttpPolicy.for_module(MODULE, gated=True)  # the address comes from the node: egress rules apply
     if card_format == "adaptive":
         teams.post_adaptive(url, teams.adaptive_card(context["summary"], text), policy)
     else:

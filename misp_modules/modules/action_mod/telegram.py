@@ -7,9 +7,9 @@ truncated (``long_messages = truncate``). Runs on the server's event loop with a
 call; ``retry_after`` is honoured within bounds. The Bot API URL is ``[services] telegram``.
 """
 
+from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import telegram
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
-from misp_modules.lib.notify.http import HttpPolicy
 from misp_modules.lib.notify.summary import HTML_TEMPLATE
 from misp_modules.lib.workflow import ParamError, module_functions
 

@@ -27,6 +27,7 @@ from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import AsnOrigin, AsnRanking
 from misp_modules.lib.intel.errors import IntelError, NotFound
 from misp_modules.lib.intel.expansion import STANDARD_ERROR, input_attribute, misp_results
+from misp_modules.settings import SettingsError
 
 misperrors = {"error": "Error"}
 mispattributes = {"input": ["AS", "ip-src", "ip-dst"], "format": "misp_standard"}
@@ -65,7 +66,7 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
         if attribute["type"] == "AS":
             return {"error": "There is no result about this ASN in BGP Ranking"}
         return {"error": str(exc)}
-    except IntelError as exc:
+    except (IntelError, SettingsError) as exc:  # a deployment setting the module cannot use
         return {"error": str(exc)}
     asn_obj, ranking_obj = asn_object(ranking, origin), ranking_object(ranking)
     asn_obj.add_reference(attribute["uuid"], "describes" if origin is None else "related-to")

@@ -21,6 +21,7 @@ from pymisp import MISPObject
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import IntelError
 from misp_modules.lib.intel.expansion import STANDARD_ERROR, input_attribute, misp_results, module_config
+from misp_modules.settings import SettingsError
 
 misperrors = {"error": "Error"}
 mispattributes = {"input": ["md5", "sha1", "sha256"], "format": "misp_standard"}
@@ -67,7 +68,7 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
     try:
         client = hashlookup.get_client(custom_api if isinstance(custom_api, str) and custom_api else None)
         record = client.lookup(attribute["type"], attribute["value"])
-    except IntelError as exc:
+    except (IntelError, SettingsError) as exc:  # a deployment setting the module cannot use
         return {"error": str(exc)}
     if record is None:
         return {"error": "Non existing hash"}

@@ -1,5 +1,6 @@
 """Any HTTP endpoint (external-services.md §6): records method, path, query, headers and raw body;
-answers ``status``/``body`` (200 by default), ``rate_limit`` 429s first, ``delay`` to be slow.
+answers ``status``/``body`` (200 by default), ``rate_limit`` 429s first, ``delay`` to be slow,
+``redirects`` (path → URL) a 307 there (the method and body are kept, as a client must).
 
 :class:`TlsWebhookFake` serves HTTPS with a certificate from a test CA (``trustme``).
 """
@@ -18,12 +19,15 @@ class WebhookFake(FakeService):
         self.rate_limit = 0
         self.retry_after = "0"
         self.delay = 0.0
+        self.redirects: dict[str, str] = {}
         super().__init__()
 
     def handle(self, request: Request) -> Response:
         if self.rate_limit:
             self.rate_limit -= 1
             return Response(429, b"slow down", {"Retry-After": self.retry_after})
+        if request.path in self.redirects:
+            return Response(307, b"", {"Location": self.redirects[request.path]})
         return Response(self.status, self.body, {"Content-Type": "text/plain"}, delay=self.delay)
 
 
