@@ -11,6 +11,7 @@ from misp_modules.modules.action_mod import assign_country, attach_warninglist
 from misp_modules.semantics import conditions
 from tests.support.data import BLUEPRINTS
 from tests.support.intel import attribute, core, intel_settings, raw_event
+from tests.support.nodes import call_node
 
 U = lambda n: attribute(n, "x", "")["uuid"]  # noqa: E731
 
@@ -19,9 +20,6 @@ def lists_by_name() -> dict[str, warninglists.Warninglist]:
     return {wl.name: wl for wl in warninglists.all_lists()}
 
 
-def run_node(module, data, params, saved_filters=None, **extra) -> dict:
-    return module.dict_handler({"module": module.__name__.rsplit(".", 1)[1], "data": data, "params": params,
-                                "node": {"id": "5", "saved_filters": saved_filters or {}}, **extra})
 
 
 # --- the matching rules ----------------------------------------------------------------------
@@ -85,7 +83,7 @@ EVENT = raw_event([
 
 def test_attach_warninglist_all_lists():
     data = core(EVENT)
-    answer = run_node(attach_warninglist, data, {"warninglists": "ALL"})
+    answer = call_node(attach_warninglist, data, {"warninglists": "ALL"})
     assert answer["result"] is True
     out = answer["data"]["Event"]
     flat = {a["uuid"]: a for a in out["_AttributeFlattened"]}
@@ -104,13 +102,13 @@ def test_selected_lists_filters_and_existing_warnings():
     data = core(EVENT)
     data["Event"]["_AttributeFlattened"][0]["warnings"] = [{"match": "x", "value": "x", "warninglist_id": 999,
                                                             "warninglist_name": "earlier", "warninglist_category": "known"}]
-    answer = run_node(attach_warninglist, data, {"warninglists": ["List of known google domains"]})
+    answer = call_node(attach_warninglist, data, {"warninglists": ["List of known google domains"]})
     out = answer["data"]["Event"]
     assert [w["name"] for w in out["warnings"]] == ["earlier", "List of known google domains"]
     filters = {"selector": "Event._AttributeFlattened.{n}", "value": "domain", "operator": "equals", "path": "type"}
-    answer = run_node(attach_warninglist, core(EVENT), ["ALL"], filters)  # a string param becomes a list too
+    answer = call_node(attach_warninglist, core(EVENT), ["ALL"], filters)  # a string param becomes a list too
     assert answer["result"] is False  # params must be an object: [] only when empty
-    answer = run_node(attach_warninglist, core(EVENT), {"warninglists": ["ALL"]}, filters)
+    answer = call_node(attach_warninglist, core(EVENT), {"warninglists": ["ALL"]}, filters)
     flat = {a["uuid"]: a for a in answer["data"]["Event"]["_AttributeFlattened"]}
     assert "warnings" in flat[U(3)] and "warnings" not in flat[U(1)]
 
@@ -118,7 +116,7 @@ def test_selected_lists_filters_and_existing_warnings():
 def test_warning_for_all_setting_and_enabled_lists():
     with intel_settings(modules={"attach_warninglist": {"warning_for_all": True,
                                                         "enabled_lists": ["List of known IPv4 public DNS resolvers"]}}):
-        answer = run_node(attach_warninglist, core(EVENT), {"warninglists": "ALL"})
+        answer = call_node(attach_warninglist, core(EVENT), {"warninglists": "ALL"})
     flat = {a["uuid"]: a for a in answer["data"]["Event"]["_AttributeFlattened"]}
     assert [w["warninglist_name"] for w in flat[U(2)]["warnings"]] == ["List of known IPv4 public DNS resolvers"]
     assert "warnings" not in flat[U(3)]
@@ -130,7 +128,7 @@ def test_warnings_under_a_generic_filter_stay_out_of_the_unfiltered_snapshot():
     data["_unfilteredData"] = json.loads(json.dumps(data))
     data["enabledFilters"] = {"A": {"selector": "Event._AttributeFlattened.{n}", "value": "domain",
                                     "operator": "equals", "path": "type"}}
-    answer = run_node(attach_warninglist, data, {"warninglists": "ALL"})
+    answer = call_node(attach_warninglist, data, {"warninglists": "ALL"})
     flat = {a["uuid"]: a for a in answer["data"]["Event"]["_AttributeFlattened"]}
     assert "warnings" in flat[U(1)] and "warnings" in flat[U(3)]
     assert answer["data"]["_unfilteredData"] == data["_unfilteredData"]
@@ -139,14 +137,14 @@ def test_warnings_under_a_generic_filter_stay_out_of_the_unfiltered_snapshot():
 
 @pytest.mark.parametrize("value", ["", []])
 def test_attach_warninglist_needs_a_selection(value):
-    assert run_node(attach_warninglist, core(EVENT), {"warninglists": value})["errors"] == ["No warninglist module selected"]
+    assert call_node(attach_warninglist, core(EVENT), {"warninglists": value})["errors"] == ["No warninglist module selected"]
 
 
 def test_warninglist_curation_blueprint_filter():
     nodes = json.loads((BLUEPRINTS / "blueprint_curation---remove-automation-flag-from-false-positive-tripping-over-"
                         "warninglist.json").read_text())["WorkflowBlueprint"]["data"]
     p = next(n["data"]["indexed_params"] for n in nodes if n["data"]["id"] == "generic-filter-data")
-    answer = run_node(attach_warninglist, core(EVENT), {"warninglists": "ALL"})
+    answer = call_node(attach_warninglist, core(EVENT), {"warninglists": "ALL"})
     selected = conditions.matching_items(answer["data"], {"selector": p["selector"], "value": p["value"],
                                                           "operator": p["operator"], "path": p["hash_path"]})
     items = selected.values() if isinstance(selected, dict) else selected
@@ -171,7 +169,7 @@ PATH = "enrichment.{n}.Object.0.Attribute.{n}[object_relation=country].value"
 
 
 def test_assign_country_event_scope():
-    answer = run_node(assign_country, core(COUNTRY_EVENT), {"scope": "event", "hash_path": PATH, "locality": "global",
+    answer = call_node(assign_country, core(COUNTRY_EVENT), {"scope": "event", "hash_path": PATH, "locality": "global",
                                                            "relationship_type": "targets"})
     assert answer["result"] is True and "data" not in answer
     tags = [(c["op"], c["scope"], c["tag"], c["local"], c["relationship_type"]) for c in answer["changes"] if c["op"] == "attach_tag"]
@@ -181,7 +179,7 @@ def test_assign_country_event_scope():
 
 
 def test_assign_country_attribute_scope_and_result_of_last():
-    answer = run_node(assign_country, core(COUNTRY_EVENT), {"scope": "attribute", "hash_path": PATH})
+    answer = call_node(assign_country, core(COUNTRY_EVENT), {"scope": "attribute", "hash_path": PATH})
     tagged = [(c["uuid"], c["tag"], c["local"]) for c in answer["changes"] if c["op"] == "attach_tag"]
     assert tagged == [(U(1), 'misp-galaxy:country="luxembourg"', True), (U(2), 'misp-galaxy:country="germany"', True),
                       (U(4), 'misp-galaxy:country="luxembourg"', True)]
@@ -189,22 +187,22 @@ def test_assign_country_attribute_scope_and_result_of_last():
 
 
 def test_assign_country_defaults_and_filter_quirk():
-    assert run_node(assign_country, core(COUNTRY_EVENT), {}) == {"result": False, "errors": [], "changes": []}
+    assert call_node(assign_country, core(COUNTRY_EVENT), {}) == {"result": False, "errors": [], "changes": []}
     filters = {"selector": "Event._AttributeFlattened.{n}", "value": "ip-dst", "operator": "equals", "path": "type"}
-    answer = run_node(assign_country, core(COUNTRY_EVENT), {"hash_path": PATH}, filters)
+    answer = call_node(assign_country, core(COUNTRY_EVENT), {"hash_path": PATH}, filters)
     assert answer == {"result": False, "errors": [], "changes": []}  # MISP looks for Event.id in the items
 
 
 def test_assign_country_keeps_tags_already_there():
     raw = json.loads(json.dumps(COUNTRY_EVENT))
     raw["Event"]["Attribute"][0]["Tag"] = [{"id": "9", "name": 'misp-galaxy:country="luxembourg"', "local": 0}]
-    answer = run_node(assign_country, core(raw), {"scope": "attribute", "hash_path": PATH})
+    answer = call_node(assign_country, core(raw), {"scope": "attribute", "hash_path": PATH})
     assert [c["uuid"] for c in answer["changes"] if c["op"] == "attach_tag"] == [U(2), U(4)]
 
 
 def test_assign_country_applies_to_the_stored_event_view():
     from misp_modules.lib import changes as ch
 
-    answer = run_node(assign_country, core(COUNTRY_EVENT), {"scope": "attribute", "hash_path": PATH})
+    answer = call_node(assign_country, core(COUNTRY_EVENT), {"scope": "attribute", "hash_path": PATH})
     stored = ch.apply_changes(COUNTRY_EVENT, answer["changes"])
     assert [t["name"] for t in stored["Event"]["Attribute"][1]["Tag"]] == ['misp-galaxy:country="germany"']

@@ -12,6 +12,7 @@ import trustme
 from misp_modules.lib.notify import webhook
 from misp_modules.modules.action_mod import http_webhook, misp_ms_teams_webhook, misp_webhook
 from tests.support.fakes.webhook import TlsWebhookFake, WebhookFake
+from tests.support.nodes import call_node
 from tests.support.notify import event, misp_request, settings
 
 ENABLED = {"misp_webhook": {"rest_client_enable_arbitrary_urls": True, "request_timeout": 2}}
@@ -24,7 +25,7 @@ def fake():
 
 
 def node(module, data, **params):
-    return module.dict_handler({"module": module.__name__.rsplit(".", 1)[1], "data": data, "params": params})
+    return call_node(module, data, params)
 
 
 def test_headers_parsing_like_misp():
