@@ -27,12 +27,18 @@ def start_misp_workflow(*args: Any, env: Mapping[str, str] | None = None, merge_
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE)
 
 
+#: The runner's per-node timeout in tests that check decisions, not timeouts: far above what any
+#: node takes (attach-warninglist loads its lists on first use, seconds on a loaded machine).
+DECISION_TIMEOUT = "120"
+
+
 def run_json(workflow: Path | str, event: Any, tmp_path: Path, modules_url: str, *options: Any,
              codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
     """``misp-workflow run WORKFLOW --data <event> --json``: the JSON document, after checking
     the exit code is one of ``codes``."""
     data = tmp_path / "event.json"
     data.write_text(json.dumps(event))
-    done = misp_workflow("run", workflow, "--data", data, "--modules-url", modules_url, "--json", *options)
+    timeout = () if "--timeout" in map(str, options) else ("--timeout", DECISION_TIMEOUT)
+    done = misp_workflow("run", workflow, "--data", data, "--modules-url", modules_url, "--json", *timeout, *options)
     assert done.returncode in codes, done.stderr + done.stdout[-2000:]
     return json.loads(done.stdout)
