@@ -25,7 +25,7 @@ import tornado.netutil
 import tornado.web
 
 import misp_modules
-from misp_modules.server import dispatch, handlers, logs, openapi, query_endpoint, workers
+from misp_modules.server import dispatch, handlers, logs, openapi, query_endpoint, upstream_tree, workers
 from misp_modules.server.loader import LoadError, Registry, load_modules
 from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -41,7 +41,9 @@ class Options:
     port: int = 6666
     listen: str = "127.0.0.1"
     custom: str | None = None
+    upstream: str | None = None
     debug: bool = False
+    debug_extended: bool = False
     test: bool = False
     config: str | None = None
     workers: int = 1
@@ -91,8 +93,12 @@ def run(options: Options) -> int:
     set_settings(settings)
     if settings.source:
         log.info("Configuration loaded from %s", settings.source)
+    custom, upstream = options.custom, options.upstream
+    if custom is not None and upstream is None and upstream_tree.locate(custom) is not None:
+        log.info("-c %s has upstream misp-modules' layout (lib/ beside modules/): serving it as --upstream", custom)
+        custom, upstream = None, custom
     try:
-        registry = load_modules(options.custom)
+        registry = load_modules(custom, upstream_dir=upstream, prefer_upstream=settings.upstream.prefer)
     except LoadError as exc:
         log.error("Cannot start: %s", exc)
         return EXIT_CONFIG

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from misp_modules.lib.redact import redact, secret_values
-from misp_modules.server.loader import LoadedModule, Registry
+from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
 from misp_modules.settings import Settings
 
 log = logging.getLogger("misp-modules")
@@ -131,10 +131,15 @@ class Call:
         try:
             self.started = time.perf_counter()
             try:
-                if module.takes_dict:
+                if not module.takes_dict:
+                    result = module.handler(self._raw())
+                elif module.fallback_handler is None:
                     result = module.handler(self.request)
                 else:
-                    result = module.handler(self._raw())
+                    try:
+                        result = module.handler(self.request)
+                    except AttributeError:  # upstream's server then calls handler(q): so do we
+                        result = module.fallback_handler(self._raw())
             finally:
                 self.took = time.perf_counter() - self.started
             self.body = serialise(result)
@@ -291,8 +296,8 @@ class Dispatcher:
         self.settings = settings
         self.lanes: dict[str, Lane] = {}
         for name, module in registry.modules.items():
-            timeout = settings.module_setting(name, "timeout", None) or module.declared_timeout \
-                or settings.default_timeout
+            tree_default = settings.upstream.default_timeout if module.origin == UPSTREAM else settings.default_timeout
+            timeout = settings.module_setting(name, "timeout", None) or module.declared_timeout or tree_default
             limit = settings.module_setting(name, "concurrency", None) or module.declared_concurrency \
                 or settings.default_concurrency
             self.lanes[name] = Lane(module, float(timeout), int(limit))
