@@ -25,42 +25,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from misp_modules.lib.redact import redact, secret_values
+from misp_modules.server import answers
 from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
 from misp_modules.settings import Settings
 
 log = logging.getLogger("misp-modules")
 
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # PHP-style maps may come back with int keys
-
-
-class _NotSerialisable(Exception):
-    pass
-
-
-def _json_default(obj: Any) -> Any:
-    """pymisp's encoder (MISPEvent, datetime, UUID...), imported on first need (it costs
-    ~0.15 s of startup and most results are plain dicts). pymisp's encoder returns ``None``
-    for anything else, so upstream silently answers ``null`` for e.g. a set; here that is an
-    error naming the type."""
-    from pymisp import pymisp_json_default
-
-    value = pymisp_json_default(obj)
-    if value is None:
-        raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
-    return value
-
-
-def serialise(result: Any) -> bytes:
-    """A module result as JSON bytes, the way upstream serialises it."""
-    try:
-        return orjson.dumps(result, default=_json_default, option=_JSON_OPTIONS)
-    except TypeError as exc:
-        raise _NotSerialisable(str(exc)) from None
+_JSON_OPTIONS = answers.OPTIONS
 
 
 def error_body(message: str) -> bytes:
@@ -84,7 +59,7 @@ class Call:
     its serialised result or its exception."""
 
     __slots__ = ("module", "request", "raw", "on_end", "concluded", "timer", "begun", "task",
-                 "started", "took", "body", "error")
+                 "started", "took", "body", "error", "module_error")
 
     def __init__(self, module: LoadedModule, request: dict, raw: bytes | None,
                  on_end: Callable[[Call, bool], None]) -> None:
@@ -100,6 +75,7 @@ class Call:
         self.took: float | None = None
         self.body: bytes | None = None
         self.error: BaseException | None = None
+        self.module_error = False  # the module answered with `error`/`errors` (statistics)
 
     def conclude(self, ended: bool) -> bool:
         """Answer the query (``ended``: the call ended; else its deadline passed), unless it
@@ -142,7 +118,8 @@ class Call:
                         result = module.fallback_handler(self._raw())
             finally:
                 self.took = time.perf_counter() - self.started
-            self.body = serialise(result)
+            self.module_error = answers.is_module_error(result)
+            self.body = answers.encode(result, module.name)
         except BaseException as exc:  # noqa: BLE001 - even SystemExit: a module never stops the server
             self.error = exc
 
@@ -157,7 +134,8 @@ class Call:
                 result = await module.handler(self._raw())
         finally:
             self.took = time.perf_counter() - self.started
-        self.body = serialise(result)
+        self.module_error = answers.is_module_error(result)
+        self.body = answers.encode(result, module.name)
 
     def _raw(self) -> bytes:
         return self.raw if self.raw is not None else orjson.dumps(self.request, option=_JSON_OPTIONS)
@@ -358,7 +336,7 @@ class Dispatcher:
         if call.body is not None:
             return Outcome(call.body, None, call.module_ms())
         exc = call.error
-        if isinstance(exc, _NotSerialisable):
+        if isinstance(exc, answers.NotSerialisable):
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
             return Outcome(error_body(message), message, call.module_ms())
