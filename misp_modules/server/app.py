@@ -25,7 +25,17 @@ import tornado.netutil
 import tornado.web
 
 import misp_modules
-from misp_modules.server import dispatch, handlers, logs, openapi, query_endpoint, upstream_tree, workers
+from misp_modules.server import (
+    dispatch,
+    handlers,
+    logs,
+    metrics,
+    openapi,
+    query_endpoint,
+    statistics,
+    upstream_tree,
+    workers,
+)
 from misp_modules.server.loader import LoadError, Registry, load_modules
 from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -62,23 +72,27 @@ class Application(tornado.web.Application):
 
 
 def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispatcher,
-              server_url: str) -> query_endpoint.Router:
+              server_url: str, stats: statistics.Statistics | None = None) -> query_endpoint.Router:
     """The HTTP server's delegate: ``POST /query`` on the lean path, the rest through Tornado's
     web application."""
     modules_body = orjson.dumps(registry.entries(), option=orjson.OPT_NON_STR_KEYS)
     version_body = orjson.dumps({"version": misp_modules.__version__})
     doc = openapi.build(registry, server_url)
+    if stats is None:
+        stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()})
     routes = [
         (r"/modules", handlers.ListModules, {"body": modules_body, "etag": handlers.etag_of(modules_body)}),
         (r"/query", handlers.QueryOtherMethods),  # POST /query never gets here (query_endpoint)
         (r"/healthcheck", handlers.Healthcheck),
+        (r"/statistics", handlers.Statistics, {"stats": stats}),
+        (r"/metrics", handlers.Metrics, {"registry": metrics.registry_for(stats)}),
         (r"/version", handlers.Version, {"body": version_body}),
         (r"/openapi.json", handlers.OpenApiJson, {"body": orjson.dumps(doc)}),
         (r"/openapi", handlers.OpenApiPage, {"page": openapi.explorer_page()}),
     ]
     access = logs.AccessLog()
     app = Application(routes, default_handler_class=handlers.NotFound, compress_response=False, access=access)
-    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access))
+    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access, stats))
 
 
 def run(options: Options) -> int:
@@ -108,6 +122,7 @@ def run(options: Options) -> int:
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full
     # collection under load scans only what queries create (a 30 ms pause became a few ms), and
     # forked workers keep sharing those pages instead of copying them when the collector runs.
+    stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()}, options.workers)
     gc.freeze()
     try:
         if options.workers > 1:
@@ -136,20 +151,21 @@ def run(options: Options) -> int:
         return EXIT_OK
     server_url = f"http://{options.listen}:{port}"
     if options.workers > 1:
-        def serve_worker(ready) -> int:
+        def serve_worker(slot: int, ready: Callable[[], None]) -> int:
+            stats.use_slot(slot)
             return _serve_process(workers.worker_sockets(port, options.listen), registry, settings,
-                                  server_url, ready)
+                                  server_url, ready, stats)
 
         code = workers.supervise(options.workers, sockets, serve_worker,
                                  lambda: (announce(), log.info("Serving with %d worker processes", options.workers)))
         log.info("MISP modules server stopped")
         return code
-    return _serve_process(sockets, registry, settings, server_url, announce)
+    return _serve_process(sockets, registry, settings, server_url, announce, stats)
 
 
 def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                   ready: Callable[[], None]) -> int:
-    code = _run_loop(_serve(sockets, registry, settings, server_url, ready))
+                   ready: Callable[[], None], stats: statistics.Statistics) -> int:
+    code = _run_loop(_serve(sockets, registry, settings, server_url, ready, stats))
     busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
             if lane.in_flight]
     if busy:
@@ -170,19 +186,19 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                 ready: Callable[[], None]) -> int:
+                 ready: Callable[[], None], stats: statistics.Statistics) -> int:
     logs.attach_loop(asyncio.get_running_loop())
     try:
-        return await _serve_on_loop(sockets, registry, settings, server_url, ready)
+        return await _serve_on_loop(sockets, registry, settings, server_url, ready, stats)
     finally:
         logs.detach_loop()
 
 
 async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                         ready: Callable[[], None]) -> int:
+                         ready: Callable[[], None], stats: statistics.Statistics) -> int:
     dispatcher = dispatch.Dispatcher(registry, settings, asyncio.get_running_loop())
     dispatch.install(dispatcher)
-    router = build_app(registry, settings, dispatcher, server_url)
+    router = build_app(registry, settings, dispatcher, server_url, stats)
     queries = router.endpoint
     server = tornado.httpserver.HTTPServer(router, max_body_size=settings.max_body_size + 1)
     server.add_sockets(sockets)

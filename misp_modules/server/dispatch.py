@@ -49,6 +49,7 @@ class Outcome:
     body: bytes
     error: str | None = None  # set when the server (not the module) produced an error
     module_ms: float | None = None  # the handler's own time (Server-Timing); None: never started
+    outcome: str = "exceptions"  # for /statistics: successes, module_errors, exceptions or timeouts
 
 
 class Call:
@@ -327,14 +328,14 @@ class Dispatcher:
                 message = (f"Timeout: module {name!r} is busy ({lane.in_flight} queries in progress, "
                            f"limit {lane.limit}) and had no free slot within {timeout:g} s")
                 log.warning("Timeout on %s (no free slot)", name)
-                return Outcome(error_body(message), message)
+                return Outcome(error_body(message), message, None, "timeouts")
             if call.task is not None:
                 call.task.cancel()
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
-            return Outcome(error_body(message), message, call.module_ms())
+            return Outcome(error_body(message), message, call.module_ms(), "timeouts")
         if call.body is not None:
-            return Outcome(call.body, None, call.module_ms())
+            return Outcome(call.body, None, call.module_ms(), "module_errors" if call.module_error else "successes")
         exc = call.error
         if isinstance(exc, answers.NotSerialisable):
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
