@@ -28,6 +28,7 @@ import misp_modules
 from misp_modules.server import (
     dispatch,
     handlers,
+    http_trace,
     logs,
     metrics,
     openapi,
@@ -107,6 +108,10 @@ def run(options: Options) -> int:
     set_settings(settings)
     if settings.source:
         log.info("Configuration loaded from %s", settings.source)
+    if options.debug_extended:
+        http_trace.install()
+        log.warning("Extended HTTP debugging enabled: the logs show every outbound HTTP exchange of the modules "
+                    "(URLs, headers, bodies), secrets redacted")
     custom, upstream = options.custom, options.upstream
     if custom is not None and upstream is None and upstream_tree.locate(custom) is not None:
         log.info("-c %s has upstream misp-modules' layout (lib/ beside modules/): serving it as --upstream", custom)

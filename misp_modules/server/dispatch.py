@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import orjson
 
 from misp_modules.lib.redact import redact, secret_values
-from misp_modules.server import answers
+from misp_modules.server import answers, http_trace
 from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
 from misp_modules.settings import Settings
 
@@ -105,6 +105,7 @@ class Call:
     def run(self) -> None:
         """Run a synchronous handler (in a module thread)."""
         module = self.module
+        traced = http_trace.enter(module.name, secret_values(self.request)) if http_trace.enabled else None
         try:
             self.started = time.perf_counter()
             try:
@@ -123,10 +124,15 @@ class Call:
             self.body = answers.encode(result, module.name)
         except BaseException as exc:  # noqa: BLE001 - even SystemExit: a module never stops the server
             self.error = exc
+        finally:
+            if traced is not None:
+                http_trace.leave(traced)
 
     async def run_async(self) -> None:
         """Run an ``async def`` handler (a task on the loop; cancelled on timeout)."""
         module = self.module
+        if http_trace.enabled:  # this task's own context: no need to reset it
+            http_trace.enter(module.name, secret_values(self.request))
         self.started = time.perf_counter()
         try:
             if module.takes_dict:
