@@ -135,9 +135,16 @@ def main() -> int:
         order = list(configs) if index % 2 == 0 else list(reversed(configs))
         for name in order:
             command, env = configs[name]
-            port = free_port()
             log = RESULTS / f"{stamp}-tree-{name.replace(' ', '').replace('-', '')}-{index}.log"
-            rounds[name].append(start_and_measure(name, [*command, "-p", str(port)], env, port, log, True, args))
+            for attempt in range(3):  # free_port() can race with other programs binding ports
+                port = free_port()
+                try:
+                    rounds[name].append(start_and_measure(name, [*command, "-p", str(port)], env, port, log, True,
+                                                          args))
+                    break
+                except RuntimeError:
+                    if attempt == 2 or "already in use" not in log.read_text():
+                        raise
             print(f"round {index + 1} {name}: {rounds[name][-1]['startup_s']:.2f}s", flush=True)
     base = rounds["upstream"]
     upstream_served = set(base[0]["served"])
