@@ -124,10 +124,11 @@ def run(options: Options) -> int:
     for name in settings.modules:
         if name not in registry.modules and name not in registry.failures:
             log.warning("Configuration has settings for module %r, which does not exist", name)
+    # Shared by the workers forked below: each writes its own slot (statistics.py).
+    stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()}, options.workers)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full
     # collection under load scans only what queries create (a 30 ms pause became a few ms), and
     # forked workers keep sharing those pages instead of copying them when the collector runs.
-    stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()}, options.workers)
     gc.freeze()
     try:
         if options.workers > 1:
