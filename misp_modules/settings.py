@@ -36,6 +36,14 @@ class MispConnection:
 
 
 @dataclass(frozen=True)
+class UpstreamSettings:
+    """How upstream's module tree (``--upstream``) is served."""
+
+    prefer: tuple[str, ...] = ()  # names upstream's file serves where a built-in has the same name
+    default_timeout: float = 300.0  # s, for the tree's modules that declare no ``timeout`` (upstream's)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole deployment configuration, immutable once loaded."""
 
@@ -47,6 +55,7 @@ class Settings:
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     source: str | None = None  # the file the settings came from, for messages
 
     def module(self, name: str) -> Mapping[str, Any]:

@@ -26,12 +26,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from misp_modules.settings import MispConnection, Settings, SettingsError
+from misp_modules.settings import MispConnection, Settings, SettingsError, UpstreamSettings
 
 ENV_PREFIX = "MISP_MODULES__"
-SECTIONS = ("server", "misp", "services", "modules")
+SECTIONS = ("server", "misp", "services", "modules", "upstream")
 SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
+UPSTREAM_KEYS = ("prefer", "default_timeout")
 MODULE_RESERVED = ("timeout", "concurrency")  # read by the server; other module keys are free-form
 ALIASES = {"MISP_URL": ("misp", "url"), "MISP_KEY": ("misp", "key"), "MISP_VERIFY_TLS": ("misp", "verify_tls")}
 _STRING_KEYS = {("misp", "url"), ("misp", "key")}
@@ -181,6 +182,12 @@ def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else "must be a string"
 
 
+def _names(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return "must be a list of module names"
+    return None
+
+
 def _verify_tls(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
@@ -242,6 +249,12 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         c.get(table, ("modules", name, "outbound_allow"), None, _egress_entries)
         modules[name] = dict(table)
 
+    upstream = c.table(raw, ("upstream",))
+    c.known(upstream, "upstream", UPSTREAM_KEYS)
+    prefer = c.get(upstream, ("upstream", "prefer"), [], _names)
+    upstream_timeout = c.get(upstream, ("upstream", "default_timeout"), UpstreamSettings.default_timeout,
+                             _positive_number)
+
     return Settings(
         default_timeout=float(default_timeout),
         default_concurrency=int(default_concurrency),
@@ -251,5 +264,6 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         misp=MispConnection(url=url, key=key, verify_tls=verify, timeout=float(misp_timeout)),
         services=dict(services),
         modules=modules,
+        upstream=UpstreamSettings(prefer=tuple(prefer), default_timeout=float(upstream_timeout)),
         source=path,
     )

@@ -25,7 +25,18 @@ import tornado.netutil
 import tornado.web
 
 import misp_modules
-from misp_modules.server import dispatch, handlers, logs, openapi, query_endpoint, workers
+from misp_modules.server import (
+    dispatch,
+    handlers,
+    http_trace,
+    logs,
+    metrics,
+    openapi,
+    query_endpoint,
+    statistics,
+    upstream_tree,
+    workers,
+)
 from misp_modules.server.loader import LoadError, Registry, load_modules
 from misp_modules.settings import Settings, SettingsError, load_settings, set_settings
 
@@ -41,7 +52,9 @@ class Options:
     port: int = 6666
     listen: str = "127.0.0.1"
     custom: str | None = None
+    upstream: str | None = None
     debug: bool = False
+    debug_extended: bool = False
     test: bool = False
     config: str | None = None
     workers: int = 1
@@ -60,23 +73,27 @@ class Application(tornado.web.Application):
 
 
 def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispatcher,
-              server_url: str) -> query_endpoint.Router:
+              server_url: str, stats: statistics.Statistics | None = None) -> query_endpoint.Router:
     """The HTTP server's delegate: ``POST /query`` on the lean path, the rest through Tornado's
     web application."""
     modules_body = orjson.dumps(registry.entries(), option=orjson.OPT_NON_STR_KEYS)
     version_body = orjson.dumps({"version": misp_modules.__version__})
     doc = openapi.build(registry, server_url)
+    if stats is None:
+        stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()})
     routes = [
         (r"/modules", handlers.ListModules, {"body": modules_body, "etag": handlers.etag_of(modules_body)}),
         (r"/query", handlers.QueryOtherMethods),  # POST /query never gets here (query_endpoint)
         (r"/healthcheck", handlers.Healthcheck),
+        (r"/statistics", handlers.Statistics, {"stats": stats}),
+        (r"/metrics", handlers.Metrics, {"registry": metrics.registry_for(stats)}),
         (r"/version", handlers.Version, {"body": version_body}),
         (r"/openapi.json", handlers.OpenApiJson, {"body": orjson.dumps(doc)}),
         (r"/openapi", handlers.OpenApiPage, {"page": openapi.explorer_page()}),
     ]
     access = logs.AccessLog()
     app = Application(routes, default_handler_class=handlers.NotFound, compress_response=False, access=access)
-    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access))
+    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access, stats))
 
 
 def run(options: Options) -> int:
@@ -91,14 +108,24 @@ def run(options: Options) -> int:
     set_settings(settings)
     if settings.source:
         log.info("Configuration loaded from %s", settings.source)
+    if options.debug_extended:
+        http_trace.install()
+        log.warning("Extended HTTP debugging enabled: the logs show every outbound HTTP exchange of the modules "
+                    "(URLs, headers, bodies), secrets redacted")
+    custom, upstream = options.custom, options.upstream
+    if custom is not None and upstream is None and upstream_tree.locate(custom) is not None:
+        log.info("-c %s has upstream misp-modules' layout (lib/ beside modules/): serving it as --upstream", custom)
+        custom, upstream = None, custom
     try:
-        registry = load_modules(options.custom)
+        registry = load_modules(custom, upstream_dir=upstream, prefer_upstream=settings.upstream.prefer)
     except LoadError as exc:
         log.error("Cannot start: %s", exc)
         return EXIT_CONFIG
     for name in settings.modules:
         if name not in registry.modules and name not in registry.failures:
             log.warning("Configuration has settings for module %r, which does not exist", name)
+    # Shared by the workers forked below: each writes its own slot (statistics.py).
+    stats = statistics.Statistics({name: m.type for name, m in registry.modules.items()}, options.workers)
     # Everything loaded so far lives as long as the server: out of the collector's sight, a full
     # collection under load scans only what queries create (a 30 ms pause became a few ms), and
     # forked workers keep sharing those pages instead of copying them when the collector runs.
@@ -130,20 +157,21 @@ def run(options: Options) -> int:
         return EXIT_OK
     server_url = f"http://{options.listen}:{port}"
     if options.workers > 1:
-        def serve_worker(ready) -> int:
+        def serve_worker(slot: int, ready: Callable[[], None]) -> int:
+            stats.use_slot(slot)
             return _serve_process(workers.worker_sockets(port, options.listen), registry, settings,
-                                  server_url, ready)
+                                  server_url, ready, stats)
 
         code = workers.supervise(options.workers, sockets, serve_worker,
                                  lambda: (announce(), log.info("Serving with %d worker processes", options.workers)))
         log.info("MISP modules server stopped")
         return code
-    return _serve_process(sockets, registry, settings, server_url, announce)
+    return _serve_process(sockets, registry, settings, server_url, announce, stats)
 
 
 def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                   ready: Callable[[], None]) -> int:
-    code = _run_loop(_serve(sockets, registry, settings, server_url, ready))
+                   ready: Callable[[], None], stats: statistics.Statistics) -> int:
+    code = _run_loop(_serve(sockets, registry, settings, server_url, ready, stats))
     busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
             if lane.in_flight]
     if busy:
@@ -164,19 +192,19 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                 ready: Callable[[], None]) -> int:
+                 ready: Callable[[], None], stats: statistics.Statistics) -> int:
     logs.attach_loop(asyncio.get_running_loop())
     try:
-        return await _serve_on_loop(sockets, registry, settings, server_url, ready)
+        return await _serve_on_loop(sockets, registry, settings, server_url, ready, stats)
     finally:
         logs.detach_loop()
 
 
 async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                         ready: Callable[[], None]) -> int:
+                         ready: Callable[[], None], stats: statistics.Statistics) -> int:
     dispatcher = dispatch.Dispatcher(registry, settings, asyncio.get_running_loop())
     dispatch.install(dispatcher)
-    router = build_app(registry, settings, dispatcher, server_url)
+    router = build_app(registry, settings, dispatcher, server_url, stats)
     queries = router.endpoint
     server = tornado.httpserver.HTTPServer(router, max_body_size=settings.max_body_size + 1)
     server.add_sockets(sockets)

@@ -25,42 +25,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from misp_modules.lib.redact import redact, secret_values
-from misp_modules.server.loader import LoadedModule, Registry
+from misp_modules.server import answers, http_trace
+from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
 from misp_modules.settings import Settings
 
 log = logging.getLogger("misp-modules")
 
-_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS  # PHP-style maps may come back with int keys
-
-
-class _NotSerialisable(Exception):
-    pass
-
-
-def _json_default(obj: Any) -> Any:
-    """pymisp's encoder (MISPEvent, datetime, UUID...), imported on first need (it costs
-    ~0.15 s of startup and most results are plain dicts). pymisp's encoder returns ``None``
-    for anything else, so upstream silently answers ``null`` for e.g. a set; here that is an
-    error naming the type."""
-    from pymisp import pymisp_json_default
-
-    value = pymisp_json_default(obj)
-    if value is None:
-        raise TypeError(f"Type is not JSON serializable: {type(obj).__name__}")
-    return value
-
-
-def serialise(result: Any) -> bytes:
-    """A module result as JSON bytes, the way upstream serialises it."""
-    try:
-        return orjson.dumps(result, default=_json_default, option=_JSON_OPTIONS)
-    except TypeError as exc:
-        raise _NotSerialisable(str(exc)) from None
+_JSON_OPTIONS = answers.OPTIONS
 
 
 def error_body(message: str) -> bytes:
@@ -74,6 +49,7 @@ class Outcome:
     body: bytes
     error: str | None = None  # set when the server (not the module) produced an error
     module_ms: float | None = None  # the handler's own time (Server-Timing); None: never started
+    outcome: str = "exceptions"  # for /statistics: successes, module_errors, exceptions or timeouts
 
 
 class Call:
@@ -84,7 +60,7 @@ class Call:
     its serialised result or its exception."""
 
     __slots__ = ("module", "request", "raw", "on_end", "concluded", "timer", "begun", "task",
-                 "started", "took", "body", "error")
+                 "started", "took", "body", "error", "module_error")
 
     def __init__(self, module: LoadedModule, request: dict, raw: bytes | None,
                  on_end: Callable[[Call, bool], None]) -> None:
@@ -100,6 +76,7 @@ class Call:
         self.took: float | None = None
         self.body: bytes | None = None
         self.error: BaseException | None = None
+        self.module_error = False  # the module answered with `error`/`errors` (statistics)
 
     def conclude(self, ended: bool) -> bool:
         """Answer the query (``ended``: the call ended; else its deadline passed), unless it
@@ -128,22 +105,34 @@ class Call:
     def run(self) -> None:
         """Run a synchronous handler (in a module thread)."""
         module = self.module
+        traced = http_trace.enter(module.name, secret_values(self.request)) if http_trace.enabled else None
         try:
             self.started = time.perf_counter()
             try:
-                if module.takes_dict:
+                if not module.takes_dict:
+                    result = module.handler(self._raw())
+                elif module.fallback_handler is None:
                     result = module.handler(self.request)
                 else:
-                    result = module.handler(self._raw())
+                    try:
+                        result = module.handler(self.request)
+                    except AttributeError:  # upstream's server then calls handler(q): so do we
+                        result = module.fallback_handler(self._raw())
             finally:
                 self.took = time.perf_counter() - self.started
-            self.body = serialise(result)
+            self.module_error = answers.is_module_error(result)
+            self.body = answers.encode(result, module.name)
         except BaseException as exc:  # noqa: BLE001 - even SystemExit: a module never stops the server
             self.error = exc
+        finally:
+            if traced is not None:
+                http_trace.leave(traced)
 
     async def run_async(self) -> None:
         """Run an ``async def`` handler (a task on the loop; cancelled on timeout)."""
         module = self.module
+        if http_trace.enabled:  # this task's own context: no need to reset it
+            http_trace.enter(module.name, secret_values(self.request))
         self.started = time.perf_counter()
         try:
             if module.takes_dict:
@@ -152,7 +141,8 @@ class Call:
                 result = await module.handler(self._raw())
         finally:
             self.took = time.perf_counter() - self.started
-        self.body = serialise(result)
+        self.module_error = answers.is_module_error(result)
+        self.body = answers.encode(result, module.name)
 
     def _raw(self) -> bytes:
         return self.raw if self.raw is not None else orjson.dumps(self.request, option=_JSON_OPTIONS)
@@ -291,8 +281,8 @@ class Dispatcher:
         self.settings = settings
         self.lanes: dict[str, Lane] = {}
         for name, module in registry.modules.items():
-            timeout = settings.module_setting(name, "timeout", None) or module.declared_timeout \
-                or settings.default_timeout
+            tree_default = settings.upstream.default_timeout if module.origin == UPSTREAM else settings.default_timeout
+            timeout = settings.module_setting(name, "timeout", None) or module.declared_timeout or tree_default
             limit = settings.module_setting(name, "concurrency", None) or module.declared_concurrency \
                 or settings.default_concurrency
             self.lanes[name] = Lane(module, float(timeout), int(limit))
@@ -344,16 +334,16 @@ class Dispatcher:
                 message = (f"Timeout: module {name!r} is busy ({lane.in_flight} queries in progress, "
                            f"limit {lane.limit}) and had no free slot within {timeout:g} s")
                 log.warning("Timeout on %s (no free slot)", name)
-                return Outcome(error_body(message), message)
+                return Outcome(error_body(message), message, None, "timeouts")
             if call.task is not None:
                 call.task.cancel()
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
-            return Outcome(error_body(message), message, call.module_ms())
+            return Outcome(error_body(message), message, call.module_ms(), "timeouts")
         if call.body is not None:
-            return Outcome(call.body, None, call.module_ms())
+            return Outcome(call.body, None, call.module_ms(), "module_errors" if call.module_error else "successes")
         exc = call.error
-        if isinstance(exc, _NotSerialisable):
+        if isinstance(exc, answers.NotSerialisable):
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
             return Outcome(error_body(message), message, call.module_ms())

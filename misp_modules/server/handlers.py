@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import tornado.web
 
 from misp_modules.lib.redact import redact
+from misp_modules.server import metrics, statistics
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("misp-modules")
 
@@ -93,6 +97,31 @@ class OpenApiPage(tornado.web.RequestHandler):
     write_error = JsonHandler.write_error
 
 
+class Statistics(JsonHandler):
+    """Upstream 3.1's ``/statistics``: per-module counters, every worker's added up."""
+
+    def initialize(self, stats: statistics.Statistics) -> None:
+        self.stats = stats
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(orjson.dumps(self.stats.snapshot()))
+
+
+class Metrics(tornado.web.RequestHandler):
+    """The same numbers in Prometheus' text format."""
+
+    def initialize(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def get(self) -> None:
+        self.set_header("Content-Type", metrics.CONTENT_TYPE_LATEST)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(metrics.exposition(self.registry))
+
+    write_error = JsonHandler.write_error
+
+
 class QueryOtherMethods(JsonHandler):
     """``/query`` with a method other than POST: 405 (POST is served by ``query_endpoint``)."""
 
@@ -102,4 +131,4 @@ def etag_of(body: bytes) -> str:
 
 
 __all__ = ["JsonHandler", "NotFound", "Healthcheck", "Version", "ListModules", "OpenApiJson",
-           "OpenApiPage", "QueryOtherMethods", "etag_of"]
+           "OpenApiPage", "Statistics", "Metrics", "QueryOtherMethods", "etag_of"]

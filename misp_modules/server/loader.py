@@ -1,12 +1,21 @@
 """Find, import and describe modules, once, at startup.
 
 Layout (upstream's): ``<root>/<type_dir>/<name>.py`` for the built-in root
-``misp_modules/modules`` and an optional custom root (``-c``). Files starting with ``_`` and
-sub-directories are not modules. A module that fails to import, or whose ``introspection()`` /
-``version()`` fails, is logged with its reason and skipped: one broken optional dependency
-must not take the server down. What *is* fatal, because MISP would silently misbehave:
-two modules with the same name (upstream lets one replace the other) and a MISP-facing action
-module whose node id would override one of MISP's built-in workflow nodes.
+``misp_modules/modules``, upstream's own tree (``--upstream``, see :mod:`.upstream_tree`) and an
+optional custom root (``-c``). Files starting with ``_`` and sub-directories are not modules. A
+module that fails to import, or whose ``introspection()`` / ``version()`` fails, is logged with
+its reason and skipped: one broken optional dependency must not take the server down.
+
+A name served by a built-in module and by upstream's tree (``hashlookup``, ``mattermost``,
+``jinja_template_rendering`` in 3.1.1) is served by the built-in, unless ``[upstream] prefer``
+names it: the built-ins accept every request upstream's modules accept, with upstream's params,
+and need no optional package (upstream's ``mattermost`` needs ``mattermostdriver``). The startup
+log says which file serves the name and why; the other file is not imported.
+
+What *is* fatal, because MISP would silently misbehave: two modules with the same name among the
+trees an administrator points the server at (upstream lets one replace the other), a custom
+(``-c``) module named like a built-in, and a MISP-facing action module whose node id would
+override one of MISP's built-in workflow nodes.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import logging
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +34,7 @@ from typing import Any
 import orjson
 
 from misp_modules.lib.redact import redact
+from misp_modules.server import upstream_tree
 from misp_modules.server.misp_nodes import clashing_node_id
 
 log = logging.getLogger("misp-modules")
@@ -34,6 +44,9 @@ MODULE_TYPES = ("expansion", "import_mod", "export_mod", "action_mod", "logic_mo
 BUILTIN_ROOT = Path(__file__).resolve().parent.parent / "modules"
 BUILTIN_PACKAGE = "misp_modules.modules"
 CUSTOM_PACKAGE = "misp_modules_custom"  # custom modules live here, never as bare top-level names
+
+BUILTIN, UPSTREAM, CUSTOM = "builtin", "upstream", "custom"  # where a module file comes from
+_LOG_PREFIX = {BUILTIN: "MISP module", UPSTREAM: "UPSTREAM MISP module", CUSTOM: "CUSTOM MISP module"}
 
 
 class LoadError(Exception):
@@ -47,7 +60,7 @@ class LoadedModule:
     name: str
     type: str
     path: Path
-    custom: bool
+    custom: bool  # from a tree given on the command line (-c or --upstream)
     module: types.ModuleType
     handler: Callable[[Any], Any]
     takes_dict: bool  # dict_handler(request) rather than handler(raw_json)
@@ -55,6 +68,10 @@ class LoadedModule:
     entry: dict[str, Any]  # {"name", "type", "mispattributes", "meta"}
     declared_timeout: float | None = None
     declared_concurrency: int | None = None
+    origin: str = BUILTIN
+    # upstream's server retries handler(q) when dict_handler raises AttributeError; modules of
+    # upstream's tree that define both get that retry here too (they were written against it)
+    fallback_handler: Callable[[Any], Any] | None = None
 
     @property
     def module_types(self) -> list[str]:
@@ -82,10 +99,21 @@ class Registry:
         return [m.entry for m in mods]
 
 
-def discover(root: Path) -> list[tuple[str, Path]]:
+@dataclass(frozen=True)
+class Candidate:
+    """A module file found in a tree, not imported yet."""
+
+    name: str
+    type_dir: str
+    path: Path
+    origin: str
+    dotted: str
+
+
+def discover(root: Path, types_: Iterable[str] = MODULE_TYPES) -> list[tuple[str, Path]]:
     """``(type_dir, file)`` pairs under ``root``, sorted so load order is reproducible."""
     found = []
-    for type_dir in MODULE_TYPES:
+    for type_dir in types_:
         directory = root / type_dir
         if not directory.is_dir():
             continue
@@ -95,30 +123,80 @@ def discover(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def load_modules(custom_dir: str | Path | None = None, *, builtin_root: Path = BUILTIN_ROOT) -> Registry:
-    """Import the built-in tree, then the custom one; raise :class:`LoadError` on fatal clashes."""
+def load_modules(custom_dir: str | Path | None = None, *, upstream_dir: str | Path | None = None,
+                 prefer_upstream: Iterable[str] = (), builtin_root: Path = BUILTIN_ROOT) -> Registry:
+    """Import the built-in tree, upstream's tree and the custom one; raise :class:`LoadError`
+    on fatal clashes. ``prefer_upstream``: names upstream's tree serves instead of the built-in."""
     started = time.perf_counter()
     registry = Registry()
-    trees: list[tuple[Path, bool]] = [(builtin_root, False)]
+    builtin = [Candidate(p.stem, t, p, BUILTIN, f"{BUILTIN_PACKAGE}.{t}.{p.stem}") for t, p in discover(builtin_root)]
+    external: list[Candidate] = []
+    if upstream_dir is not None:
+        tree = upstream_tree.locate(upstream_dir)
+        if tree is None:
+            raise LoadError(f"--upstream {upstream_dir}: not an upstream misp-modules tree (expected a git "
+                            "checkout of misp-modules, upstream's installed misp_modules package directory, "
+                            "or its modules/ directory, with lib/ beside modules/)")
+        log.info("Serving upstream's module tree %s (lib/ on sys.path, misp_modules.* falls back to it)",
+                 tree.package_dir)
+        upstream_tree.install(tree)
+        external += [Candidate(p.stem, t, p, UPSTREAM, upstream_tree.module_name(tree, t, p.stem))
+                     for t, p in discover(tree.modules_dir, upstream_tree.UPSTREAM_TYPES)]
     if custom_dir is not None:
         custom_root = Path(custom_dir).resolve()
         if not custom_root.is_dir():
             raise LoadError(f"custom modules directory {custom_dir} does not exist or is not a directory")
         log.info("Parsing custom modules from root directory: %s", custom_root)
         _install_custom_package(custom_root)
-        trees.append((custom_root, True))
-    seen: dict[str, Path] = {}
-    for root, custom in trees:
-        package = CUSTOM_PACKAGE if custom else BUILTIN_PACKAGE
-        for type_dir, path in discover(root):
-            name = path.stem
-            if name in seen:
-                raise LoadError(f"two modules are named {name!r}: {seen[name]} and {path}; "
-                                "module names must be unique across all types and trees")
-            seen[name] = path
-            _load_one(registry, name, type_dir, path, custom, f"{package}.{type_dir}.{name}")
+        external += [Candidate(p.stem, t, p, CUSTOM, f"{CUSTOM_PACKAGE}.{t}.{p.stem}") for t, p in discover(custom_root)]
+    for candidate in _choose(builtin, external, set(prefer_upstream), upstream_dir is not None):
+        if isinstance(candidate, tuple):  # a preferred upstream file, with the built-in as fallback
+            preferred, fallback = candidate
+            if not _load_one(registry, preferred):
+                log.warning("Module %r: upstream's %s failed to load, so the built-in %s serves the name",
+                            preferred.name, preferred.path, fallback.path)
+                registry.failures.pop(preferred.name, None)
+                _load_one(registry, fallback)
+        else:
+            _load_one(registry, candidate)
     registry.load_seconds = time.perf_counter() - started
     return registry
+
+
+def _choose(builtin: list[Candidate], external: list[Candidate], prefer: set[str],
+            has_upstream: bool) -> list[Candidate | tuple[Candidate, Candidate]]:
+    """The files to import, one per name, by the clash rule (module docstring)."""
+    seen: dict[str, Candidate] = {}
+    for candidate in builtin:
+        seen[candidate.name] = candidate  # names are unique within the built-in tree
+    chosen: dict[str, Candidate | tuple[Candidate, Candidate]] = dict(seen)
+    outside: dict[str, Candidate] = {}
+    for candidate in external:
+        name = candidate.name
+        other = outside.get(name)
+        if other is not None:
+            raise LoadError(f"two modules are named {name!r}: {other.path} and {candidate.path}; "
+                            "module names must be unique across all types and trees")
+        outside[name] = candidate
+        own = seen.get(name)
+        if own is None:
+            chosen[name] = candidate
+        elif candidate.origin == CUSTOM:
+            raise LoadError(f"two modules are named {name!r}: {own.path} and {candidate.path}; "
+                            "module names must be unique across all types and trees")
+        elif name in prefer:
+            log.info("Module %r is served by upstream's %s ([upstream] prefer names it; the built-in %s is "
+                     "not loaded)", name, candidate.path, own.path)
+            chosen[name] = (candidate, own)
+        else:
+            log.info("Module %r is served by the built-in %s, not upstream's %s (a built-in wins a name "
+                     "clash: it accepts upstream's requests and params; [upstream] prefer = [%r] serves "
+                     "upstream's instead)", name, own.path, candidate.path, name)
+    for name in sorted(prefer - {c.name for c in external if c.name in seen}):
+        if has_upstream:
+            log.warning("[upstream] prefer names %r, which is not both a built-in module and a module of "
+                        "upstream's tree: ignored", name)
+    return list(chosen.values())
 
 
 def _install_custom_package(root: Path) -> None:
@@ -130,19 +208,24 @@ def _install_custom_package(root: Path) -> None:
     sys.modules[CUSTOM_PACKAGE] = package
 
 
-def _load_one(registry: Registry, name: str, type_dir: str, path: Path, custom: bool, dotted: str) -> None:
-    prefix = "CUSTOM MISP module" if custom else "MISP module"
+def _load_one(registry: Registry, candidate: Candidate) -> bool:
+    """Import one module; False (logged, recorded as a failure) when it cannot be served."""
+    name, type_dir, path = candidate.name, candidate.type_dir, candidate.path
+    prefix = _LOG_PREFIX[candidate.origin]
     try:
         if "." in name:
             raise ValueError("a module name must not contain '.' (MISP uses it in setting paths)")
-        module = importlib.import_module(dotted)
-        loaded = describe(name, type_dir, path, custom, module)
+        module = importlib.import_module(candidate.dotted)
+        loaded = describe(name, type_dir, path, candidate.origin != BUILTIN, module)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any import failure skips the module
         reason = redact(f"{type(exc).__name__}: {exc}")
         log.warning("%s %s (type=%s) failed: %s", prefix, name, type_dir, reason)
         log.debug("Import of %s failed", path, exc_info=True)
         registry.failures[name] = LoadFailure(name, type_dir, path, reason)
-        return
+        return False
+    loaded.origin = candidate.origin
+    if candidate.origin == UPSTREAM and loaded.takes_dict and callable(getattr(module, "handler", None)):
+        loaded.fallback_handler = module.handler
     if "action" in loaded.module_types:
         node_id = clashing_node_id(name)
         if node_id is not None:
@@ -152,6 +235,7 @@ def _load_one(registry: Registry, name: str, type_dir: str, path: Path, custom: 
                 "(module-type [\"workflow\"], see misp_modules.lib.workflow.declare)")
     registry.modules[name] = loaded
     log.info("%s %s (type=%s) imported", prefix, name, type_dir)
+    return True
 
 
 def describe(name: str, type_dir: str, path: Path, custom: bool, module: types.ModuleType) -> LoadedModule:
@@ -194,4 +278,4 @@ def _positive(module: types.ModuleType, attr: str, kind: type) -> Any:
 
 
 __all__ = ["LoadError", "LoadedModule", "LoadFailure", "Registry", "load_modules", "discover",
-           "describe", "MODULE_TYPES"]
+           "describe", "MODULE_TYPES", "BUILTIN", "UPSTREAM", "CUSTOM"]

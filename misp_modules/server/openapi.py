@@ -55,6 +55,15 @@ def build(registry: Registry, server_url: str) -> dict[str, Any]:
             "/version": {"get": {"summary": "Server version",
                                  "responses": {"200": _json({"type": "object", "properties": {
                                      "version": {"type": "string"}}}, "The package version")}}},
+            "/statistics": {"get": {"summary": "Query statistics per module (upstream 3.1's document)",
+                                    "responses": {"200": _json({"type": "object", "properties": {
+                                        "started_at": {"type": "string"}, "uptime_seconds": {"type": "number"},
+                                        "totals": {"type": "object"}, "modules": {"type": "object"}}},
+                                        "Queries, in flight, outcomes, bytes and response times, "
+                                        "every worker's added up")}}},
+            "/metrics": {"get": {"summary": "The statistics in Prometheus' text format",
+                                 "responses": {"200": {"description": "Prometheus exposition format",
+                                                       "content": {"text/plain": {}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _json({}, "OpenAPI 3.1")}}},
             "/openapi": {"get": {"summary": "API explorer (works offline)",
                                  "responses": {"200": {"description": "HTML page",

@@ -32,6 +32,7 @@ from tornado import httputil
 from misp_modules.lib.redact import redact, secret_values
 from misp_modules.server.dispatch import Dispatcher, Outcome, error_body
 from misp_modules.server.logs import AccessLog
+from misp_modules.server.statistics import Statistics
 
 log = logging.getLogger("misp-modules")
 
@@ -49,8 +50,10 @@ class QueryEndpoint:
     """What every ``/query`` exchange shares: the dispatcher, the body limit, the access log,
     and the count of queries in flight (what a graceful shutdown waits for)."""
 
-    def __init__(self, dispatcher: Dispatcher, max_body_size: int, access: AccessLog) -> None:
+    def __init__(self, dispatcher: Dispatcher, max_body_size: int, access: AccessLog,
+                 stats: Statistics | None = None) -> None:
         self.dispatcher = dispatcher
+        self.stats = stats
         self.max_body_size = max_body_size
         self.access = access
         self.in_flight = 0
@@ -108,6 +111,8 @@ class Exchange(httputil.HTTPMessageDelegate):
         self.size = 0
         self.module: str | None = None
         self.answered = False
+        self.counted: int | None = None  # the /statistics row of this query, once it is counted
+        self.counting_since = 0.0
 
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
@@ -165,6 +170,9 @@ class Exchange(httputil.HTTPMessageDelegate):
                       orjson.dumps(redact(request), option=orjson.OPT_NON_STR_KEYS).decode(),
                       extra={"secrets": secret_values(request)})
         endpoint.started()
+        if endpoint.stats is not None:
+            self.counted = endpoint.stats.start(module, len(body))
+            self.counting_since = time.perf_counter()
         endpoint.dispatcher.submit(module, request, body, timeout, self.reply)
 
     def on_connection_close(self) -> None:
@@ -176,6 +184,9 @@ class Exchange(httputil.HTTPMessageDelegate):
         try:
             self.respond(200, outcome.body, outcome)
         finally:
+            if self.counted is not None:
+                self.router.endpoint.stats.finish(self.counted, self.counting_since,  # type: ignore[union-attr]
+                                                  outcome.outcome, len(outcome.body))
             self.router.endpoint.finished()
 
     def respond(self, status: int, body: bytes, outcome: Outcome | None = None) -> None:

@@ -67,10 +67,11 @@ def worker_sockets(port: int, address: str) -> list[socket.socket]:
     return tornado.netutil.bind_sockets(port, address, backlog=1024, reuse_port=True)
 
 
-def supervise(workers: int, reserved: list[socket.socket], serve: Callable[[Callable[[], None]], int],
+def supervise(workers: int, reserved: list[socket.socket], serve: Callable[[int, Callable[[], None]], int],
               on_ready: Callable[[], None]) -> int:
-    """Fork ``workers`` processes running ``serve(ready)``; each calls ``ready()`` once it
-    listens, and ``on_ready`` runs in the parent when all have. Returns the exit code."""
+    """Fork ``workers`` processes running ``serve(slot, ready)`` (``slot``: 0..workers-1, kept by a
+    restarted worker); each calls ``ready()`` once it listens, and ``on_ready`` runs in the parent
+    when all have. Returns the exit code."""
     children: dict[int, int] = {}
     stopping = False
     ready_r, ready_w = os.pipe()
@@ -85,7 +86,7 @@ def supervise(workers: int, reserved: list[socket.socket], serve: Callable[[Call
                 sock.close()
             code = 1
             try:
-                code = serve(lambda: _tell_ready(ready_w))
+                code = serve(slot, lambda: _tell_ready(ready_w))
             except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
                 log.exception("Worker process failed")
             finally:

@@ -100,7 +100,8 @@ def test_openapi_describes_the_real_server(custom_server):
     status, doc = custom_server.get("/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.1")
     assert doc["servers"] == [{"url": f"http://127.0.0.1:{custom_server.port}"}]
-    assert {"/modules", "/query", "/healthcheck", "/version", "/openapi.json", "/openapi"} <= set(doc["paths"])
+    assert {"/modules", "/query", "/healthcheck", "/statistics", "/metrics", "/version", "/openapi.json",
+            "/openapi"} <= set(doc["paths"])
     assert set(doc["paths"]["/query"]["post"]["responses"]) == {"200", "400", "413"}
     schemas = doc["components"]["schemas"]
     assert "action_mod" in schemas["ModuleDescriptor"]["properties"]["type"]["enum"]

@@ -79,11 +79,22 @@ def test_numeric_string_timeout_is_accepted_like_upstream(custom_server):
     assert custom_server.query({"module": "async_slow", "hold": 0, "timeout": "5"})[1]["data"] is True
 
 
-def test_non_serialisable_result_is_a_clear_error(custom_server):
-    status, answer = custom_server.query({"module": "unserialisable"})
+def test_values_json_cannot_carry_become_null_as_upstream_sends_them(custom_server):
+    status, _headers, body = custom_server.request("POST", "/query", b'{"module": "unserialisable", "kind": "mixed"}')
+    assert status == 200
+    # upstream: orjson.dumps(result, default=pymisp_json_default); sets, bytes, BytesIO -> null
+    assert body == (b'{"results":[{"types":["email-attachment"],"values":["a.txt"],"data":null,"raw":null,'
+                    b'"when":"2024-01-02"}],"tags":null}')
+    custom_server.wait_for_log(r"Module unserialisable answered values JSON cannot carry, sent as null as upstream "
+                               r"does: results\[0\]\.data \(BytesIO\), results\[0\]\.raw \(bytes\), tags \(set\)")
+    assert custom_server.query({"module": "unserialisable"}) == (200, {"data": None})
+
+
+def test_result_upstream_cannot_encode_either_is_a_clear_error(custom_server):
+    status, answer = custom_server.query({"module": "unserialisable", "kind": "huge_int"})
     assert status == 200
     assert answer == {"error": "Module 'unserialisable' returned a result that cannot be serialised to JSON: "
-                               "Type is not JSON serializable: set"}
+                               "Integer exceeds 64-bit range"}
 
 
 def test_pymisp_objects_and_int_keys_are_serialised(custom_server):
