@@ -237,7 +237,8 @@ def test_a_workflow_saved_with_upstreams_mattermost_node_keeps_working(make_serv
     """The params of upstream's Mattermost node as MISP saves them (its names, its jinja_supported
     template), to whichever module serves the name."""
     with MattermostFake() as fake:
-        server = make_server(extra_args=["--upstream", str(root)], config={"upstream": {"prefer": prefer}})
+        server = make_server(extra_args=["--upstream", str(root)],
+                             config={"upstream": {"prefer": prefer}, "server": {"outbound_allow": [f"127.0.0.1:{fake.port}"]}})
         params = {"mattermost_hostname": fake.url, "bot_access_token": TOKEN, "channel_id": CHANNEL,
                   "message_template": "Event **{{ Event.info }}** published"}
         event = {"Event": {"info": "Xorist ransomware", "Attribute": []}}
