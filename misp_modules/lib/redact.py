@@ -87,6 +87,12 @@ def secret_parts(secret: str) -> list[str]:
     a URL's password, query values and long path segments (webhook ids, ``sig=``), the
     credential of an ``<scheme> <credential>`` header value."""
     parts = [secret]
+    if "\n" in secret:  # a block of "Name: value" header lines: every value is a credential
+        for line in secret.splitlines():
+            name, colon, value = line.partition(":")
+            if colon and value.strip():
+                parts += secret_parts(value.strip())
+        return parts
     auth = _AUTH_SCHEME.match(secret)
     if auth:
         parts.append(auth.group(1))
@@ -146,4 +152,15 @@ def secret_values(data: Any, _depth: int = 0) -> list[str]:
         for value in data:
             if isinstance(value, (Mapping, list)):
                 found.extend(secret_values(value, _depth + 1))
+    return found
+
+
+def request_secrets(request: Any, secret_params: Iterable[str] = ()) -> list[str]:
+    """Every literal secret of a ``/query`` request: :func:`secret_values`, plus the values of
+    the params the module declares secret (``secret_params``: a webhook URL whose path or query
+    is the credential, a block of custom headers), which no key name gives away."""
+    found = secret_values(request)
+    params = request.get("params") if isinstance(request, Mapping) else None
+    if isinstance(params, Mapping):
+        found += [params[name] for name in secret_params if isinstance(params.get(name), str) and params[name]]
     return found

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from misp_modules.lib.redact import redact, secret_values
+from misp_modules.lib.redact import redact, request_secrets
 from misp_modules.server import answers, http_trace
 from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
+from misp_modules.server.logs import ERROR_LIMIT, field, shown
 from misp_modules.settings import Settings
 
 log = logging.getLogger("misp-modules")
@@ -105,7 +106,7 @@ class Call:
     def run(self) -> None:
         """Run a synchronous handler (in a module thread)."""
         module = self.module
-        traced = http_trace.enter(module.name, secret_values(self.request)) if http_trace.enabled else None
+        traced = http_trace.enter(module.name, request_secrets(self.request, module.secret_params)) if http_trace.enabled else None
         try:
             self.started = time.perf_counter()
             try:
@@ -132,7 +133,7 @@ class Call:
         """Run an ``async def`` handler (a task on the loop; cancelled on timeout)."""
         module = self.module
         if http_trace.enabled:  # this task's own context: no need to reset it
-            http_trace.enter(module.name, secret_values(self.request))
+            http_trace.enter(module.name, request_secrets(self.request, module.secret_params))
         self.started = time.perf_counter()
         try:
             if module.takes_dict:
@@ -291,7 +292,12 @@ class Dispatcher:
         failure = self.registry.failures.get(name)
         if failure is not None:
             return f"Module {name!r} is not available: it failed to load at startup ({failure.reason})"
-        return f"Unknown module {name!r} (GET /modules lists the loaded modules)"
+        return f"Unknown module {shown(name)} (GET /modules lists the loaded modules)"
+
+    def secret_params(self, name: str) -> tuple[str, ...]:
+        """The params module ``name`` declares secret (none for an unknown module)."""
+        lane = self.lanes.get(name)
+        return lane.module.secret_params if lane is not None else ()
 
     def submit(self, name: str, request: dict, raw: bytes | None, timeout: float | None,
                reply: Callable[[Outcome], None]) -> Call | None:
@@ -347,8 +353,8 @@ class Dispatcher:
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
             return Outcome(error_body(message), message, call.module_ms())
-        secrets = secret_values(call.request)
-        detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+        secrets = request_secrets(call.request, lane.module.secret_params)
+        detail = field(redact(f"{type(exc).__name__}: {exc}", secrets), ERROR_LIMIT)
         log.error("Something went wrong when processing query request (module %s)", name,
                   exc_info=exc, extra={"secrets": secrets})
         message = f"Module {name!r} failed: {detail}"
@@ -363,7 +369,7 @@ def _report_late(name: str, call: Call) -> None:
     elif exc is None:
         log.info("Module %s: timed-out query finished late; its result was discarded", name)
     else:
-        secrets = secret_values(call.request)
+        secrets = request_secrets(call.request, call.module.secret_params)
         log.error("Module %s: timed-out query failed late", name, exc_info=exc, extra={"secrets": secrets})
 
 

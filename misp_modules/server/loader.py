@@ -72,6 +72,9 @@ class LoadedModule:
     # upstream's server retries handler(q) when dict_handler raises AttributeError; modules of
     # upstream's tree that define both get that retry here too (they were written against it)
     fallback_handler: Callable[[Any], Any] | None = None
+    # params whose values are credentials though their names say nothing (a webhook URL, its
+    # headers): module-level ``secret_params``; masked in ``-d`` logs, errors and tracebacks
+    secret_params: tuple[str, ...] = ()
 
     @property
     def module_types(self) -> list[str]:
@@ -264,7 +267,17 @@ def describe(name: str, type_dir: str, path: Path, custom: bool, module: types.M
         entry=entry,
         declared_timeout=_positive(module, "timeout", float),
         declared_concurrency=_positive(module, "concurrency", int),
+        secret_params=_names(module, "secret_params"),
     )
+
+
+def _names(module: types.ModuleType, attr: str) -> tuple[str, ...]:
+    value = getattr(module, attr, ())
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"module-level `{attr}` must be a list of param names, got {value!r}")
+    return tuple(value)
 
 
 def _positive(module: types.ModuleType, attr: str, kind: type) -> Any:

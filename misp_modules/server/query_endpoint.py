@@ -29,9 +29,9 @@ import tornado
 import tornado.web
 from tornado import httputil
 
-from misp_modules.lib.redact import redact, secret_values
+from misp_modules.lib.redact import request_secrets
 from misp_modules.server.dispatch import Dispatcher, Outcome, error_body
-from misp_modules.server.logs import AccessLog
+from misp_modules.server.logs import AccessLog, field, request_preview, shown
 from misp_modules.server.statistics import Statistics
 
 log = logging.getLogger("misp-modules")
@@ -166,9 +166,7 @@ class Exchange(httputil.HTTPMessageDelegate):
             return
         self.module = module
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("MISP QueryModule %s request %s", module,
-                      orjson.dumps(redact(request), option=orjson.OPT_NON_STR_KEYS).decode(),
-                      extra={"secrets": secret_values(request)})
+            debug_request(endpoint.dispatcher, module, request)
         endpoint.started()
         if endpoint.stats is not None:
             self.counted = endpoint.stats.start(module, len(body))
@@ -204,6 +202,18 @@ class Exchange(httputil.HTTPMessageDelegate):
         remote_ip = getattr(getattr(self.conn, "context", None), "remote_ip", "0.0.0.0")
         endpoint.access.query(status, self.uri, remote_ip, 1000.0 * (time.perf_counter() - self.start),
                               self.module, outcome.error if outcome is not None else None)
+
+
+def debug_request(dispatcher: Dispatcher, module: str, request: dict) -> None:
+    """``-d``'s request line: a bounded, redacted prefix (:func:`logs.request_preview`), with
+    every credential the request configures masked (the module's declared secret params
+    included). Never raises: the debug log must not cost a request its answer."""
+    try:
+        secret_params = dispatcher.secret_params(module)
+        log.debug("MISP QueryModule %s request %s", field(module), request_preview(request, secret_params),
+                  extra={"secrets": request_secrets(request, secret_params)})
+    except Exception:  # noqa: BLE001
+        log.debug("MISP QueryModule %s request (not shown: it could not be logged)", field(module))
 
 
 LARGE_BODY = 64 * 1024
@@ -247,7 +257,7 @@ def parse_timeout(value: Any) -> float:
         try:
             value = float(value.strip())
         except ValueError:
-            raise BadRequest(f"`timeout` must be a number of seconds, not {value!r}") from None
+            raise BadRequest(f"`timeout` must be a number of seconds, not {shown(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BadRequest(f"`timeout` must be a number of seconds, not {_json_type(value)}")
     if value <= 0:

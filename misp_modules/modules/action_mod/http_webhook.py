@@ -43,10 +43,12 @@ moduleconfig = action_config({
     "self_signed": param("string", "deny (default: verify TLS) or allow (accept any certificate)", "deny"),
 }, support_filters=False)
 
+# credentials whose param names do not say so: masked in -d logs, errors and tracebacks
+secret_params = ("url", "headers")
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@action_handler(MODULE, moduleconfig, secret_params=("url", "headers"))
+@action_handler(MODULE, moduleconfig, secret_params=secret_params)
 def dict_handler(req: ActionRequest) -> None:
     context = req.context()
     url = req.render("url", "", context=context).strip()

@@ -47,10 +47,12 @@ moduleconfig = action_config({
                                   "(matchingData['Data Extraction Path'] in templates)", "Event.Tag.{n}.name"),
 })
 
+# credentials whose param names do not say so: masked in -d logs, errors and tracebacks
+secret_params = ("bot_access_token", "incoming_webhook_url")
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@action_handler(MODULE, moduleconfig, secret_params=("bot_access_token", "incoming_webhook_url"))
+@action_handler(MODULE, moduleconfig, secret_params=secret_params)
 def dict_handler(req: ActionRequest) -> None:
     policy = HttpPolicy.for_module(MODULE, gated=True)  # the address comes from the node: egress rules apply
     message = req.render("message_template", TEXT_TEMPLATE)

@@ -31,6 +31,7 @@ moduleinfo, moduleconfig = declare(
     description="Perform callbacks to the MS Teams webhook provided by the \"Incoming Webhook\" connector",
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)
+secret_params = ("url",)  # the Teams webhook URL is the credential (masked in logs and errors)
 
 
 @node_handler(PARAMS)

@@ -41,6 +41,7 @@ moduleinfo, moduleconfig = declare(
     description="Allow to perform custom callbacks to the provided URL",
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)
+secret_params = ("url", "headers")  # credentials whose param names do not say so (masked in logs and errors)
 
 
 def arbitrary_urls_enabled() -> bool:

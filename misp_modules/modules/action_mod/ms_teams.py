@@ -42,10 +42,12 @@ moduleconfig = action_config({
     "data_extraction_path": param("hash_path", "Hash path of values to list on the card", "Event.Tag.{n}.name"),
 })
 
+# credentials whose param names do not say so: masked in -d logs, errors and tracebacks
+secret_params = ("webhook_url",)
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@action_handler(MODULE, moduleconfig, secret_params=("webhook_url",))
+@action_handler(MODULE, moduleconfig, secret_params=secret_params)
 def dict_handler(req: ActionRequest) -> None:
     url = req.url("webhook_url", "the Teams webhook URL")
     card_format = req.choice("card_format", ("adaptive", "messagecard"), "adaptive")

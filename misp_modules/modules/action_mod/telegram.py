@@ -44,10 +44,12 @@ moduleconfig = action_config({
                                   "Event.Tag.{n}.name"),
 })
 
+# credentials whose param names do not say so: masked in -d logs, errors and tracebacks
+secret_params = ("bot_token",)
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@action_handler(MODULE, moduleconfig, secret_params=("bot_token",))
+@action_handler(MODULE, moduleconfig, secret_params=secret_params)
 async def dict_handler(req: ActionRequest) -> None:
     token = req.require("bot_token", "the bot token from @BotFather")
     chat_id = req.require("chat_id", "the chat id or @channelusername")
