@@ -52,6 +52,7 @@ class Settings:
     max_body_size: int = 64 * 1024 * 1024  # bytes; larger /query bodies get 413
     shutdown_grace: float = 30.0  # s that SIGTERM waits for in-flight queries
     outbound_allow: tuple[str, ...] = ()  # internal targets URL-taking modules may call (egress)
+    template_cpu_seconds: float = 5.0  # CPU seconds one template render may take
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

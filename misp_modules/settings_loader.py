@@ -30,7 +30,8 @@ from misp_modules.settings import MispConnection, Settings, SettingsError, Upstr
 
 ENV_PREFIX = "MISP_MODULES__"
 SECTIONS = ("server", "misp", "services", "modules", "upstream")
-SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow")
+SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow",
+               "template_cpu_seconds")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
 UPSTREAM_KEYS = ("prefer", "default_timeout")
 MODULE_RESERVED = ("timeout", "concurrency")  # read by the server; other module keys are free-form
@@ -225,6 +226,7 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
                           lambda v: _positive_int(v) and "must be a number of bytes, at least 1")
     shutdown_grace = c.get(server, ("server", "shutdown_grace"), defaults.shutdown_grace, _non_negative_number)
     outbound_allow = c.get(server, ("server", "outbound_allow"), [], _egress_entries)
+    template_cpu = c.get(server, ("server", "template_cpu_seconds"), defaults.template_cpu_seconds, _positive_number)
 
     misp = c.table(raw, ("misp",))
     c.known(misp, "misp", MISP_KEYS)
@@ -261,6 +263,7 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         max_body_size=int(max_body_size),
         shutdown_grace=float(shutdown_grace),
         outbound_allow=(outbound_allow,) if isinstance(outbound_allow, str) else tuple(outbound_allow),
+        template_cpu_seconds=float(template_cpu),
         misp=MispConnection(url=url, key=key, verify_tls=verify, timeout=float(misp_timeout)),
         services=dict(services),
         modules=modules,

@@ -17,20 +17,34 @@ whose renderer has no bounds; no template that means something comes near them):
   method grows (``append``, ``extend``, ``update``): at most ``MAX_VALUE`` items, checked after
   (these only add up their inputs, so doubling a value in a loop stops at twice the bound;
   far above ``{{ Event|tojson }}`` of a 10,000-attribute event, a few MB);
-- ``**`` results: at most ``MAX_INT_BITS`` bits;
+- ``**`` and integer ``*`` results: at most ``MAX_INT_BITS`` bits, checked *before* computing
+  (a big-integer multiplication runs in C holding the GIL: squaring ``3**63000`` nine times
+  froze the whole server for 12 s, and no thread can be interrupted);
 - ``range()``: at most ``MAX_RANGE_STEPS`` steps per render, all calls together (nested loops);
   ``lipsum()``: at most ``MAX_LIPSUM_WORDS`` words;
-- the rendered text: at most ``MAX_VALUE`` characters.
+- the rendered text: at most ``MAX_VALUE`` characters;
+- CPU time: at most ``[server] template_cpu_seconds`` (default ``DEFAULT_CPU_SECONDS``) per
+  render, checked at every block (each loop iteration, ``if`` body and macro call), operator and
+  call: nested loops over a list and macro fan-out build nothing big, but they compute for
+  minutes. Every hook is pure Python between GIL switches, so a render in a thread never
+  holds the loop for more than the interpreter's switch interval.
 
 Going past a bound is a template error naming the bound, like any other template error.
+
+:func:`render` runs where it is called: fine in a module's thread or worker process, never on
+the event loop. ``async def`` handlers call :func:`render_async`, which renders in a small pool
+of template threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import re
 import string
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, update_wrapper
 from typing import Any
 
@@ -44,8 +58,35 @@ MAX_VALUE = 50_000_000        # characters or items of any value a template buil
 MAX_INT_BITS = 100_000        # bits of a ``**`` result (about 30,000 digits)
 MAX_RANGE_STEPS = 1_000_000   # range() steps per render, all calls together
 MAX_LIPSUM_WORDS = 100_000
+DEFAULT_CPU_SECONDS = 5.0     # CPU seconds one render may take ([server] template_cpu_seconds)
+_CHECK_EVERY = 256            # hooks between two looks at the CPU clock (one costs ~0.3 µs)
+TEMPLATE_THREADS = 4          # threads rendering for async handlers (render_async)
 
-_range_steps: contextvars.ContextVar[list[int]] = contextvars.ContextVar("template_range_steps")
+
+class _Budget:
+    """What one render may still spend: range() steps, and CPU time of its thread."""
+
+    __slots__ = ("range_steps", "deadline", "seconds", "ticks")
+
+    def __init__(self, seconds: float) -> None:
+        self.range_steps = MAX_RANGE_STEPS
+        self.seconds = seconds
+        self.deadline = time.thread_time() + seconds
+        self.ticks = 0
+
+
+_budget: contextvars.ContextVar[_Budget] = contextvars.ContextVar("template_budget")
+
+
+def _tick() -> None:
+    """A unit of template work: every ``_CHECK_EVERY`` of them, look at the CPU clock."""
+    budget = _budget.get(None)
+    if budget is None:
+        return
+    budget.ticks += 1
+    if not budget.ticks % _CHECK_EVERY and time.thread_time() > budget.deadline:
+        raise SecurityError(f"the template used more than {budget.seconds:g} s of CPU time "
+                            "(limit [server] template_cpu_seconds)")
 
 # printf conversions: %[(key)][flags][width][.precision][length]type
 _PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
@@ -65,6 +106,13 @@ def _check_repeat(left: Any, right: Any) -> None:
         if isinstance(times, int) and hasattr(seq, "__len__") and not isinstance(seq, int):
             if len(seq) * times > MAX_SIZE:
                 raise _too_big("`*` repetition", len(seq) * times)
+
+
+def _check_multiply(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int) and not isinstance(left, bool) and not isinstance(right, bool):
+        bits = left.bit_length() + right.bit_length()
+        if bits > MAX_INT_BITS:
+            raise SecurityError(f"`*` result would have about {bits:,} bits (limit {MAX_INT_BITS:,})")
 
 
 def _check_power(base: Any, exponent: Any) -> None:
@@ -131,10 +179,11 @@ def _check_join(separator: Any, items: Any) -> None:
 
 def _bounded_range(*args: int) -> range:
     steps = safe_range(*args)
-    budget = _range_steps.get(None)
+    budget = _budget.get(None)
     if budget is not None:
-        budget[0] -= len(steps)
-        if budget[0] < 0:
+        _tick()
+        budget.range_steps -= len(steps)
+        if budget.range_steps < 0:
             raise SecurityError(f"range() calls of one template went past {MAX_RANGE_STEPS:,} steps")
     return steps
 
@@ -167,7 +216,12 @@ def _size_checked_filter(name: str, original: Callable) -> Callable:
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """``a ~ b`` compiles to a join Jinja's sandbox cannot intercept; check its result."""
+    """``a ~ b`` compiles to a join Jinja's sandbox cannot intercept; check its result. Every
+    block (loop iteration, ``if`` body, macro call) starts with a tick of the CPU budget."""
+
+    def blockvisit(self, nodes: Any, frame: Any) -> None:
+        self.writeline("environment.tick()")
+        super().blockvisit(nodes, frame)
 
     def visit_Concat(self, node: Any, frame: Any) -> None:
         self.write("environment.checked_concat(")
@@ -213,13 +267,18 @@ class _BoundedSandbox(SandboxedEnvironment):
         self.filters["join"] = _checked_filter(self.filters["join"], _check_join_filter, eval_ctx=True)
         self.filters = {name: _size_checked_filter(name, f) for name, f in self.filters.items()}
 
+    tick = staticmethod(_tick)
+
     @staticmethod
     def checked_concat(value: str) -> str:
+        _tick()
         return _check_size(value, "`~` concatenation")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _tick()
         if operator == "*":
             _check_repeat(left, right)
+            _check_multiply(left, right)
         elif operator == "**":
             _check_power(left, right)
         elif operator == "%" and isinstance(left, str):
@@ -227,6 +286,7 @@ class _BoundedSandbox(SandboxedEnvironment):
         return _check_size(super().call_binop(context, operator, left, right), f"`{operator}`")
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        _tick()
         method = getattr(__obj, "__wrapped__", __obj)  # str.format arrives wrapped by the sandbox
         owner = getattr(method, "__self__", None)
         if isinstance(owner, str):
@@ -255,7 +315,7 @@ def render(template: str, context: Mapping[str, Any] | None = None) -> str:
         compiled = _compile(template)
     except TemplateSyntaxError as exc:
         raise TemplateRenderError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
-    token = _range_steps.set([MAX_RANGE_STEPS])
+    token = _budget.set(_Budget(_cpu_seconds()))
     try:
         return _bounded_output(compiled.generate(dict(context or {})))
     except TemplateError as exc:
@@ -265,13 +325,39 @@ def render(template: str, context: Mapping[str, Any] | None = None) -> str:
         where = f" on line {line}" if line else ""
         raise TemplateRenderError(f"template error{where}: {type(exc).__name__}: {exc}") from None
     finally:
-        _range_steps.reset(token)
+        _budget.reset(token)
+
+
+def _cpu_seconds() -> float:
+    from misp_modules.settings import get_settings
+
+    try:
+        return get_settings().template_cpu_seconds
+    except Exception:  # noqa: BLE001 - an unreadable config never stops a render: the default bound
+        return DEFAULT_CPU_SECONDS
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+async def render_async(template: str, context: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None) -> str:
+    """:func:`render` for ``async def`` handlers: in a template thread, never on the event loop
+    (``context`` may be a function building it, so that work is off the loop too)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(TEMPLATE_THREADS, thread_name_prefix="template")
+
+    def job() -> str:
+        return render(template, context() if callable(context) else context)
+
+    return await asyncio.get_running_loop().run_in_executor(_pool, job)
 
 
 def _bounded_output(chunks) -> str:
     parts: list[str] = []
     size = 0
     for chunk in chunks:
+        _tick()
         size += len(chunk)
         if size > MAX_VALUE:
             raise SecurityError(f"the rendered text would be longer than {MAX_VALUE:,} characters")

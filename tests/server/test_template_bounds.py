@@ -31,7 +31,9 @@ def render(server, template, data=None):
 def server():
     # The bounds count what a template builds; the verdict must not depend on the machine's speed,
     # so the module's timeout is far above any bounded render (3 s timed out on a loaded box).
-    with ModuleServer(config={"modules": {"jinja_template_rendering": {"timeout": 90}}}) as srv:
+    # The CPU bound is lowered so the templates that compute for ever stop quickly here.
+    with ModuleServer(config={"server": {"template_cpu_seconds": 1},
+                              "modules": {"jinja_template_rendering": {"timeout": 90}}}) as srv:
         yield srv
 
 
@@ -59,6 +61,14 @@ def server():
     ("{% set ns = namespace(x='a') %}{% for i in range(64) %}{% set ns.x = ns.x|replace('a', 'aa') %}{% endfor %}",
      "replace()"),
     ("{% set l = [1] %}{% for i in range(64) %}{{ l.extend(l) }}{% endfor %}", "extend()"),
+    # big-integer squaring runs in C holding the GIL: refused before it is computed
+    ("{% set ns = namespace(x=3**63000) %}{% for i in range(9) %}{% set ns.x = ns.x * ns.x %}{% endfor %}",
+     "`*` result would have about"),
+    # computing for ever without building anything: nested loops over a list, macro fan-out
+    ("{% set l = range(1000)|list %}{% for a in l %}{% for b in l %}{% for c in l %}{% endfor %}{% endfor %}"
+     "{% endfor %}", "s of CPU time (limit [server] template_cpu_seconds)"),
+    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+     "s of CPU time (limit [server] template_cpu_seconds)"),
 ])
 def test_resource_bombs_are_template_errors(server, template, fragment):
     status, answer = render(server, template)

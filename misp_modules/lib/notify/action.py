@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import summary
 from misp_modules.lib.redact import redact
-from misp_modules.lib.templating import TemplateRenderError, render
+from misp_modules.lib.templating import TemplateRenderError, render, render_async
 from misp_modules.lib.workflow import ParamError
 from misp_modules.settings import SettingsError
 
@@ -91,13 +91,24 @@ class ActionRequest:
                context: Mapping[str, Any] | None = None) -> str:
         """Render param ``name`` (or ``default`` when it is empty) as a sandboxed template.
         ``html``: autoescape, so event content is escaped and the template's markup is not."""
-        template = self.params.get(name, "") or default
-        if html:
-            template = _AUTOESCAPE_OPEN + template + _AUTOESCAPE_CLOSE
         try:
-            return render(template, self.context() if context is None else context)
+            return render(self._template(name, default, html), self.context() if context is None else context)
         except TemplateRenderError as exc:
             raise ParamError(f"param `{name}`: {exc}") from None
+
+    async def render_async(self, name: str, default: str, *, html: bool = False,
+                           context: Mapping[str, Any] | None = None) -> str:
+        """:meth:`render` for ``async def`` senders: the context and the template are built in a
+        template thread, never on the event loop (where a heavy template would stall the server)."""
+        try:
+            return await render_async(self._template(name, default, html),
+                                      self.context if context is None else context)
+        except TemplateRenderError as exc:
+            raise ParamError(f"param `{name}`: {exc}") from None
+
+    def _template(self, name: str, default: str, html: bool) -> str:
+        template = self.params.get(name, "") or default
+        return _AUTOESCAPE_OPEN + template + _AUTOESCAPE_CLOSE if html else template
 
     def secrets(self) -> list[str]:
         """Values of the credential params (tokens, webhook URLs), to mask in any message."""

@@ -54,7 +54,7 @@ async def dict_handler(req: ActionRequest) -> None:
     token = req.require("bot_token", "the bot token from @BotFather")
     chat_id = req.require("chat_id", "the chat id or @channelusername")
     long_messages = req.choice("long_messages", ("split", "truncate"), "split")
-    text = req.render("message_template", HTML_TEMPLATE, html=True).strip()
+    text = (await req.render_async("message_template", HTML_TEMPLATE, html=True)).strip()
     if not text:
         raise ParamError("param `message_template` rendered an empty message")
     texts = telegram.split_html(text) if long_messages == "split" else [telegram.truncate_html(text)]
