@@ -53,6 +53,10 @@ class Settings:
     shutdown_grace: float = 30.0  # s that SIGTERM waits for in-flight queries
     outbound_allow: tuple[str, ...] = ()  # internal targets URL-taking modules may call (egress)
     template_cpu_seconds: float = 5.0  # CPU seconds one template render may take
+    default_process_concurrency: int = 4  # worker processes per isolation="process" module declaring none
+    worker_memory_limit: int = 1024  # MB of RSS a module worker process may use before it is replaced
+    worker_idle_timeout: float = 300.0  # s a module worker process may stay idle before it is stopped
+    loop_lag_warning: float = 0.2  # s the event loop may go without turning before the stall is logged
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)
     modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

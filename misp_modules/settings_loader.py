@@ -31,10 +31,11 @@ from misp_modules.settings import MispConnection, Settings, SettingsError, Upstr
 ENV_PREFIX = "MISP_MODULES__"
 SECTIONS = ("server", "misp", "services", "modules", "upstream")
 SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow",
-               "template_cpu_seconds")
+               "template_cpu_seconds", "default_process_concurrency", "worker_memory_limit", "worker_idle_timeout",
+               "loop_lag_warning")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
 UPSTREAM_KEYS = ("prefer", "default_timeout")
-MODULE_RESERVED = ("timeout", "concurrency")  # read by the server; other module keys are free-form
+MODULE_RESERVED = ("timeout", "concurrency", "isolation", "memory_limit")  # read by the server; other module keys are free-form
 ALIASES = {"MISP_URL": ("misp", "url"), "MISP_KEY": ("misp", "key"), "MISP_VERIFY_TLS": ("misp", "verify_tls")}
 _STRING_KEYS = {("misp", "url"), ("misp", "key")}
 
@@ -227,6 +228,12 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
     shutdown_grace = c.get(server, ("server", "shutdown_grace"), defaults.shutdown_grace, _non_negative_number)
     outbound_allow = c.get(server, ("server", "outbound_allow"), [], _egress_entries)
     template_cpu = c.get(server, ("server", "template_cpu_seconds"), defaults.template_cpu_seconds, _positive_number)
+    process_concurrency = c.get(server, ("server", "default_process_concurrency"),
+                                defaults.default_process_concurrency, _positive_int)
+    memory_limit = c.get(server, ("server", "worker_memory_limit"), defaults.worker_memory_limit,
+                         lambda v: _positive_int(v) and "must be a number of MB, at least 1")
+    idle_timeout = c.get(server, ("server", "worker_idle_timeout"), defaults.worker_idle_timeout, _positive_number)
+    loop_lag = c.get(server, ("server", "loop_lag_warning"), defaults.loop_lag_warning, _positive_number)
 
     misp = c.table(raw, ("misp",))
     c.known(misp, "misp", MISP_KEYS)
@@ -249,6 +256,10 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         c.get(table, ("modules", name, "timeout"), None, _positive_number)
         c.get(table, ("modules", name, "concurrency"), None, _positive_int)
         c.get(table, ("modules", name, "outbound_allow"), None, _egress_entries)
+        c.get(table, ("modules", name, "isolation"), None,
+              lambda v: None if v in ("process", "thread") else "must be \"process\" or \"thread\"")
+        c.get(table, ("modules", name, "memory_limit"), None,
+              lambda v: _positive_int(v) and "must be a number of MB, at least 1")
         modules[name] = dict(table)
 
     upstream = c.table(raw, ("upstream",))
@@ -264,6 +275,10 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         shutdown_grace=float(shutdown_grace),
         outbound_allow=(outbound_allow,) if isinstance(outbound_allow, str) else tuple(outbound_allow),
         template_cpu_seconds=float(template_cpu),
+        default_process_concurrency=int(process_concurrency),
+        worker_memory_limit=int(memory_limit),
+        worker_idle_timeout=float(idle_timeout),
+        loop_lag_warning=float(loop_lag),
         misp=MispConnection(url=url, key=key, verify_tls=verify, timeout=float(misp_timeout)),
         services=dict(services),
         modules=modules,

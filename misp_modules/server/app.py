@@ -27,11 +27,14 @@ import tornado.web
 import misp_modules
 from misp_modules.server import (
     dispatch,
+    forkserver,
     handlers,
     http_trace,
     logs,
+    loop_watch,
     metrics,
     openapi,
+    process_pool,
     query_endpoint,
     statistics,
     upstream_tree,
@@ -171,9 +174,13 @@ def run(options: Options) -> int:
 
 def _serve_process(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
                    ready: Callable[[], None], stats: statistics.Statistics) -> int:
-    code = _run_loop(_serve(sockets, registry, settings, server_url, ready, stats))
+    fork = None
+    if any(dispatch.isolation_of(m, settings) == dispatch.PROCESS for m in registry.modules.values()):
+        # Forked now, while this process is single-threaded (no loop, no module thread yet).
+        fork = forkserver.ForkServer.start(registry, close=sockets)
+    code = _run_loop(_serve(sockets, registry, settings, server_url, ready, stats, fork))
     busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
-            if lane.in_flight]
+            if lane.in_flight and lane.pool is None]
     if busy:
         # Threads of hung sync modules cannot be interrupted; don't let them keep us alive.
         log.warning("Exiting with queries still running in module(s) %s", ", ".join(busy))
@@ -192,24 +199,30 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 async def _serve(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                 ready: Callable[[], None], stats: statistics.Statistics) -> int:
+                 ready: Callable[[], None], stats: statistics.Statistics,
+                 fork: forkserver.ForkServer | None = None) -> int:
     logs.attach_loop(asyncio.get_running_loop())
     try:
-        return await _serve_on_loop(sockets, registry, settings, server_url, ready, stats)
+        return await _serve_on_loop(sockets, registry, settings, server_url, ready, stats, fork)
     finally:
         logs.detach_loop()
 
 
 async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, settings: Settings, server_url: str,
-                         ready: Callable[[], None], stats: statistics.Statistics) -> int:
-    dispatcher = dispatch.Dispatcher(registry, settings, asyncio.get_running_loop())
+                         ready: Callable[[], None], stats: statistics.Statistics,
+                         fork: forkserver.ForkServer | None) -> int:
+    loop = asyncio.get_running_loop()
+    spawner = process_pool.Spawner(fork, loop) if fork is not None else None
+    dispatcher = dispatch.Dispatcher(registry, settings, loop, spawner)
+    watch = loop_watch.LoopWatch(loop, settings.loop_lag_warning,
+                                 {m.module.__file__: name for name, m in registry.modules.items()
+                                  if getattr(m.module, "__file__", None)})
     dispatch.install(dispatcher)
     router = build_app(registry, settings, dispatcher, server_url, stats)
     queries = router.endpoint
     server = tornado.httpserver.HTTPServer(router, max_body_size=settings.max_body_size + 1)
     server.add_sockets(sockets)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     ready()
@@ -222,7 +235,7 @@ async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, setti
         log.warning("Shutdown grace period (%gs) over with %d queries still in flight",
                     settings.shutdown_grace, queries.in_flight)
     await server.close_all_connections()
-    for lane in dispatcher.lanes.values():
-        lane.shutdown()
+    watch.stop()
+    dispatcher.shutdown()
     log.info("MISP modules server stopped")
     return EXIT_OK

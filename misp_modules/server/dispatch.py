@@ -29,14 +29,16 @@ from dataclasses import dataclass
 import orjson
 
 from misp_modules.lib.redact import redact, request_secrets
-from misp_modules.server import answers, http_trace
-from misp_modules.server.loader import UPSTREAM, LoadedModule, Registry
+from misp_modules.server import answers, http_trace, process_pool
+from misp_modules.server.loader import BUILTIN, UPSTREAM, LoadedModule, Registry
 from misp_modules.server.logs import ERROR_LIMIT, field, shown
 from misp_modules.settings import Settings
 
 log = logging.getLogger("misp-modules")
 
 _JSON_OPTIONS = answers.OPTIONS
+PROCESS, THREAD = "process", "thread"  # where a module's handler runs (docs/server.md, "Isolation")
+CANCEL_GRACE = 1.0  # s a cancelled task may take to end before its slot is given back anyway
 
 
 def error_body(message: str) -> bytes:
@@ -61,7 +63,7 @@ class Call:
     its serialised result or its exception."""
 
     __slots__ = ("module", "request", "raw", "on_end", "concluded", "timer", "begun", "task",
-                 "started", "took", "body", "error", "module_error")
+                 "started", "took", "body", "error", "module_error", "released")
 
     def __init__(self, module: LoadedModule, request: dict, raw: bytes | None,
                  on_end: Callable[[Call, bool], None]) -> None:
@@ -78,6 +80,7 @@ class Call:
         self.body: bytes | None = None
         self.error: BaseException | None = None
         self.module_error = False  # the module answered with `error`/`errors` (statistics)
+        self.released = False  # its slot was given back before it ended (a task ignoring cancellation)
 
     def conclude(self, ended: bool) -> bool:
         """Answer the query (``ended``: the call ended; else its deadline passed), unless it
@@ -148,6 +151,8 @@ class Call:
     def _raw(self) -> bytes:
         return self.raw if self.raw is not None else orjson.dumps(self.request, option=_JSON_OPTIONS)
 
+    raw_body = _raw  # what a worker process receives
+
     def module_ms(self) -> float | None:
         """The handler's time so far (all of it once it returned); None if it never started."""
         if self.started is None:
@@ -215,15 +220,20 @@ class ModuleThreads:
 
 
 class Lane:
-    """One module's bounded concurrency: ``limit`` calls running, the others queued in order."""
+    """One module's bounded concurrency: ``limit`` calls running, the others queued in order.
+    Calls run in the module's worker processes (``pool``), as tasks on the loop (``async def``
+    handlers) or in the module's threads."""
 
-    def __init__(self, module: LoadedModule, timeout: float, limit: int) -> None:
+    def __init__(self, module: LoadedModule, timeout: float, limit: int, isolation: str = THREAD,
+                 pool_factory: Callable[[Lane], process_pool.WorkerPool] | None = None) -> None:
         self.module = module
         self.timeout = timeout
         self.limit = limit
+        self.isolation = isolation
         self.in_flight = 0
         self._queued: collections.deque[Call] = collections.deque()
         self.threads = ModuleThreads(module.name, self.settle)
+        self.pool = pool_factory(self) if isolation == PROCESS and pool_factory is not None else None
 
     def start(self, call: Call) -> None:
         """Run ``call`` now if a slot is free, else when one frees up (first come, first served)."""
@@ -242,7 +252,9 @@ class Lane:
     def _begin(self, call: Call) -> None:
         self.in_flight += 1
         call.begun = True
-        if self.module.is_async:
+        if self.pool is not None:
+            self.pool.submit(call)
+        elif self.module.is_async:
             task = call.task = asyncio.get_running_loop().create_task(call.run_async())
             task.add_done_callback(functools.partial(self._settle_task, call))
         else:
@@ -257,36 +269,89 @@ class Lane:
         self.settle(call)
 
     def settle(self, call: Call) -> None:
-        """The call really ended (a timed-out sync call keeps its slot until then): start the
-        next queued call, and hand this one to its query if that still waits (else log what
-        became of it)."""
+        """The call really ended (a timed-out sync call in a thread keeps its slot until then):
+        start the next queued call, and hand this one to its query if that still waits (else log
+        what became of it)."""
+        if not call.released:
+            self._release()
+        if not call.conclude(True):
+            _report_late(self.module.name, call)
+
+    def _release(self) -> None:
         self.in_flight -= 1
         while self._queued and self.in_flight < self.limit:
             queued = self._queued.popleft()
             if not queued.concluded:  # else its query just gave up
                 self._begin(queued)
-        if not call.conclude(True):
-            _report_late(self.module.name, call)
+
+    def abort(self, call: Call) -> None:
+        """``call``'s query passed its deadline while the call ran: a worker process is killed
+        (the slot is free at once), a task is cancelled (and its slot given back after
+        ``CANCEL_GRACE`` even if it ignores the cancellation); a thread cannot be stopped."""
+        if self.pool is not None:
+            if self.pool.abort(call):
+                call.released = True
+                self._release()
+        elif call.task is not None:
+            call.task.cancel()
+            asyncio.get_running_loop().call_later(CANCEL_GRACE, self._overdue, call)
+
+    def _overdue(self, call: Call) -> None:
+        if call.task is not None and not call.released:
+            log.warning("Module %s: a timed-out query ignores its cancellation; its slot is given back "
+                        "(the task still runs)", self.module.name)
+            call.released = True
+            self._release()
 
     def shutdown(self) -> None:
         self.threads.shutdown()
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 class Dispatcher:
     """Routes queries to lanes; owns nothing else (the registry is built by the loader)."""
 
     def __init__(self, registry: Registry, settings: Settings,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 spawner: process_pool.Spawner | None = None) -> None:
         self.loop = loop  # the server's event loop, for calls from module threads
         self.registry = registry
         self.settings = settings
+        self.spawner = spawner
         self.lanes: dict[str, Lane] = {}
         for name, module in registry.modules.items():
             tree_default = settings.upstream.default_timeout if module.origin == UPSTREAM else settings.default_timeout
             timeout = settings.module_setting(name, "timeout", None) or module.declared_timeout or tree_default
-            limit = settings.module_setting(name, "concurrency", None) or module.declared_concurrency \
-                or settings.default_concurrency
-            self.lanes[name] = Lane(module, float(timeout), int(limit))
+            isolation = isolation_of(module, settings)
+            default_limit = settings.default_process_concurrency if isolation == PROCESS else settings.default_concurrency
+            limit = settings.module_setting(name, "concurrency", None) or module.declared_concurrency or default_limit
+            memory = settings.module_setting(name, "memory_limit", None) or settings.worker_memory_limit
+            self.lanes[name] = Lane(module, float(timeout), int(limit), isolation, functools.partial(
+                self._pool, int(memory) << 20))
+        self._monitor: asyncio.TimerHandle | None = None
+        if spawner is not None and any(lane.pool for lane in self.lanes.values()):
+            self._monitor = spawner.loop.call_later(process_pool.MONITOR_INTERVAL, self._check_pools)
+
+    def _pool(self, memory_limit: int, lane: Lane) -> process_pool.WorkerPool:
+        return process_pool.WorkerPool(lane.module.name, self.spawner, lane.limit, memory_limit,
+                                       self.settings.worker_idle_timeout, lane.settle)
+
+    def _check_pools(self) -> None:
+        now = time.monotonic()
+        for lane in self.lanes.values():
+            if lane.pool is not None and lane.pool.workers:
+                lane.pool.check(now)
+        self._monitor = self.spawner.loop.call_later(process_pool.MONITOR_INTERVAL, self._check_pools)  # type: ignore[union-attr]
+
+    def shutdown(self) -> None:
+        """Stop every lane (threads, worker processes) and the fork server."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+        for lane in self.lanes.values():
+            lane.shutdown()
+        if self.spawner is not None:
+            self.spawner.close()
 
     def unknown_module(self, name: str) -> str:
         failure = self.registry.failures.get(name)
@@ -341,8 +406,7 @@ class Dispatcher:
                            f"limit {lane.limit}) and had no free slot within {timeout:g} s")
                 log.warning("Timeout on %s (no free slot)", name)
                 return Outcome(error_body(message), message, None, "timeouts")
-            if call.task is not None:
-                call.task.cancel()
+            lane.abort(call)
             log.warning("Timeout on %s", name)
             message = f"Timeout: module {name!r} did not answer within {timeout:g} s"
             return Outcome(error_body(message), message, call.module_ms(), "timeouts")
@@ -352,6 +416,11 @@ class Dispatcher:
         if isinstance(exc, answers.NotSerialisable):
             message = f"Module {name!r} returned a result that cannot be serialised to JSON: {exc}"
             log.error("Module %s returned a non-serialisable result: %s", name, exc)
+            return Outcome(error_body(message), message, call.module_ms())
+        if isinstance(exc, process_pool.WorkerFailed):
+            message = f"Module {name!r} failed: {field(str(exc), ERROR_LIMIT)}"
+            if not exc.logged:
+                log.error("Module %s: %s", name, exc)
             return Outcome(error_body(message), message, call.module_ms())
         secrets = request_secrets(call.request, lane.module.secret_params)
         detail = field(redact(f"{type(exc).__name__}: {exc}", secrets), ERROR_LIMIT)
@@ -373,7 +442,32 @@ def _report_late(name: str, call: Call) -> None:
         log.error("Module %s: timed-out query failed late", name, exc_info=exc, extra={"secrets": secrets})
 
 
+def isolation_of(module: LoadedModule, settings: Settings) -> str:
+    """Where ``module`` runs: ``[modules.<name>] isolation``, else the module's own ``isolation``,
+    else ``process`` for code this project did not write (upstream's tree, ``-c``) and
+    ``thread`` for the built-ins (docs/server.md, "Isolation")."""
+    chosen = settings.module_setting(module.name, "isolation", None) or module.declared_isolation
+    if chosen:
+        return chosen
+    return THREAD if module.origin == BUILTIN else PROCESS
+
+
 _dispatcher: Dispatcher | None = None
+_worker_of: str | None = None  # in a module worker process: its module
+
+
+def mark_worker_process(module: str) -> None:
+    """This process is a worker of ``module`` (:mod:`.forkserver`): no dispatcher here."""
+    global _worker_of, _dispatcher
+    _worker_of = module
+    _dispatcher = None
+
+
+def _no_dispatcher() -> dict:
+    if _worker_of is not None:
+        return {"error": f"query_module: module {_worker_of!r} runs in a worker process, which cannot query "
+                         f"other modules; give it isolation = \"thread\" ([modules.{_worker_of}] isolation)"}
+    return {"error": "query_module: no module server is running in this process"}
 
 
 def install(dispatcher: Dispatcher | None) -> None:
@@ -394,7 +488,7 @@ async def query_module(name: str, request: dict, timeout: float | None = None) -
     Call it from an ``async def dict_handler``: it needs the server's event loop.
     """
     if _dispatcher is None:
-        return {"error": "query_module: no module server is running in this process"}
+        return _no_dispatcher()
     started = time.perf_counter()
     outcome = await _dispatcher.run(name, {**request, "module": name}, None, timeout)
     log.debug("In-process query to %s done in %.2fms", name, (time.perf_counter() - started) * 1000)
@@ -406,7 +500,7 @@ def query_module_blocking(name: str, request: dict, timeout: float | None = None
     threads: the query runs on the server's loop while this thread waits for its answer."""
     dispatcher = _dispatcher
     if dispatcher is None or dispatcher.loop is None:
-        return {"error": "query_module: no module server is running in this process"}
+        return _no_dispatcher()
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:

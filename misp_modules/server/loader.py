@@ -75,6 +75,7 @@ class LoadedModule:
     # params whose values are credentials though their names say nothing (a webhook URL, its
     # headers): module-level ``secret_params``; masked in ``-d`` logs, errors and tracebacks
     secret_params: tuple[str, ...] = ()
+    declared_isolation: str | None = None  # module-level ``isolation``: "process" or "thread"
 
     @property
     def module_types(self) -> list[str]:
@@ -268,7 +269,18 @@ def describe(name: str, type_dir: str, path: Path, custom: bool, module: types.M
         declared_timeout=_positive(module, "timeout", float),
         declared_concurrency=_positive(module, "concurrency", int),
         secret_params=_names(module, "secret_params"),
+        declared_isolation=_isolation(module),
     )
+
+
+ISOLATIONS = ("process", "thread")
+
+
+def _isolation(module: types.ModuleType) -> str | None:
+    value = getattr(module, "isolation", None)
+    if value is not None and value not in ISOLATIONS:
+        raise TypeError(f"module-level `isolation` must be one of {', '.join(map(repr, ISOLATIONS))}, got {value!r}")
+    return value
 
 
 def _names(module: types.ModuleType, attr: str) -> tuple[str, ...]:

@@ -12,10 +12,10 @@ from tests.support.data import SERVER_MODULES
 from tests.support.harness import Background
 
 
-def slow_server(make_server, concurrency: int = 2):
+def slow_server(make_server, concurrency: int = 2, isolation: str = "process"):
     return make_server(custom_dir=SERVER_MODULES, config={
         "server": {"shutdown_grace": 0.2},
-        "modules": {"slow": {"concurrency": concurrency}},
+        "modules": {"slow": {"concurrency": concurrency, "isolation": isolation}},
     })
 
 
@@ -46,8 +46,19 @@ def test_a_full_lane_answers_busy_within_the_request_timeout(make_server):
                                "no free slot within 0.3 s"}
 
 
-def test_a_timed_out_sync_query_keeps_its_slot_until_it_returns(make_server):
+def test_a_timed_out_query_in_a_worker_process_frees_its_slot_at_once(make_server):
     server = slow_server(make_server, concurrency=1)
+    assert server.query({"module": "slow", "hold": 30, "timeout": 0.5, "id": "late"}) == \
+        (200, {"error": "Timeout: module 'slow' did not answer within 0.5 s"})
+    server.wait_for_log(r"Module slow: worker process \d+ stopped \(its query passed its deadline\)")
+    # the worker was killed: the only slot is free for the next query, served by a new worker
+    assert server.query({"module": "slow", "hold": 0, "id": "after", "timeout": 20}) == \
+        (200, {"data": True, "id": "after"})
+    assert "slow finished late" not in server.logs()
+
+
+def test_a_timed_out_sync_query_in_a_thread_keeps_its_slot_until_it_returns(make_server):
+    server = slow_server(make_server, concurrency=1, isolation="thread")
     assert server.query({"module": "slow", "hold": 1.5, "timeout": 0.2, "id": "late"}) == \
         (200, {"error": "Timeout: module 'slow' did not answer within 0.2 s"})
     # the thread still runs: the only slot is taken

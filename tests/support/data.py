@@ -17,6 +17,7 @@ CONFORMANCE = DATA / "conformance"
 TREES = REPO_ROOT / "tests" / "support" / "trees"
 SERVER_MODULES = str(TREES / "server")
 INTEL_MODULES = str(TREES / "intel")
+HOG_MODULES = str(TREES / "hogs")
 
 PAP_TLP_BLUEPRINT = BLUEPRINTS / "blueprint_pap_red-and-tlp_red-blocking_1661328258.json"
 SMALL_EVENT = EVENTS / "57c4445b-c548-4654-af0b-4be3950d210f.json"

@@ -5,6 +5,7 @@ import os
 
 log = logging.getLogger("misp_modules.tests.async_slow")
 concurrency = 50
+isolation = "thread"  # runs in the server process (it needs the event loop / the dispatcher)
 moduleinfo = {"version": "0.1", "author": "Tests", "description": "Async", "module-type": ["action"], "name": "Async"}
 moduleconfig = {"params": {}, "blocking": False, "support_filters": False, "expect_misp_core_format": False}
 

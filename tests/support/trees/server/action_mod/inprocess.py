@@ -1,6 +1,7 @@
 # Calls another module through the server's in-process dispatch (like attach-enrichment).
 from misp_modules.server.dispatch import query_module
 
+isolation = "thread"  # runs in the server process (it needs the event loop / the dispatcher)
 moduleinfo = {"version": "0.1", "author": "Tests", "description": "In-process", "module-type": ["action"],
               "name": "In-process"}
 
