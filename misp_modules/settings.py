@@ -56,6 +56,10 @@ class Settings:
     default_process_concurrency: int = 4  # worker processes per isolation="process" module declaring none
     worker_memory_limit: int = 1024  # MB of RSS a module worker process may use before it is replaced
     worker_idle_timeout: float = 300.0  # s a module worker process may stay idle before it is stopped
+    idle_timeout: float = 60.0  # s a connection may wait for a request's headers (keep-alive or slow)
+    body_timeout: float = 60.0  # s a request's body may take to arrive
+    max_connections: int = 1000  # connections at once (lowered to fit the descriptor limit)
+    max_bodies_in_memory: int = 256 * 1024 * 1024  # bytes of /query bodies held at once, all requests
     loop_lag_warning: float = 0.2  # s the event loop may go without turning before the stall is logged
     misp: MispConnection = field(default_factory=MispConnection)
     services: Mapping[str, str] = field(default_factory=dict)

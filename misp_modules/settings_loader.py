@@ -32,7 +32,7 @@ ENV_PREFIX = "MISP_MODULES__"
 SECTIONS = ("server", "misp", "services", "modules", "upstream")
 SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutdown_grace", "outbound_allow",
                "template_cpu_seconds", "default_process_concurrency", "worker_memory_limit", "worker_idle_timeout",
-               "loop_lag_warning")
+               "loop_lag_warning", "idle_timeout", "body_timeout", "max_connections", "max_bodies_in_memory")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
 UPSTREAM_KEYS = ("prefer", "default_timeout")
 MODULE_RESERVED = ("timeout", "concurrency", "isolation", "memory_limit")  # read by the server; other module keys are free-form
@@ -234,6 +234,11 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
                          lambda v: _positive_int(v) and "must be a number of MB, at least 1")
     idle_timeout = c.get(server, ("server", "worker_idle_timeout"), defaults.worker_idle_timeout, _positive_number)
     loop_lag = c.get(server, ("server", "loop_lag_warning"), defaults.loop_lag_warning, _positive_number)
+    idle = c.get(server, ("server", "idle_timeout"), defaults.idle_timeout, _positive_number)
+    body_timeout = c.get(server, ("server", "body_timeout"), defaults.body_timeout, _positive_number)
+    max_connections = c.get(server, ("server", "max_connections"), defaults.max_connections, _positive_int)
+    max_bodies = c.get(server, ("server", "max_bodies_in_memory"), defaults.max_bodies_in_memory,
+                       lambda v: _positive_int(v) and "must be a number of bytes, at least 1")
 
     misp = c.table(raw, ("misp",))
     c.known(misp, "misp", MISP_KEYS)
@@ -279,6 +284,10 @@ def _validate(raw: dict[str, Any], path: str | None, origin: Mapping) -> Setting
         worker_memory_limit=int(memory_limit),
         worker_idle_timeout=float(idle_timeout),
         loop_lag_warning=float(loop_lag),
+        idle_timeout=float(idle),
+        body_timeout=float(body_timeout),
+        max_connections=int(max_connections),
+        max_bodies_in_memory=int(max_bodies),
         misp=MispConnection(url=url, key=key, verify_tls=verify, timeout=float(misp_timeout)),
         services=dict(services),
         modules=modules,

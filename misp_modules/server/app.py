@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
 import misp_modules
 from misp_modules.server import (
+    connections,
     dispatch,
     forkserver,
     handlers,
@@ -96,7 +96,9 @@ def build_app(registry: Registry, settings: Settings, dispatcher: dispatch.Dispa
     ]
     access = logs.AccessLog()
     app = Application(routes, default_handler_class=handlers.NotFound, compress_response=False, access=access)
-    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access, stats))
+    bodies = connections.BodyBudget(settings.max_bodies_in_memory)
+    return query_endpoint.Router(app, query_endpoint.QueryEndpoint(dispatcher, settings.max_body_size, access, stats,
+                                                                   bodies))
 
 
 def run(options: Options) -> int:
@@ -220,7 +222,11 @@ async def _serve_on_loop(sockets: list[socket.socket], registry: Registry, setti
     dispatch.install(dispatcher)
     router = build_app(registry, settings, dispatcher, server_url, stats)
     queries = router.endpoint
-    server = tornado.httpserver.HTTPServer(router, max_body_size=settings.max_body_size + 1)
+    server = connections.GuardedHTTPServer(
+        router, max_body_size=settings.max_body_size + 1, idle_connection_timeout=settings.idle_timeout,
+        body_timeout=settings.body_timeout, max_buffer_size=16 * 1024 * 1024,
+        max_connections=settings.max_connections)
+    router.busy = server.busy
     server.add_sockets(sockets)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,6 +30,7 @@ import tornado.web
 from tornado import httputil
 
 from misp_modules.lib.redact import request_secrets
+from misp_modules.server.connections import BodyBudget
 from misp_modules.server.dispatch import Dispatcher, Outcome, error_body
 from misp_modules.server.logs import AccessLog, field, request_preview, shown
 from misp_modules.server.statistics import Statistics
@@ -37,7 +38,7 @@ from misp_modules.server.statistics import Statistics
 log = logging.getLogger("misp-modules")
 
 _SERVER = "TornadoServer/%s" % tornado.version
-_REASONS = {200: "OK", 400: "Bad Request", 413: "Payload Too Large"}
+_REASONS = {200: "OK", 400: "Bad Request", 413: "Payload Too Large", 503: "Service Unavailable"}
 
 
 class BadRequest(Exception):
@@ -51,8 +52,9 @@ class QueryEndpoint:
     and the count of queries in flight (what a graceful shutdown waits for)."""
 
     def __init__(self, dispatcher: Dispatcher, max_body_size: int, access: AccessLog,
-                 stats: Statistics | None = None) -> None:
+                 stats: Statistics | None = None, bodies: BodyBudget | None = None) -> None:
         self.dispatcher = dispatcher
+        self.bodies = bodies or BodyBudget(1 << 62)
         self.stats = stats
         self.max_body_size = max_body_size
         self.access = access
@@ -63,6 +65,9 @@ class QueryEndpoint:
         self._date = ""
         self.too_large_body = orjson.dumps({"error": f"Request body too large (limit {max_body_size} bytes, "
                                                      "server setting max_body_size)"})
+        self.no_room_body = orjson.dumps({"error": "Server busy: request bodies being processed already fill "
+                                                   f"the memory allowed for them ({self.bodies.limit} bytes, server "
+                                                   "setting max_bodies_in_memory); retry later"})
 
     def date(self) -> str:
         """The ``Date`` header, formatted once per second."""
@@ -89,6 +94,7 @@ class Router(httputil.HTTPServerConnectionDelegate):
     def __init__(self, app: tornado.web.Application, endpoint: QueryEndpoint) -> None:
         self.app = app
         self.endpoint = endpoint
+        self.busy: set[object] = set()  # connections with a request in progress (the server's set)
 
     def start_request(self, server_conn: object,
                       request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
@@ -113,10 +119,13 @@ class Exchange(httputil.HTTPMessageDelegate):
         self.answered = False
         self.counted: int | None = None  # the /statistics row of this query, once it is counted
         self.counting_since = 0.0
+        self.held = 0  # bytes of the body counted in the endpoint's BodyBudget
+        self.no_room = False
 
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         uri = start_line.path  # type: ignore[union-attr]
+        self.router.busy.add(self.server_conn)
         if start_line.method != "POST" or not (uri == "/query" or uri.startswith("/query?")):  # type: ignore[union-attr]
             self.forward = self.router.app.start_request(self.server_conn, self.conn)
             return self.forward.headers_received(start_line, headers)
@@ -132,15 +141,28 @@ class Exchange(httputil.HTTPMessageDelegate):
         elif length.isdigit() and int(length) > limit:
             # Before the body is read: curl's Expect: 100-continue then never sends it.
             self.respond(413, self.router.endpoint.too_large_body)
+        elif length.isdigit():
+            if self.router.endpoint.bodies.take(int(length)):
+                self.held = int(length)
+            else:
+                self.respond(503, self.router.endpoint.no_room_body)
         return None
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         if self.forward is not None:
             return self.forward.data_received(chunk)
+        if self.answered or self.no_room:
+            return None  # answered before the body (413, 503), or no room: the rest is dropped
         limit = self.router.endpoint.max_body_size
         if self.size > limit:
             return None
         self.size += len(chunk)
+        if self.size > self.held:  # chunked: counted as it arrives
+            if not self.router.endpoint.bodies.take(self.size - self.held):
+                self.chunks.clear()
+                self.no_room = True  # answered 503 once the body is read (finish)
+                return None
+            self.held = self.size
         if self.size > limit:
             self.chunks.clear()
         else:
@@ -150,12 +172,16 @@ class Exchange(httputil.HTTPMessageDelegate):
     def finish(self) -> None:
         if self.forward is not None:
             self.forward.finish()
+            self.router.busy.discard(self.server_conn)
             return
         if self.answered:
             return
         endpoint = self.router.endpoint
         if self.size > endpoint.max_body_size:
             self.respond(413, endpoint.too_large_body)
+            return
+        if self.no_room:
+            self.respond(503, endpoint.no_room_body)
             return
         body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         self.chunks = []
@@ -174,6 +200,7 @@ class Exchange(httputil.HTTPMessageDelegate):
         endpoint.dispatcher.submit(module, request, body, timeout, self.reply)
 
     def on_connection_close(self) -> None:
+        self._give_back()
         if self.forward is not None:
             self.forward.on_connection_close()
         # A query already running keeps running (and is logged); its answer goes nowhere.
@@ -187,8 +214,15 @@ class Exchange(httputil.HTTPMessageDelegate):
                                                   outcome.outcome, len(outcome.body))
             self.router.endpoint.finished()
 
+    def _give_back(self) -> None:
+        if self.held:
+            self.router.endpoint.bodies.give(self.held)
+            self.held = 0
+
     def respond(self, status: int, body: bytes, outcome: Outcome | None = None) -> None:
         self.answered = True
+        self._give_back()
+        self.router.busy.discard(self.server_conn)
         endpoint = self.router.endpoint
         headers = httputil.HTTPHeaders()
         headers["Server"] = _SERVER

@@ -89,11 +89,12 @@ def to_toml(config: Mapping[str, Any]) -> str:
 
 
 class ModuleServer:
-    """A running ``misp-modules`` subprocess (context manager; always stopped on exit)."""
+    """A running ``misp-modules`` subprocess (context manager; always stopped on exit).
+    ``prefix``: a command the server runs under (``prlimit --nofile=256 --``)."""
 
     def __init__(self, *, custom_dir: str | None = None, config: dict | None = None,
                  config_path: str | None = None, env: dict | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), prefix: Sequence[str] = ()) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="mm-server-")
         args = ["-p", "0", "-l", "127.0.0.1"]
         if custom_dir is not None:
@@ -113,7 +114,7 @@ class ModuleServer:
         self.port = 0
         self.url = ""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "misp_modules", *args], cwd=REPO_ROOT, env=server_env(env),
+            [*prefix, sys.executable, "-m", "misp_modules", *args], cwd=REPO_ROOT, env=server_env(env),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             encoding="utf-8", errors="replace", bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
