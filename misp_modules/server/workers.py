@@ -5,6 +5,12 @@ connections evenly (with one shared socket, the busiest process tends to accept 
 The parent keeps the port reserved with bound, non-listening sockets (they receive no
 connections), restarts a worker that crashes, and on SIGTERM/SIGINT passes the signal on and
 waits for every worker to finish its in-flight queries.
+
+A worker never outlives the parent, even one killed with SIGKILL (which it cannot pass on):
+each asks the kernel for SIGTERM when the parent dies (``PR_SET_PDEATHSIG``,
+:mod:`.parent_death`), and also stops when the pipe the parent holds open reaches end-of-file
+(:data:`parent_watch_fd`, watched by the worker's event loop). Otherwise the workers kept
+serving on the port, and the next start failed with "address already in use".
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from collections.abc import Callable
 
 import tornado.netutil
 
+from misp_modules.server.parent_death import die_with_parent
+
 log = logging.getLogger("misp-modules")
+
+parent_watch_fd: int | None = None  # in a worker: end-of-file here means the parent is gone
 
 
 def reserve_port(port: int, address: str) -> tuple[list[socket.socket], int]:
@@ -75,12 +85,18 @@ def supervise(workers: int, reserved: list[socket.socket], serve: Callable[[int,
     children: dict[int, int] = {}
     stopping = False
     ready_r, ready_w = os.pipe()
+    alive_r, alive_w = os.pipe()  # the parent holds the write end for as long as it lives
+    parent = os.getpid()
 
     def spawn(slot: int) -> None:
+        global parent_watch_fd
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            die_with_parent(signal.SIGTERM, parent)
+            os.close(alive_w)
+            parent_watch_fd = alive_r
             os.close(ready_r)
             for sock in reserved:
                 sock.close()
@@ -130,6 +146,8 @@ def supervise(workers: int, reserved: list[socket.socket], serve: Callable[[int,
         spawn(slot)
     os.close(ready_r)
     os.close(ready_w)
+    os.close(alive_r)
+    os.close(alive_w)
     for sock in reserved:
         sock.close()
     return worst

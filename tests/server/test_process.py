@@ -169,3 +169,21 @@ def test_a_crashed_worker_is_replaced(make_server):
     assert len(children) == 2 and victim.pid not in {c.pid for c in children}
     server.terminate()
     assert server.wait() == 0
+
+
+def test_workers_die_with_their_parent_and_free_the_port(make_server):
+    """SIGKILL cannot be passed on: the workers notice the parent is gone and stop (issue #13:
+    they kept serving, and the next start failed with "address already in use"). With
+    process-isolated modules, their fork servers and module workers go too."""
+    server = make_server(custom_dir=SERVER_MODULES, extra_args=["--workers", "2"])
+    server.wait_for_log(r"Serving with 2 worker processes")
+    assert server.query({"module": "echo", "return": 1}) == (200, 1)  # forks a module worker process
+    family = psutil.Process(server.proc.pid).children(recursive=True)
+    assert len(family) >= 4  # 2 server workers, their fork servers, a module worker
+    server.proc.kill()
+    server.proc.wait(10)
+    gone, alive = psutil.wait_procs(family, timeout=20)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    with socket.socket() as again:  # the port is free for the next start (which sets SO_REUSEADDR too)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", server.port))
