@@ -1,6 +1,6 @@
 """Benchmark this server against upstream misp-modules, in the same run, on loopback.
 
-    python3 bench/server/run.py [--duration 10] [--connections 32] [--workers 1,2]
+    python3 bench/server/run.py [--duration 10] [--connections 32] [--workers 1,2] [--isolation thread,process]
 
 Installs upstream ``misp-modules`` (pinned) from PyPI into ``bench/.venv-upstream`` on first
 use, starts each server with the same trivial action module (``-c bench/server/modules``) and
@@ -10,7 +10,9 @@ N connections; the servers' CPU time per ``/query`` (the figure least disturbed 
 the machine), and how the machine's cores were shared meanwhile (server, wrk, everything else:
 other work on a shared box lowers a 2-process server's throughput more than a 1-process one's);
 ``/modules`` p99 latency while ``/query`` is loaded (new connection per call,
-as MISP's curl does); startup time to the first answered ``/healthcheck``; peak RSS.
+as MISP's curl does); startup time to the first answered ``/healthcheck``; peak RSS. Ours runs
+the module both ways: in threads (``isolation = "thread"``, what this project's built-ins do)
+and in worker processes (``isolation = "process"``, the default for ``-c`` and upstream's tree).
 Raw numbers go to ``bench/results/`` (gitignored). Not part of the test suite.
 """
 
@@ -234,6 +236,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per load phase (default 10)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", default="1,2", help="our --workers values to compare (default 1,2)")
+    parser.add_argument("--isolation", default="thread,process",
+                        help="isolation modes of the benchmark module on our side (default thread,process)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk not found: apt-get install wrk", file=sys.stderr)
@@ -250,12 +254,15 @@ def main() -> int:
     port = free_port()
     runs.append(measure("upstream", [str(upstream), "-l", "127.0.0.1", "-p", str(port), "-c", str(MODULES)],
                         port, dict(os.environ), args, lua.name, RESULTS / f"{stamp}-upstream.log"))
-    for workers in [int(w) for w in args.workers.split(",")]:
-        port = free_port()
-        runs.append(measure(f"ours --workers {workers}",
-                            [sys.executable, "-m", "misp_modules", "-l", "127.0.0.1", "-p", str(port),
-                             "-c", str(MODULES), "--workers", str(workers)],
-                            port, env_ours, args, lua.name, RESULTS / f"{stamp}-ours-w{workers}.log"))
+    for mode in args.isolation.split(","):
+        config = RESULTS / f"{stamp}-{mode}.toml"
+        config.write_text(f'[modules.bench_action]\nisolation = "{mode}"\n')
+        for workers in [int(w) for w in args.workers.split(",")]:
+            port = free_port()
+            runs.append(measure(f"ours w{workers} {mode}",
+                                [sys.executable, "-m", "misp_modules", "-l", "127.0.0.1", "-p", str(port),
+                                 "-c", str(MODULES), "--workers", str(workers), "--config", str(config)],
+                                port, env_ours, args, lua.name, RESULTS / f"{stamp}-ours-w{workers}-{mode}.log"))
     os.unlink(lua.name)
     base = runs[0]
     rows = [("/query requests/s", "query_rps", True), ("/query p50 ms", "query_p50_ms", False),
@@ -269,13 +276,13 @@ def main() -> int:
             ("PSS MB after load (shared once)", "pss_mb", False)]
     print(f"\n{args.connections} connections, {args.duration}s per phase, {os.cpu_count()} CPUs, "
           f"upstream misp-modules {UPSTREAM_VERSION}\n")
-    header = f"{'metric':32}{'upstream':>12}" + "".join(f"{r.name:>20}{'ratio':>8}" for r in runs[1:])
+    header = f"{'metric':32}{'upstream':>12}" + "".join(f"{r.name:>18}{'ratio':>8}" for r in runs[1:])
     print(header)
     for label, key, _higher in rows:
         line = f"{label:32}{getattr(base, key):>12.2f}"
         for run in runs[1:]:
             ours, theirs = getattr(run, key), getattr(base, key)
-            line += f"{ours:>20.2f}{(ours / theirs if theirs else float('nan')):>7.2f}x"
+            line += f"{ours:>18.2f}{(ours / theirs if theirs else float('nan')):>7.2f}x"
         print(line)
     errors = {r.name: r.modules_errors for r in runs if r.modules_errors}
     if errors:
