@@ -46,7 +46,9 @@ def test_sync_async_and_upstream_style_modules_are_timed(custom_server):
     assert (status, answer) == (200, {"data": True}) and module_ms(headers) >= 0
     status, headers, answer = post(custom_server, {"module": "async_slow", "hold": 0.2, "id": "t"})
     assert status == 200 and answer["id"] == "t"
-    assert module_ms(headers) >= 200
+    # the handler's 200 ms wait is in its time (the loop's timers may fire up to a few ms early:
+    # uvloop rounds to the millisecond from a clock read at the start of the loop's turn)
+    assert module_ms(headers) >= 190
 
 
 def test_errors_of_a_module_that_ran_are_timed(custom_server):
