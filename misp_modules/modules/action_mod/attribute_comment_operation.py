@@ -36,6 +36,8 @@ moduleinfo, moduleconfig = declare(
     description="Set the Attribute's comment to the selected value",
 )
 introspection, version = module_functions(moduleinfo, moduleconfig)
+# renders user templates: in worker processes, never sharing the GIL with the event loop
+isolation = "process"
 
 
 @node_handler(PARAMS)

@@ -16,6 +16,9 @@ from misp_modules.lib.workflow import ParamError, module_functions
 
 MODULE = "http_webhook"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
+# renders user templates: in worker processes, where a heavy template (its garbage collections
+# included) never shares the GIL with the event loop (docs/server.md, "Isolation")
+isolation = "process"
 
 moduleinfo = {
     "version": "1.0",

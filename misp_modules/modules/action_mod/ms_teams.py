@@ -15,6 +15,9 @@ from misp_modules.lib.workflow import module_functions
 
 MODULE = "ms_teams"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
+# renders user templates: in worker processes, where a heavy template (its garbage collections
+# included) never shares the GIL with the event loop (docs/server.md, "Isolation")
+isolation = "process"
 
 moduleinfo = {
     "version": "1.0",

@@ -40,6 +40,9 @@ moduleinfo = {
     "output": "The rendered text, as a `text` result.",
 }
 timeout = 10  # MISP's Plugin.Enrichment_timeout: it stops waiting after 10 s anyway
+# renders user templates: in worker processes, where a heavy template (its garbage collections
+# included) never shares the GIL with the event loop (docs/server.md, "Isolation")
+isolation = "process"
 
 DEFAULT_TEMPLATE = "- Default template -"  # upstream's, when `text` has no template
 _TRAILING_NEWLINE = re.compile(r"(\r\n|\r|\n)\Z")
