@@ -132,7 +132,8 @@ def published_if(data: Any, params: Mapping) -> Decision:
 def organisation_if(data: Any, params: Mapping) -> Decision:
     """``IF :: Organisation``: the event's (creator) org id is (not) among the selected ids."""
     _require_array(data, "organisation-if")
-    field = "Event.org_id" if loose_eq(_param(params, "organisation-if", "org_type"), "org") else "Event.orgc_id"
+    # MISP reads `Event.org_id` unless the type is `orgc`: an unknown type means the owner org
+    field = "Event.orgc_id" if loose_eq(_param(params, "organisation-if", "org_type"), "orgc") else "Event.org_id"
     org_id = intval(hashpath.get(data, field))
     condition = _param(params, "organisation-if", "condition")
     # convertOperators(): version 0.1's equals/not_equals; anything else goes to evaluateCondition as is

@@ -1,7 +1,9 @@
 """Every case of the hash path conformance file, produced by MISP's own PHP code.
 
-Reads ``../shared/conformance/hashpath/golden-public.jsonl`` (relative to the repository), or
-the file named by ``HASHPATH_GOLDEN``. Each case runs twice: on inputs decoded the way PHP's
+Reads ``tests/data/conformance/hashpath/golden-public.jsonl``, or the file named by
+``HASHPATH_GOLDEN``, and always the cases generated with MISP's code for issue #14
+(``tests/data/conformance/oracle-14/hashpath-oracle-14.jsonl``: ``Hash::get`` edge paths,
+``extract``/``check`` on odd paths, logic modules reading them). Each case runs twice: on inputs decoded the way PHP's
 ``json_decode($x, true)`` does (:func:`php.loads`) and on inputs from a plain ``json.loads``
 (string keys such as ``"0"``), which every function must treat the same. Results are compared
 in PHP's encoding (lists vs maps, ints vs floats, key order); an expected PHP error must be
@@ -28,6 +30,8 @@ from tests.support.php_json import Pairs, canonical
 
 DEFAULT_GOLDEN = CONFORMANCE / "hashpath" / "golden-public.jsonl"
 GOLDEN = Path(os.environ.get("HASHPATH_GOLDEN") or DEFAULT_GOLDEN)
+ORACLE_14 = CONFORMANCE / "oracle-14" / "hashpath-oracle-14.jsonl"
+FILES = [GOLDEN, ORACLE_14]
 
 #: PHP error class -> the exception this library raises for it (docs/semantics.md, "Exceptions").
 PHP_ERRORS: dict[str, type[BaseException]] = {
@@ -40,12 +44,13 @@ PHP_ERRORS: dict[str, type[BaseException]] = {
 def _load_cases() -> list[tuple[dict, dict, dict]]:
     """``(php_case, plain_case, expected_raw)`` per line; expected_raw keeps JSON's own shapes."""
     cases = []
-    with GOLDEN.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            raw = json.loads(line, object_pairs_hook=Pairs)
-            cases.append((php.loads(line), json.loads(line), dict(raw)["expected"]))
+    for path in FILES:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                raw = json.loads(line, object_pairs_hook=Pairs)
+                cases.append((php.loads(line), json.loads(line), dict(raw)["expected"]))
     return cases
 
 
@@ -125,7 +130,7 @@ def write_summary(reporter: Any) -> None:
     if all(passed == total for passed, total in _TALLY.values()):
         return
     reporter.write_line("")
-    reporter.write_line(f"hash path conformance ({GOLDEN.name}), passed/total per category:")
+    reporter.write_line(f"hash path conformance ({', '.join(p.name for p in FILES)}), passed/total per category:")
     for category in sorted(_TALLY):
         passed, total = _TALLY[category]
         reporter.write_line(f"  {category:28} {passed:4}/{total:<4}{'' if passed == total else '  <-- FAILURES'}")
@@ -136,6 +141,7 @@ def write_summary(reporter: Any) -> None:
 
 def test_conformance_file_is_there() -> None:
     assert CASES, f"no cases in {GOLDEN}"
+    assert any(case[0]["id"].endswith("-oracle14-0001") for case in CASES), f"no cases from {ORACLE_14}"
 
 
 @pytest.mark.parametrize("decoding", ["php", "plain"])

@@ -1,0 +1,143 @@
+"""Inputs for MISP's oracle harnesses (issue #14), and the merge of their answers into cases.
+
+    python3 make_cases.py hashpath > hashpath-in.jsonl     # Hash::get/extract/check, logic modules
+    python3 make_cases.py walk > walk-in.jsonl             # whole workflows
+    php <oracle>/hashpath/oracle.php < hashpath-in.jsonl > hashpath-out.jsonl
+    php <oracle>/walk/walk_oracle.php < walk-in.jsonl > walk-out.jsonl
+    python3 make_cases.py merge hashpath-in.jsonl hashpath-out.jsonl > hashpath-oracle-14.jsonl
+    python3 make_cases.py merge walk-in.jsonl walk-out.jsonl > walk-oracle-14.jsonl
+
+Deterministic: the same inputs every time. The outcomes are MISP's (see README.md); nothing
+here decides what MISP does.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import sys
+
+# -- hash paths ------------------------------------------------------------------------------
+
+GET_DATA = {
+    "basic": {"a": {"b": {"c": "deep"}, "n": None, "z": 0, "e": "", "f": False, "l": [10, 20, {"k": "v"}]},
+              "0": "zero", "1": "one", "": "emptykey", " ": "space", "1.5": "onefive", "01": "zeroone",
+              "-1": "minus", "a.b": "dotted", "{n}": "brace", "true": "t", "null": "nul", "x": {"": {"": "deeper"}}},
+    "list": ["zero", "one", ["a", "b", {"c": "d"}], None, False, 0, ""],
+    "emptykey": {"": "E", "a": {"": "AE"}},
+    "nested": {"Event": {"Attribute": [{"id": "1", "Tag": [{"name": "tlp:red"}]}, {"id": "2"}],
+                         "Tag": {"0": {"name": "x"}, "5": {"name": "y"}}, "published": False, "info": "i",
+                         "org_id": "0", "orgc_id": 0, "distribution": None}},
+    "numkeys": {"2": "two", "-3": "m3", "9223372036854775807": "max", "9223372036854775808": "over",
+                "1e3": "exp", "0x1": "hex", "+1": "plus", "1 ": "trail"},
+    "scalarleaf": {"a": "string", "b": 5, "c": True, "d": 1.5},
+    "brackets": {"a[0]": "br", "a": [["x"]], "[": "open", "]": "close", "a{": "cb"},
+}
+GET_PATHS = [
+    "", ".", "..", "a.", ".a", "a..b", "0", "1", "-1", "01", "1.5", " ", " a", "a ", "a.b.c", "a.b.c.d",
+    "a.n", "a.z", "a.e", "a.f", "a.l", "a.l.0", "a.l.2.k", "a.l.{n}", "a.l.{n}.k", "{n}", "{s}", "{*}",
+    "a.b", "a.b.c.0", "a.b.c.0.0", "true", "null", "x.", "x..", "x", "a[0]", "a.0", "a.0.0", "[", "]",
+    "a{", "Event.Attribute.0.Tag.0.name", "Event.Attribute.1.Tag", "Event.Tag.5.name", "Event.Tag.1",
+    "Event.published", "Event.org_id", "Event.orgc_id", "Event.distribution", "Event.Attribute.-1",
+    "Event.Attribute.01", "Event.Attribute.1.0", "Event.info.0", "2", "-3", "9223372036854775807",
+    "9223372036854775808", "1e3", "0x1", "+1", "1 ", "a.length", "b.0", "c.0", "d.1",
+    0, 1, 2, -1, -3, 1.5, 0.0, 1.0, -0.0, 1e3, 1e20, True, False, None,
+    [], [""], ["a"], ["a", "b", "c"], ["a", "l", 2, "k"], ["a", "l", "2", "k"], [0], [1], [True], [False],
+    [None], [1.5], [1.0], ["", ""], ["x", "", ""], ["a.b"], ["Event", "Attribute", 0, "id"],
+    ["Event", "Attribute", "0", "id"], ["Event", "Tag", "5"], ["Event", "Tag", 5.0], [["a"]], [{"k": "a"}],
+    {"k": "a"}, {"0": "a", "1": "b"}, {"1": "b", "0": "a"}, ["2"], ["-3"], ["01"], ["9223372036854775807"],
+]
+GET_DEFAULTS = [None, "DEF", [], False, 0, {"d": 1}]
+EXTRACT_EXTRA = [
+    "{n}.{n}", "a.l.{n}[k]", "a.l.{n}[k=v]", "a.{s}", "a.{*}", "{s}.{s}", "Event.Attribute.{n}.Tag.{n}.name",
+    "Event.Tag.{n}.name", "Event.Tag.{s}", "Event.Attribute.{n}[id=1].id", "Event.Attribute.{n}[id=01].id",
+    "Event.Attribute.{n}[id>1]", "Event.Attribute.{n}[Tag]", "a[b]", "a.b[c]", "a.b[c=deep]", "{n}[0]",
+    "{*}.{*}", "x.{s}", "x.{*}.{*}", ".{n}", "{n}.", "a.l.{n}.{n}", "[{n}]", "a[0].b", "a.[b]",
+]
+MODULE_DATA = [
+    {"Event": {"info": "x", "published": False, "": "E", "Tag": [{"name": "tlp:red"}], "0": "zero"}, "": {"": "deep"}},
+    {"Event": {"info": "", "Attribute": [{"value": "1.2.3.4", "type": "ip-src"}]}},
+    {"": "top", "Event": {"org_id": "1", "orgc_id": "2", "published": True}},
+]
+GENERIC_IF_PATHS = ["", ".", "Event.info", "Event.", ".Event", "Event..info", "Event.Tag.0.name", "Event.Tag.{n}.name",
+                    "Event.0", "Event.Attribute.0.value", "Event.Attribute.{n}.value", "0", " ", "Event.published"]
+GENERIC_IF_OPERATORS = ["equals", "not_equals", "in", "not_in", "any_value", "in_or", "bogus"]
+GENERIC_IF_VALUES = ["x", "", "E", "top", "tlp:red", "1.2.3.4", "0", "zero"]
+
+
+def hashpath_cases() -> list[dict]:
+    cases: list[dict] = []
+
+    def add(prefix: str, category: str, **fields) -> None:
+        cases.append({"id": f"{prefix}-oracle14-{len(cases) + 1:04d}", "category": category, **fields})
+
+    for data, path in itertools.product(GET_DATA.values(), GET_PATHS):
+        add("get", "get", fn="get", data=data, path=path)
+    for name in ("basic", "list", "emptykey"):
+        for path in ["", ".", "a.n", "a.z", "missing", "0", None, [], [None], "a.f", "a.e", 1.5, True]:
+            for default in GET_DEFAULTS:
+                add("get", "get", fn="get", data=GET_DATA[name], path=path, default=default)
+    for data in [[], {}, "str", 0, None, True, [None], [[]], {"": None}, {"": []}, {"": 0}, [0]]:
+        for path in ["", "0", "a", None, 0, [], [""]]:
+            for default in ([] if data not in ([], {}) else ["D"]) + [None]:
+                extra = {} if default is None else {"default": default}
+                add("get", "get", fn="get", data=data, path=path, **extra)
+    string_paths = [p for p in GET_PATHS if isinstance(p, str)] + EXTRACT_EXTRA
+    for data, path in itertools.product(GET_DATA.values(), string_paths):
+        add("extract", "extract_edge", fn="extract", data=data, path=path)
+        add("check", "check", fn="check", data=data, path=path)
+    for data, path, operator, value in itertools.product(MODULE_DATA, GENERIC_IF_PATHS, GENERIC_IF_OPERATORS,
+                                                         GENERIC_IF_VALUES):
+        params = {"hash_path": path, "operator": operator, "value": value}
+        if operator == "in_or":
+            params["value_list"] = [value, "other"]
+        add("module_generic-if", "module_generic-if", fn="moduleExec", module="generic-if", params=params, data=data)
+    for data in MODULE_DATA:
+        for condition in ["equals", "not_equals", "bogus", ""]:
+            add("module_published-if", "module_published-if", fn="moduleExec", module="published-if",
+                params={"condition": condition}, data=data)
+            for org_type in ["org", "orgc", "bogus"]:
+                for org_id in ["1", "2", "", "0", ["1"], ["2", "1"]]:
+                    add("module_organisation-if", "module_organisation-if", fn="moduleExec", module="organisation-if",
+                        params={"org_type": org_type, "condition": condition, "org_id": org_id}, data=data)
+    return cases
+
+
+# -- merge -----------------------------------------------------------------------------------
+
+def merge(inputs: str, outputs: str) -> None:
+    """One case per line: the input, and ``expected`` = what the oracle answered for it."""
+    with open(inputs, encoding="utf-8") as fh:
+        cases = [json.loads(line) for line in fh if line.strip()]
+    with open(outputs, encoding="utf-8") as fh:
+        answers = [json.loads(line) for line in fh if line.strip()]
+    if len(cases) != len(answers):
+        sys.exit(f"{len(cases)} cases, {len(answers)} answers")
+    for case, answer in zip(cases, answers):
+        if answer.get("id") != case["id"] or "oracle_error" in answer:
+            sys.exit(f"case {case['id']}: unusable answer {json.dumps(answer)[:300]}")
+        expected = answer["expected"] if "expected" in answer else {k: v for k, v in answer.items() if k != "id"}
+        print(json.dumps({**case, "expected": expected}, ensure_ascii=False, separators=(",", ":")))
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["hashpath"]:
+        cases = hashpath_cases()
+    elif argv[:1] == ["walk"]:
+        cases = walk_cases()
+    elif argv[:1] == ["merge"] and len(argv) == 3:
+        merge(argv[1], argv[2])
+        return
+    else:
+        sys.exit(__doc__)
+    for case in cases:
+        print(json.dumps(case, ensure_ascii=False, separators=(",", ":")))
+
+
+def walk_cases() -> list[dict]:
+    return []
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
