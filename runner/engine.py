@@ -31,7 +31,7 @@ from runner.mocks import Mocks
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
-from runner.triggers import Trigger, caller_log, condition_holds, get_trigger, normalize
+from runner.triggers import DEFAULT_FAILURE_TITLE, Trigger, caller_log, condition_holds, get_trigger, normalize
 from runner.walker import GraphError, logic_kind_for, walk_graph
 
 INVALID_START = "Invalid start node `-1`"
@@ -62,6 +62,7 @@ class RunResult:
     success: bool
     errors: list[str]
     log: list[str]                 # what the main run wrote to MISP's log (progress only in debug mode)
+    error_log: list[str]           # the part of it MISP writes in every mode (its error log)
     walk: WalkRecord | None
     start_data: Any
     data: Any                      # final roaming data
@@ -135,10 +136,12 @@ class _Run:
 
     def _result(self, outcome: str, text: str, success: bool, errors: list[str], walk: WalkRecord | None,
                 start: Any, data: Any, log: WorkflowLog) -> RunResult:
-        clog = caller_log(self.trigger, self.raw, errors, self.opts.logging) if not success and errors else None
-        return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.messages(), walk,
-                         start, data, self.stored, sorted(self.branches, key=lambda b: b.job_id), clog, 0.0,
-                         list(self.stored.problems), self._job_message(success, errors))
+        clog = None if success else caller_log(self.trigger, self.raw, errors, self.opts.logging)
+        return RunResult(
+            workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text, success=success,
+            errors=errors, log=log.messages(), error_log=log.errors(), walk=walk, start_data=start, data=data,
+            stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
+            duration=0.0, notes=list(self.stored.problems), job_message=self._job_message(success, errors))
 
     def _job_message(self, success: bool, errors: list[str]) -> str | None:
         """What MISP saves for the job of a non-blocking trigger (spec §5.1). MISP's failure
@@ -148,7 +151,7 @@ class _Run:
             return None
         if success:
             return f"Workflow for trigger `{self.trigger.id}` completed execution"
-        title = (self.opts.logging or {}).get("message") or "Error while executing workflow."
+        title = (self.opts.logging or {}).get("message") or DEFAULT_FAILURE_TITLE
         return (f"Error while executing workflow for trigger `{self.trigger.id}`: {title.rstrip('.')}. "
                 f"\nReturned message: {', '.join(errors)}")
 
@@ -251,6 +254,7 @@ class _Run:
         branch.walk = record
         branch.final_data = roaming.data
         branch.log = log.messages()
+        branch.error_log = log.errors()
         branch.duration = time.perf_counter() - started
         return walker.queued
 

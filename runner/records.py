@@ -96,6 +96,7 @@ class Branch:
     start_data: Any
     walk: WalkRecord | None = None
     final_data: Any = None
-    log: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)        # what the branch wrote to MISP's log
+    error_log: list[str] = field(default_factory=list)  # the part of it written in every mode
     job_message: str | None = None
     duration: float = 0.0

@@ -403,6 +403,8 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
     """
     if trigger_id in _UNCHANGED_TRIGGERS:
         return raw
+    if isinstance(raw, list):  # a JSON list is a PHP array too: [] is the empty map
+        raw = dict(enumerate(raw))
     if isinstance(raw, Mapping):
         raw = plain(raw)
     if trigger_id in _EVENT_TRIGGERS:

@@ -135,8 +135,114 @@ def main(argv: list[str]) -> None:
         print(json.dumps(case, ensure_ascii=False, separators=(",", ":")))
 
 
+# -- walks -----------------------------------------------------------------------------------
+
+BLOCKING_TRIGGERS = {"event-publish", "event-before-save", "enrichment-before-query", "shadow-attribute-before-save",
+                     "user-before-save"}
+
+
+def node(nid, module, mtype="action", params=None, outputs=None, **data) -> dict:
+    """A node as MISP's editor saves it; ``outputs`` maps output names to target ids."""
+    out = [] if outputs is None else {name: {"connections": [{"node": str(t), "output": "input_1"} for t in targets]}
+                                      for name, targets in outputs.items()}
+    body = {"id": module, "module_type": mtype, "name": module, "indexed_params": params if params is not None else [],
+            "saved_filters": {"selector": "", "value": "", "operator": "", "path": ""},
+            "multiple_output_connection": module == "concurrent-task", **data}
+    return {"id": nid, "name": module, "data": body, "class": "block-type-default", "typenode": False,
+            "inputs": {}, "outputs": out, "pos_x": 0, "pos_y": 0}
+
+
+def trigger(nid, trigger_id, targets) -> dict:
+    n = node(nid, trigger_id, "trigger", outputs={"output_1": targets}, blocking=trigger_id in BLOCKING_TRIGGERS,
+             misp_core_format=True)
+    n["inputs"] = []
+    return n
+
+
+def logic_if(nid, module, then=(), else_=(), params=None) -> dict:
+    return node(nid, module, "logic", params, {"output_1": then, "output_2": else_})
+
+
+def logic1(nid, module, targets=(), params=None) -> dict:
+    return node(nid, module, "logic", params, {"output_1": targets})
+
+
+def action(nid, module="tag_operation", targets=(), params=None) -> dict:
+    return node(nid, module, "action", params, {"output_1": targets} if targets else None)
+
+
+def stop(nid, message="stopped here") -> dict:
+    return action(nid, "stop-execution", params={"message": message})
+
+
+def workflow(nodes, trigger_id, debug=False, wid=1, name=None) -> dict:
+    wf = {"id": wid, "name": name or f"Workflow for trigger {trigger_id}", "data": {str(n["id"]): n for n in nodes}}
+    if debug:
+        wf["debug_enabled"] = True
+    return wf
+
+
+EVENT = {"Event": {
+    "id": "2", "uuid": "5f2d7c1e-8b4a-4e3f-9c6d-1a0b2c3d4e5f", "info": "test event", "org_id": "1", "orgc_id": "1",
+    "published": False, "distribution": "1", "sharing_group_id": "0", "threat_level_id": "3", "analysis": "0",
+    "date": "2024-01-01", "timestamp": "1700000000",
+    "Orgc": {"id": "1", "name": "ORGNAME", "uuid": "5c6983c8-3af8-4b6b-8e2a-2a4ad3bfcdbe"},
+    "Tag": [{"id": "1", "name": "tlp:red", "colour": "#CC0033", "exportable": True, "local": False}],
+    "Attribute": [
+        {"id": "7", "event_id": "2", "object_id": "0", "type": "ip-src", "category": "Network activity",
+         "value": "1.2.3.4", "to_ids": True, "uuid": "575c8598-f1f0-4c16-a94a-0612c0a83866", "distribution": "5",
+         "sharing_group_id": "0", "timestamp": "1700000000", "comment": "", "deleted": False,
+         "disable_correlation": False,
+         "Tag": [{"id": "2", "name": "PAP:RED", "colour": "#000", "exportable": True, "local": False}]},
+        {"id": "8", "event_id": "2", "object_id": "0", "type": "domain", "category": "Network activity",
+         "value": "example.com", "to_ids": False, "uuid": "575c8598-f1f0-4c16-a94a-0612c0a83867", "distribution": "5",
+         "sharing_group_id": "0", "timestamp": "1700000000", "comment": "", "deleted": False,
+         "disable_correlation": False, "Tag": []}],
+    "Object": []}}
+RED = {"scope": "event", "condition": "in_or", "tags": ["tlp:red"]}
+
+
+class Walks:
+    """Collects walk cases with unique ids."""
+
+    def __init__(self) -> None:
+        self.cases: list[dict] = []
+
+    def add(self, cid, category, description, trigger_id, wf, data=None, **extra) -> None:
+        self.cases.append({"id": f"oracle14-{cid}", "kind": "synthetic", "category": category,
+                           "description": description, "trigger_id": trigger_id, "workflow": wf,
+                           "data": copy.deepcopy(EVENT) if data is None else data, **extra})
+
+
+LOGGING = {"empty": {}, "message-only": {"message": "Custom title"},
+           "full": {"model": "Event", "action": "publish", "id": "9", "message": "Custom"},
+           "no-action": {"model": "Event", "id": "9"}, "empty-message": {"model": "Event", "action": "x", "id": 1,
+                                                                          "message": ""}}
+
+
+def logging_cases(w: Walks) -> None:
+    """The caller's logging descriptor: the caller log of a failed blocking run, the job message
+    of a failed non-blocking one; and failures without errors (normalisation)."""
+    for tid in ("event-publish", "event-after-save-new"):
+        for name, logging in [("default", None), *LOGGING.items()]:
+            extra = {} if logging is None else {"logging": logging}
+            w.add(f"logging-{name}-stop-{tid}", "logging", f"stop-execution with logging descriptor {name} [{tid}]",
+                  tid, workflow([trigger(1, tid, [2]), stop(2)], tid), **extra)
+            w.add(f"logging-{name}-nonblocking-failure-{tid}", "logging",
+                  f"a failed non-blocking action with logging descriptor {name} [{tid}]", tid,
+                  workflow([trigger(1, tid, [2]), action(2, targets=[3]), action(3, "webhook")], tid),
+                  actions={"2": {"success": False}}, **extra)
+    for tid, data in [("shadow-attribute-before-save", {"Event": {"id": "1"}}), ("event-report-after-save", {"Event": {}}),
+                      ("user-before-save", {"User": {"id": "3"}}), ("event-publish", []), ("event-publish", {"Event": "x"})]:
+        w.add(f"normalization-{tid}-{len(w.cases)}", "logging",
+              f"normalisation of {json.dumps(data)} for {tid}: caller log without errors", tid,
+              workflow([trigger(1, tid, [2]), stop(2, "m")], tid), data=data)
+
+
 def walk_cases() -> list[dict]:
-    return []
+    w = Walks()
+    logging_cases(w)
+    return w.cases
 
 
 if __name__ == "__main__":
