@@ -10,6 +10,13 @@ reports the truth.
 A MISP-facing misp-module never changes the roaming data in MISP (only its ``error`` is read,
 §11.2): the runner ignores its ``data`` too, unless the run carries module data
 (``--carry-module-data``), a deliberate, traced departure from MISP.
+
+Fail closed: a logic node whose decision could not be obtained (the module server is down,
+slow, answers an HTTP error or garbage, the module failed or says MISP crashes on this input,
+or the server does not offer a logic module MISP has) is ``undecided``: the node fails with the
+cause and the walker fails the path it guards (docs/runner.md, "Fail closed"). MISP's own
+outcomes for logic nodes stay MISP's: disabled, unknown to MISP, or throwing inside MISP (a
+scripted exception) take else.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.server.misp_nodes import LOGIC_IDS
 from runner import graph as g
 from runner import params as P
 from runner.catalog import Catalog, Enablement, ModuleSpec
@@ -70,6 +78,10 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     spec = env.catalog.get(g.module_type(node), mid)
     if spec is None:
         _fail(env, run, node, roaming, log, "loading_error", f"Could not load class for module: {mid}")
+        if run.kind == "logic" and mid in LOGIC_IDS and env.enablement.is_enabled(mid):
+            # MISP has this module; only the module server lacks it: no decision to take
+            run.errors = [f"{run.errors[0]} (MISP has this logic module; the module server does not offer it)"]
+            run.undecided, run.result = True, None
         return
     if not env.enablement.is_enabled(mid):
         _fail(env, run, node, roaming, log, "disabled_module", f"Could not execute disabled module `{mid}`.")
@@ -86,6 +98,8 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
         _fail(env, run, node, roaming, log, "error", message, debug_message=str(exc))
+        if run.kind == "logic" and not run.mocked:  # a scripted exception is MISP's own (else)
+            run.undecided, run.result = True, None
         return
     run.result = bool(result)
     run.errors = errors
@@ -163,8 +177,12 @@ def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, r
         # MISP's rule for misp-modules: only a non-empty `error` fails the node.
         result = _empty(error)
         errors = [] if result else [error if isinstance(error, str) else str(error)]
+    warnings = answer.get("warnings")
+    if isinstance(warnings, list) and warnings:
+        run.warnings = [str(w) for w in warnings]
     data = answer.get("data")
-    if isinstance(data, dict):
+    # A PHP array either way: runner-only modules may set a list (MISP's reset can make the data [])
+    if isinstance(data, dict) or (isinstance(data, list) and spec.kind == "runner"):
         if spec.kind == "runner":
             roaming.set_data(data)
             run.data_changed = True

@@ -20,6 +20,7 @@ class NodeRun:
     result: bool | None = None    # the module's boolean (IF: the condition)
     status: str = "success"       # success | partial-success | disabled_module | loading_error | error
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the module's param diagnostics (not MISP's errors)
     output: str | None = None     # logic: the output followed (None: concurrent-task or none)
     path: list[str] = field(default_factory=list)   # edges from the start node
     duration: float = 0.0         # seconds, whole node (runner + module)
@@ -29,12 +30,16 @@ class NodeRun:
     data_carried: bool = False    # a misp-module's data carried on (--carry-module-data)
     data_ignored: bool = False    # a misp-module returned data that MISP (and this run) ignores
     mocked: bool = False
+    undecided: bool = False       # logic: no decision could be obtained (fail closed, docs/runner.md)
+    closed: str | None = None     # undecided: what failing closed did ("stopped the run" | "skipped its paths")
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"node": self.node, "module": self.module, "kind": self.kind,
                                "result": self.result, "status": self.status, "errors": self.errors}
+        if self.warnings:
+            out["warnings"] = self.warnings
         if self.kind == "logic":
             out["output"] = self.output
         if self.target is not None:
@@ -54,6 +59,9 @@ class NodeRun:
             out["data_ignored"] = True
         if self.mocked:
             out["mocked"] = True
+        if self.undecided:
+            out["undecided"] = True
+            out["closed"] = self.closed
         return out
 
 

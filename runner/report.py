@@ -133,8 +133,14 @@ def _describe(run: NodeRun) -> str:
         else:
             branch = {"output_1": "then", "output_2": "else"}.get(run.output or "", "")
             body = f"{head} → {run.output or 'nothing'}" + (f" ({branch})" if branch else "")
-        if run.status != "success":
+        if run.undecided:  # fail closed: no output was taken
+            effect = ("so the run stops here (blocking path)" if run.closed == "stopped the run" else
+                      "so nothing below it runs")
+            body = f"{head}: FAILED ({run.status}): {', '.join(run.errors)}; no decision, {effect}"
+        elif run.status != "success":
             body += f" [{run.status}: {', '.join(run.errors)}]"
+        if run.warnings:
+            body += f" [warning: {'; '.join(run.warnings)}]"
         return body + timing
     if run.result:
         body = f"{head}: ok"

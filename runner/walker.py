@@ -9,6 +9,12 @@ distinct path (no visited set; the only loop guard is that an edge is not reused
 The consumer prunes with MISP's rules: a failed blocking module ends the walk (false); a failed
 non-blocking module on a non-blocking path skips everything below it (by path prefix), while
 logic nodes below it still run; on a blocking path it skips nothing.
+
+Fail closed (docs/runner.md): a logic node whose decision could not be obtained (``undecided``)
+follows no output, and the path it guards fails as MISP fails a node on that path type: on a
+blocking path the walk ends (false), on a non-blocking one (a non-blocking trigger, a branch, the
+outputs of a concurrent-task) nothing below it runs and the walk goes on. Its error is a
+blocking error in MISP's wording, so the outcome says why.
 """
 
 from __future__ import annotations
@@ -58,6 +64,15 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
     workflow = engine.workflow
     prevent: list[list[str]] = []
     for key, node, path_type, path in _paths(engine, start_key, for_path, roaming, record):
+        if node is UNDECIDED:
+            run = record.trace[-1]
+            record.failed.append(run.node)
+            record.errors.append(_node_error(workflow, run))
+            if path_type == "blocking":
+                run.closed = "stopped the run"
+                return False
+            run.closed = "skipped its paths"
+            continue
         if prevent and any(path[:len(p)] == p for p in prevent):
             record.blocked_paths.append(path)
             record.timeline.append(path)
@@ -72,14 +87,21 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         if run.module == "stop-execution":
             record.stopped_by_stop = True
         if run.errors:
-            record.errors.append(
-                f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
-                f"returned the following error: {', '.join(run.errors)}")
+            record.errors.append(_node_error(workflow, run))
         if engine.is_blocking(node):
             return False
         if path_type == "non-blocking":
             prevent.append(path)
     return True
+
+
+def _node_error(workflow: g.Workflow, run: NodeRun) -> str:
+    """MISP's blocking-error wording (spec §5.10)."""
+    return (f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
+            f"returned the following error: {', '.join(run.errors)}")
+
+
+UNDECIDED: Mapping = {}  # yielded as the node of an undecided logic node (the last trace entry)
 
 
 def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming,
@@ -94,6 +116,9 @@ def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roamin
             stack.pop()
             continue
         key, path_type, path = step
+        if key is None:  # _children: the logic node could not decide; path_type: the path it guards
+            yield "", UNDECIDED, path_type, path
+            continue
         node = graph.get(key)
         if node is None:
             raise GraphError(f"a connection leads to node `{key}`, which is not in the workflow graph")
@@ -106,6 +131,9 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: lis
               for_path: str | None, roaming: Roaming, record: WalkRecord) -> Iterator[tuple[str, str, list[str]]]:
     allowed = _evaluate_outputs(engine, key, node, roaming, record, path)
     is_concurrent = g.module_type(node) == "logic" and g.module_id(node) == CONCURRENT_ID
+    if allowed is None:  # undecided: report the path type of the outputs it guards
+        yield None, "non-blocking" if is_concurrent else path_type, path
+        return
     for name, conns in allowed:
         if is_concurrent:
             path_type = "non-blocking"
@@ -120,9 +148,10 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: lis
 
 
 def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
-                      path: list[str]) -> list[tuple[str, list]]:
+                      path: list[str]) -> list[tuple[str, list]] | None:
     """Which outputs to follow (spec §5.5); executes logic nodes. A logic module's errors are
-    discarded (they never become blocking errors)."""
+    discarded (they never become blocking errors). None: the logic node is undecided (its run
+    is the last trace entry)."""
     if g.module_type(node) != "logic":
         return g.outputs(node)
     kind = engine.logic_kind(node)
@@ -138,12 +167,16 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
             run.target = target
             record.trace.append(run)
             record.timeline.append(run)
+            if run.undecided:
+                return None
             if run.result and run.status == "success":
                 engine.queue_branch(key, target, roaming.data, run)
         return []
     run = engine.execute(key, node, roaming, "logic", path)
     record.trace.append(run)
     record.timeline.append(run)
+    if run.undecided:
+        return None
     if kind == "filter":
         run.output = "output_1"
     else:

@@ -41,16 +41,21 @@ def stop(nid, message="stopped"):
     return G.node(nid, "stop-execution", params={"message": message})
 
 
-def test_filter_reset_without_filter_is_a_noop(parts):
-    """§15.1: MISP wipes the data (``all``) or crashes (a label)."""
-    for label in ("all", "A"):
-        nodes = [G.trigger(1, "event-publish", [2]),
-                 G.node(2, "generic-filter-reset", "logic", params={"filtering-label": label}, outputs={"output_1": [3]}),
-                 G.logic_if(3, "tag-if", then=[4], params={"scope": "event", "condition": "in_or", "tags": ["tlp:white"]}),
-                 stop(4)]
-        result = run(parts, nodes)
-        assert result.walk.trace[0].status == "success"
-        assert result.data == result.start_data and result.outcome == "blocked"  # the event data was kept
+def test_filter_reset_without_filter_wipes_or_fails_closed(parts):
+    """§15.1: MISP wipes the data with ``all`` (faithful) and crashes with a label: a clear
+    error, and the blocking path the reset is on stops (fail closed)."""
+    def nodes(label):
+        return [G.trigger(1, "event-publish", [2]),
+                G.node(2, "generic-filter-reset", "logic", params={"filtering-label": label}, outputs={"output_1": [3]}),
+                G.logic_if(3, "tag-if", then=[4], params={"scope": "event", "condition": "in_or", "tags": ["tlp:white"]}),
+                stop(4)]
+    wiped = run(parts, nodes("all"))
+    assert wiped.data == {"enabledFilters": []} and wiped.outcome == "success"  # the tag is gone with the data
+    crashed = run(parts, nodes("A"))
+    reset = crashed.walk.trace[0]
+    assert (reset.undecided, reset.output, reset.closed) == (True, None, "stopped the run")
+    assert crashed.outcome == "failure" and len(crashed.walk.trace) == 1
+    assert "no filter to remove" in crashed.errors[0] and crashed.errors[0].startswith("Node `generic-filter-reset` (2)")
 
 
 def test_reset_of_one_label_removes_every_filter(parts):
@@ -85,16 +90,16 @@ def test_broken_template_message_falls_back_to_the_default(parts):
 
 
 def test_distribution_if_without_attribute(parts):
-    """§15.5: MISP dereferences Event.Attribute[0] and crashes; the module says so (docs/semantics.md)
-    and the IF takes else, as for any logic error."""
+    """§15.5: MISP dereferences Event.Attribute[0] and crashes; the module says so
+    (docs/semantics.md) and the guard fails closed: no branch, the blocking run stops."""
     nodes = [G.trigger(1, "event-publish", [2]),
              G.logic_if(2, "distribution-if", then=[3], else_=[4],
                         params={"scope": "attribute", "condition": "equals", "distribution": "1"}),
              stop(3, "community"), stop(4, "other")]
     result = run(parts, nodes)  # objects only: no Event.Attribute[0]
     node = result.walk.trace[0]
-    assert node.output == "output_2" and "Event.Attribute[0]" in node.errors[0]
-    assert result.errors[0].endswith("other")
+    assert node.undecided and node.output is None and "Event.Attribute[0]" in node.errors[0]
+    assert result.outcome == "failure" and result.walk.executed == []
 
 
 def test_unreachable_debug_url_does_not_break_the_run(parts):
@@ -124,8 +129,8 @@ def test_php_error_in_a_module_is_a_clear_node_error(parts):
     data["Event"]["Object"][0]["Attribute"][0]["Tag"] = [{"name": "tlp:white"}]
     result = run(parts, nodes, data)
     node = result.walk.trace[0]
-    assert node.result is False and node.output == "output_2" and "preg_match" in node.errors[0]
-    assert result.errors[0].endswith("else")
+    assert node.result is None and node.output is None and "preg_match" in node.errors[0]
+    assert result.outcome == "failure" and "preg_match" in result.errors[0]  # neither then nor else ran
 
 
 def test_no_workflow_user_is_misps_own_error(parts):

@@ -239,9 +239,70 @@ def logging_cases(w: Walks) -> None:
               workflow([trigger(1, tid, [2]), stop(2, "m")], tid), data=data)
 
 
+FILTER_A = {"filtering-label": "A", "selector": "Event._AttributeFlattened.{n}", "value": "ip-src",
+            "operator": "in", "hash_path": "type"}
+DOMAIN_IF = {"hash_path": "Event._AttributeFlattened.{n}.type", "operator": "in", "value": "domain"}
+SNAPSHOTS = [("none", None), ("filtered", "FILTER"), ("empty-string", ""), ("string", "x"), ("empty-list", []),
+             ("zero", 0), ("null", "NULL"), ("map", {"Event": {"info": "snap"}}), ("list", [1, 2])]
+
+
+def filter_cases(w: Walks) -> None:
+    """generic-filter-reset with every kind of snapshot and label (MISP wipes, restores or
+    crashes), and filter labels of every JSON type."""
+    for tid in ("event-publish", "event-after-save-new"):
+        for snap_name, snap in SNAPSHOTS:
+            for label in ("all", "A", "F", "Z", ""):
+                data = copy.deepcopy(EVENT)
+                nodes, first = [trigger(1, tid, [2])], 2
+                if snap == "FILTER":
+                    nodes.append(logic1(2, "generic-filter-data", [3], FILTER_A))
+                    first = 3
+                elif snap is not None:
+                    data["_unfilteredData"] = None if snap == "NULL" else snap
+                nodes += [logic1(first, "generic-filter-reset", [first + 1], {"filtering-label": label}),
+                          logic_if(first + 1, "tag-if", [first + 2], [first + 3], RED),
+                          action(first + 2), action(first + 3)]
+                w.add(f"reset-{snap_name}-{label or 'empty'}-{tid}", "filters",
+                      f"generic-filter-reset {label!r} with snapshot {snap_name} [{tid}]", tid, workflow(nodes, tid),
+                      data=data)
+    for name, label in [("list", ["A"]), ("empty-list", []), ("map", {"x": "A"}), ("true", True), ("false", False),
+                        ("float", 1.5), ("int", 3), ("null", None), ("zero", "0"), ("Z", "Z")]:
+        tid = "event-publish"
+        nodes = [trigger(1, tid, [2]), logic1(2, "generic-filter-data", [3], {**FILTER_A, "filtering-label": label}),
+                 logic_if(3, "generic-if", [4], [5], DOMAIN_IF), action(4), action(5)]
+        w.add(f"filter-label-{name}", "filters", f"generic-filter-data with label {label!r}", tid, workflow(nodes, tid))
+        nodes = [trigger(1, tid, [2]), logic1(2, "generic-filter-data", [3], FILTER_A),
+                 logic1(3, "generic-filter-reset", [4], {"filtering-label": label}),
+                 logic_if(4, "generic-if", [5], [6], DOMAIN_IF), action(5), action(6)]
+        w.add(f"reset-label-{name}", "filters", f"generic-filter-reset with label {label!r}", tid, workflow(nodes, tid))
+
+
+def crash_cases(w: Walks) -> None:
+    """Logic nodes MISP crashes on, as guards of a blocking and of a non-blocking path."""
+    no_attribute = copy.deepcopy(EVENT)
+    del no_attribute["Event"]["Attribute"]
+    no_attribute["Event"]["Object"] = [{"id": "3", "name": "file", "distribution": "5", "Attribute": [
+        {"id": "9", "uuid": "a-9", "type": "md5", "value": "x", "object_id": "3", "distribution": "5", "Tag": []}]}]
+    guards = [
+        ("regex-on-array", "generic-if", {"operator": "any_value",
+                                          "hash_path": "Event._AttributeFlattened.{n}[Tag=/tlp/].value"}, None),
+        ("distribution-without-attribute", "distribution-if",
+         {"scope": "attribute", "condition": "equals", "distribution": "1"}, no_attribute),
+        ("tag-if-scalar-tags", "tag-if", {"scope": "event", "condition": "in_or", "tags": "tlp:red"}, None),
+        ("extract-list-path", "generic-if", {"operator": "in", "value": "x", "hash_path": ["Event", "info"]}, None),
+    ]
+    for name, module, params, data in guards:
+        for tid in ("event-publish", "event-after-save-new"):
+            nodes = [trigger(1, tid, [2]), logic_if(2, module, [3], [4], params), stop(3, "then"), stop(4, "else")]
+            w.add(f"crash-{name}-{tid}", "crash", f"{module} where MISP crashes, guarding stops [{tid}]", tid,
+                  workflow(nodes, tid), **({} if data is None else {"data": data}))
+
+
 def walk_cases() -> list[dict]:
     w = Walks()
     logging_cases(w)
+    filter_cases(w)
+    crash_cases(w)
     return w.cases
 
 
