@@ -57,7 +57,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "(MISP ignores it: not MISP's behaviour)")
     parser.add_argument("--log-file", metavar="PATH", help="append MISP's workflow-execution.log lines here")
     parser.add_argument("--debug-url", metavar="URL",
-                        help="turn debug mode on and POST every step there (misp-workflow debug-listener)")
+                        help="turn debug mode on and POST every step there, e.g. to misp-workflow debug-listener "
+                             "(as in MISP, the run fails when the URL cannot be reached)")
     parser.add_argument("--host-org-id", metavar="ID",
                         help="MISP.host_org_id: the organisation of the SYSTEM workflow user")
     parser.add_argument("--organisation", action="append", default=None, metavar="ID",

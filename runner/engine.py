@@ -22,7 +22,7 @@ from runner import graph as g
 from runner.catalog import Catalog, Enablement
 from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
-from runner.errors import InputError
+from runner.errors import InputError, RunAborted
 from runner.executor import RunSettings, execute_node
 from runner.jinja import MODULE as JINJA_MODULE
 from runner.jinja import Renderer
@@ -32,7 +32,7 @@ from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
 from runner.triggers import DEFAULT_FAILURE_TITLE, Trigger, caller_log, condition_holds, get_trigger, normalize
-from runner.walker import GraphError, logic_kind_for, walk_graph
+from runner.walker import logic_kind_for, walk_graph
 
 INVALID_START = "Invalid start node `-1`"
 CONDITION_FAILED = "Conditions on the trigger are not satisfied to continue the execution"
@@ -46,6 +46,7 @@ class RunOptions:
     dry_run: bool = False
     carry_module_data: bool = False          # carry `data` of MISP-facing misp-modules (MISP ignores it)
     debug_url: str | None = None             # set: debug mode on, POSTs there
+    workflow_debug_url: str = DEFAULT_DEBUG_URL  # MISP's Plugin.Workflow_debug_url: a debug_enabled workflow posts there
     log_file: str | None = None
     host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
     organisations: frozenset | None = None   # org ids that exist; None: those the event names
@@ -103,7 +104,7 @@ class _Run:
         self.runner, self.workflow, self.raw, self.trigger, self.opts = runner, workflow, raw, trigger, opts
         debug_on = bool(opts.debug_url) or workflow.debug_enabled
         self.log = WorkflowLog(trigger.id, workflow.id, debug=debug_on, path=opts.log_file)
-        self.debug = DebugPoster(opts.debug_url or DEFAULT_DEBUG_URL, trigger.id) if debug_on else None
+        self.debug = DebugPoster(opts.debug_url or opts.workflow_debug_url, trigger.id) if debug_on else None
         self.stored = StoredEvent(raw)
         first = workflow.first_trigger()
         core = bool(g.node_data(first[1]).get("misp_core_format")) if first else trigger.misp_core_format
@@ -176,7 +177,11 @@ class _Run:
                 result.notes.append(f"normalisation: {detail}")
             return result
         if self.debug is not None:
-            self.debug.init(trigger.for_path, self.raw, data)
+            try:
+                self.debug.init(trigger.for_path, self.raw, data)
+            except RunAborted as exc:  # MISP's run dies before the walk
+                log.error(str(exc))
+                return self._result("failure", "failure", False, [str(exc)], None, data, data, log)
         if not condition_holds(trigger, g.indexed_params(trigger_node), self.raw):
             return self._result("failure", "failure " + CONDITION_FAILED, False, [], None, data, data, log)
         record = WalkRecord(start_node=start_key, for_path=trigger.for_path)
@@ -184,7 +189,7 @@ class _Run:
         walker = WalkContext(self.env, log, None if trigger.blocking else 1, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
-        except GraphError as exc:
+        except RunAborted as exc:
             record.errors.append(str(exc))
             success = False
         record.success = success
@@ -195,7 +200,13 @@ class _Run:
         outcome = "success" if success else ("blocked" if record.stopped_by_stop else "failure")
         log.debug(f"Finished executing workflow for trigger `{trigger.id}` ({wf.id}). Outcome: {outcome}")
         if self.debug is not None:
-            self.debug.end(outcome, _walk_result(wf, record))
+            try:
+                self.debug.end(outcome, _walk_result(wf, record))
+            except RunAborted as exc:  # MISP's run dies after the walk: the caller sees a failure
+                record.errors.append(str(exc))
+                log.error(str(exc))
+                success, outcome = False, "failure"
+                record.success = False
         self._run_branches(walker.queued)
         return self._result(outcome, outcome, success, record.errors, record, data, roaming.data, log)
 
@@ -232,13 +243,13 @@ class _Run:
     def _branch(self, branch: Branch) -> list[Branch]:
         """MISP's ``WorkflowShell walkGraph`` job for one branch (spec §5.1)."""
         started = time.perf_counter()
-        log = self.log.scoped()
+        log = self.log.scoped(job=True)
         record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
         roaming = RoamingData(branch.start_data)
         walker = WalkContext(self.env, log, branch.job_id, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, branch.start_node, "non-blocking", roaming, record)
-        except GraphError as exc:
+        except RunAborted as exc:
             record.errors.append(str(exc))
             success = False
         except Exception as exc:  # noqa: BLE001 - one branch must not take the others down

@@ -32,6 +32,7 @@ from runner import params as P
 from runner.catalog import Catalog, Enablement, ModuleSpec
 from runner.client import ModuleCallError, ModuleClient
 from runner.debug import DebugPoster
+from runner.errors import RunAborted
 from runner.jsonio import dumps
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
@@ -105,10 +106,13 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     run.errors = errors
     run.status = "success" if run.kind == "logic" or run.result else "partial-success"
     wf = env.workflow
-    log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
-              f"executed successfully with status: {run.status}")
-    if env.debug is not None:
-        env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+    try:
+        log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
+                  f"executed successfully with status: {run.status}")
+        if env.debug is not None:
+            env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+    except RunAborted as exc:  # MISP's run dies here, after the module ran
+        _abort(run, str(exc))
 
 
 def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog, status: str,
@@ -118,7 +122,18 @@ def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: Work
     run.errors = [message]
     log.error(message)
     if env.debug is not None:
-        env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+        try:
+            env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+        except RunAborted as exc:
+            _abort(run, str(exc))
+
+
+def _abort(run: NodeRun, reason: str) -> None:
+    """MISP's run dies at this node: the node reads as failed with the reason, and the walker
+    stops the walk (``aborted``)."""
+    run.aborted = reason
+    run.status, run.result = "error", (None if run.kind == "logic" else False)
+    run.errors = [*run.errors, reason]
 
 
 def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roaming: Any) -> tuple[bool, list[str]]:

@@ -32,6 +32,7 @@ class NodeRun:
     mocked: bool = False
     undecided: bool = False       # logic: no decision could be obtained (fail closed, docs/runner.md)
     closed: str | None = None     # undecided: what failing closed did ("stopped the run" | "skipped its paths")
+    aborted: str | None = None    # MISP's run dies at this node (after its module ran): why
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
 

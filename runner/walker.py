@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from runner import graph as g
+from runner.errors import RunAborted
 from runner.records import NodeRun, WalkRecord
 
 NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
@@ -32,7 +33,7 @@ FILTER_IDS = ("generic-filter-data", "generic-filter-reset")
 CONCURRENT_ID = "concurrent-task"
 
 
-class GraphError(RuntimeError):
+class GraphError(RunAborted):
     """The graph points at something that is not there (MISP: a PHP error; here: a failure)."""
 
 
@@ -81,6 +82,9 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         record.trace.append(run)
         record.timeline.append(run)
         record.executed.append(run.node)
+        if run.aborted:  # MISP's run died at this node (after its module ran)
+            record.failed.append(run.node)
+            raise RunAborted(run.aborted)
         if run.result:
             continue
         record.failed.append(run.node)
@@ -167,6 +171,7 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
             run.target = target
             record.trace.append(run)
             record.timeline.append(run)
+            _raise_if_aborted(run, record)
             if run.undecided:
                 return None
             if run.result and run.status == "success":
@@ -175,6 +180,7 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
     run = engine.execute(key, node, roaming, "logic", path)
     record.trace.append(run)
     record.timeline.append(run)
+    _raise_if_aborted(run, record)
     if run.undecided:
         return None
     if kind == "filter":
@@ -183,6 +189,13 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
         run.output = "output_1" if run.result else "output_2"
     conns = g.output(node, run.output)
     return [] if conns is None else [(run.output, conns)]
+
+
+def _raise_if_aborted(run: NodeRun, record: WalkRecord) -> None:
+    if run.aborted:
+        run.output, run.undecided, run.closed = None, True, "stopped the run"
+        record.failed.append(run.node)
+        raise RunAborted(run.aborted)
 
 
 def logic_kind_for(node: Mapping, declared: Callable[[], str | None]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from misp_modules.semantics import php
 from misp_modules.server.misp_nodes import ACTION_IDS
 from runner.catalog import Catalog, Enablement, ModuleSpec
 from runner.client import ModuleClient
+from runner.debug_listener import CaptureStore, make_server
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
 from runner.mocks import Mocks
@@ -46,11 +48,22 @@ CASES = _load_cases()
 
 
 @pytest.fixture(scope="module")
-def runner_parts(module_server):
+def debug_listener(tmp_path_factory):
+    """MISP's debug URL in the cases' environment: a listener that accepts every post."""
+    server = make_server("127.0.0.1", 0, CaptureStore(tmp_path_factory.mktemp("debug-captures")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def runner_parts(module_server, debug_listener):
     client = ModuleClient(module_server.url, timeout=30)
     # The conformance MISP had no misp-modules action service: those nodes do not load.
     catalog = Catalog.from_modules(client.modules(), action_services=False)
-    yield client, catalog
+    yield client, catalog, debug_listener
     client.close()
 
 
@@ -73,12 +86,12 @@ def with_scripted_builtins(catalog: Catalog, workflow) -> Catalog:
 def test_scripted_without_module(runner_parts):
     """NOT_ON_SERVER is exactly the MISP built-in actions the server lacks: when a module for
     one of them lands, it leaves the list (and the cases run against the real module)."""
-    _client, catalog = runner_parts
+    _client, catalog, _debug = runner_parts
     offered = {mid for (kind, mid) in catalog.modules if kind == "action"}
     assert set(ACTION_IDS) - offered == NOT_ON_SERVER
 
 
-def run_case(case: dict, client: ModuleClient, catalog: Catalog):
+def run_case(case: dict, client: ModuleClient, catalog: Catalog, debug_url: str):
     record = {"trigger_id": case["trigger_id"], **case["workflow"]}
     workflow = workflow_from_document({"Workflow": record}, f"case {case['id']}")
     catalog = with_scripted_builtins(catalog, workflow)
@@ -94,6 +107,7 @@ def run_case(case: dict, client: ModuleClient, catalog: Catalog):
         enablement=enablement, mocks=Mocks.from_mapping(scripted, case["id"]),
         host_org_id=case.get("host_org_id", 1), organisations=frozenset({"1"}),  # MISP's org 1 exists
         logging=case.get("logging", harness_logging(case["trigger_id"])), max_parallel=2,
+        workflow_debug_url=debug_url,  # used when the case's workflow has debug mode on
     )
     return Runner(catalog, client, options).run(workflow, case["data"], case["trigger_id"])
 
@@ -227,8 +241,8 @@ def check_crash_case(case: dict, result) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_walk_case(case, runner_parts):
-    client, catalog = runner_parts
-    result = run_case(case, client, catalog)
+    client, catalog, debug_url = runner_parts
+    result = run_case(case, client, catalog, debug_url)
     expected = case["expected"]
     run = expected["run"]
     if check_crash_case(case, result):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
 
 from runner.catalog import Catalog
 from runner.client import ModuleClient
+from runner.debug_listener import CaptureStore, make_server
 from runner.engine import Runner, RunOptions
 from runner.jinja import Renderer
 from runner.loader import workflow_from_document
@@ -22,6 +24,16 @@ EVENT = {"Event": {"id": "7", "uuid": "e-7", "info": "Ransom note", "org_id": "1
                    "Object": [{"id": "3", "name": "file", "distribution": "5",
                                "Attribute": [{"id": "1", "uuid": "a-1", "type": "md5", "value": "x", "object_id": "3",
                                               "distribution": "5", "Tag": []}]}]}}
+
+
+@pytest.fixture(scope="module")
+def debug_listener(tmp_path_factory):
+    server = make_server("127.0.0.1", 0, CaptureStore(tmp_path_factory.mktemp("captures")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -102,21 +114,49 @@ def test_distribution_if_without_attribute(parts):
     assert result.outcome == "failure" and result.walk.executed == []
 
 
-def test_unreachable_debug_url_does_not_break_the_run(parts):
-    """§15.6: MISP's run fails when the debug URL is down."""
+def test_unreachable_debug_url_stops_the_run_with_a_clear_error(parts):
+    """§15.6: MISP's run dies when its debug URL cannot be reached: here the run fails at the
+    same point (the first post, before the walk) and says why."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2)], debug_url=dead)
+    assert (result.outcome, result.success, result.walk) == ("failure", False, None)
+    (error,) = result.errors
+    assert error.startswith(f"debug mode: the POST to {dead}/event-publish/init failed (connection refused)")
+    assert "misp-workflow debug-listener" in error
+    assert result.log == ["Started executing workflow for trigger `event-publish` (1)", error]
+
+
+def test_debug_mode_logs_progress_beside_errors(parts, debug_listener):
+    """§5.13: in debug mode the progress messages join the errors in MISP's log."""
+    result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2)], debug_url=debug_listener)
     assert result.outcome == "blocked"
     stopped = ("Node `stop-execution` (2) from Workflow `Workflow for trigger event-publish` (1) returned the "
                "following error: stopped")
-    assert result.log == [  # debug mode: progress messages join the errors in MISP's log
+    assert result.log == [
         "Started executing workflow for trigger `event-publish` (1)",
         "Executed node `stop-execution`\nNode `stop-execution` (2) from Workflow `Workflow for trigger event-publish` "
         "(1) executed successfully with status: partial-success",
         "Execution stopped. \n" + stopped,
         "Finished executing workflow for trigger `event-publish` (1). Outcome: blocked"]
+    assert result.error_log == ["Execution stopped. \n" + stopped]
+
+
+def test_debug_mode_branch_dies_where_misps_job_has_no_logger(parts, debug_listener):
+    """§15.6: a concurrent-task job in debug mode crashes at its first progress message (after
+    its first node ran), unless an error created the logger first."""
+    nodes = [G.trigger(1, "event-publish", [2]), G.node(2, "concurrent-task", "logic", outputs={"output_1": [3, 5]}),
+             G.node(3, "no_such_module", outputs={"output_1": [4]}), G.node(4, "push-zmq"),
+             G.node(5, "push-zmq", outputs={"output_1": [6]}), G.node(6, "push-zmq")]
+    result = run(parts, nodes, debug_url=debug_listener, dry_run=True)
+    assert result.outcome == "success"
+    first, second = result.branches
+    assert [n.node for n in first.walk.trace] == ["3"] and first.walk.success  # an error created the logger
+    assert first.walk.blocked_paths == [["3:output_1:0:4"]]  # below a failed node on a non-blocking path
+    (died,) = second.walk.trace
+    assert (died.node, died.status, died.result, second.walk.success) == ("5", "error", False, False)
+    assert died.aborted and "concurrent-task job crashes here in debug mode" in second.walk.errors[0]
 
 
 def test_php_error_in_a_module_is_a_clear_node_error(parts):

@@ -298,11 +298,57 @@ def crash_cases(w: Walks) -> None:
                   workflow(nodes, tid), **({} if data is None else {"data": data}))
 
 
+def debug_cases(w: Walks) -> None:
+    """Debug mode (the workflow's ``debug_enabled``): MISP's error log beside its progress
+    messages, and its concurrent-task jobs, whose first progress message finds no logger."""
+    for tid in ("event-publish", "event-after-save-new"):
+        def add(name, description, nodes, **extra):
+            w.add(f"debug-{name}-{tid}", "debug", f"debug mode: {description} [{tid}]", tid,
+                  workflow(nodes, tid, debug=True), **extra)
+
+        chain = [trigger(1, tid, [2]), action(2, targets=[3]), action(3, "webhook")]
+        add("chain", "a chain that succeeds", chain)
+        add("chain-failure", "a failed first action", chain, actions={"2": {"success": False, "errors": ["boom"]}})
+        add("chain-exception", "a throwing first action", chain, actions={"2": {"exception": "connection refused here"}})
+        add("disabled", "a disabled action", chain, disabled_modules=["tag_operation"])
+        add("unknown", "an unknown module", [trigger(1, tid, [2]), action(2, "no_such_module", [3]), action(3, "webhook")])
+        add("stop", "stop-execution", [trigger(1, tid, [2]), stop(2)])
+        add("logic", "IF nodes both ways", [trigger(1, tid, [2]), logic_if(2, "tag-if", [3], [4], RED),
+                                           logic_if(3, "published-if", [5], [6], {"condition": "equals"}),
+                                           action(4), action(5), action(6)])
+        add("logic-disabled", "a disabled IF", [trigger(1, tid, [2]), logic_if(2, "tag-if", [3], [4], RED), action(3),
+                                              action(4)], disabled_modules=["tag-if"])
+        add("filter", "a filter then a reset", [trigger(1, tid, [2]), logic1(2, "generic-filter-data", [3], FILTER_A),
+                                              logic1(3, "generic-filter-reset", [4], {"filtering-label": "all"}),
+                                              action(4)])
+        add("mismatch", "the first trigger is another one", [trigger(1, "event-before-save", [2]), action(2, "webhook")])
+        add("no-user", "no workflow user", [trigger(1, tid, [2]), stop(2)], host_org_id=5)
+        fan = [trigger(1, tid, [2]), logic1(2, "concurrent-task", [3, 5]), action(3, targets=[4]), action(4, "webhook"),
+               action(5, "webhook", [6]), action(6)]
+        add("branches", "two branches", fan)
+        add("branch-first-disabled", "branches whose first node is disabled", fan, disabled_modules=["tag_operation"])
+        add("branch-first-throws", "a branch whose first node throws", fan, actions={"3": {"exception": "down"}})
+        add("branch-first-fails", "a branch whose first node fails", fan, actions={"3": {"success": False, "errors": ["e"]}})
+        add("branch-logic-first", "a branch starting at an IF",
+            [trigger(1, tid, [2]), logic1(2, "concurrent-task", [3]), logic_if(3, "tag-if", [4], [5], RED), action(4),
+             action(5)])
+        add("branch-logic-disabled-first", "a branch starting at a disabled IF",
+            [trigger(1, tid, [2]), logic1(2, "concurrent-task", [3]), logic_if(3, "tag-if", [4], [5], RED), action(4),
+             action(5)], disabled_modules=["tag-if"])
+        add("branch-nested", "a branch queueing a branch",
+            [trigger(1, tid, [2]), logic1(2, "concurrent-task", [3]), action(3, "no_such_module", [4]),
+             logic1(4, "concurrent-task", [5]), action(5)])
+        add("branch-after-filter", "a branch queued under a filter",
+            [trigger(1, tid, [2]), logic1(2, "generic-filter-data", [3], FILTER_A), logic1(3, "concurrent-task", [4]),
+             action(4, "no_such_module", [5]), action(5)])
+
+
 def walk_cases() -> list[dict]:
     w = Walks()
     logging_cases(w)
     filter_cases(w)
     crash_cases(w)
+    debug_cases(w)
     return w.cases
 
 
