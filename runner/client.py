@@ -29,6 +29,29 @@ _HEADERS = {"Content-Type": "application/json"}
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
+def parse_base_url(url: str) -> tuple[bool, str, int, str]:
+    """``(https, host, port, path prefix)`` of a server base URL (``http://`` when no scheme is
+    given); :class:`ValueError` naming the problem for anything else."""
+    expected = "expected http://host:port or https://host:port"
+    if not isinstance(url, str) or not url.strip() or any(c.isspace() for c in url):
+        raise ValueError(f"invalid URL {url!r}: {expected}")
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed IPv6 bracket, a port that is not a number
+        raise ValueError(f"invalid URL {url!r} ({exc}): {expected}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"invalid URL {url!r}: the scheme is {parts.scheme!r}; {expected}")
+    if not parts.hostname:
+        raise ValueError(f"invalid URL {url!r}: no host; {expected}")
+    if port == 0:
+        raise ValueError(f"invalid URL {url!r}: port 0; {expected}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"invalid URL {url!r}: a base URL has no query or fragment; {expected}")
+    https = parts.scheme == "https"
+    return https, parts.hostname, port or (443 if https else 80), parts.path.rstrip("/")
+
+
 class ModuleCallError(RuntimeError):
     """The module server could not be asked or answered something unusable."""
 
@@ -37,15 +60,12 @@ class ModuleClient:
     """Calls to one module server; safe to share between threads (one connection each)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT, pool_size: int = 8) -> None:
-        parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ModuleCallError(f"invalid module server URL {base_url!r} (expected http://host:port)")
+        try:
+            self._https, self._host, self._port, self._prefix = parse_base_url(base_url)
+        except ValueError as exc:
+            raise ModuleCallError(str(exc)) from None
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        self._prefix = parts.path.rstrip("/")
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()

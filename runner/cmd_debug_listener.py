@@ -10,14 +10,16 @@ import argparse
 import signal
 import sys
 
-from runner.cli import EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.debug_listener import CaptureStore, make_server
+from runner.options import port
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("debug-listener", help="receive MISP workflow debug posts and store runs",
-                                   description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=27051, help="port (default 27051, MISP's default)")
+                                   description=describe(__doc__))
+    parser.add_argument("--port", type=port, default=27051,
+                        help="port to listen on, 0 for any free one (default 27051, MISP's default)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--dir", default="workflow-debug", metavar="DIR",
                         help="where captures are written (default ./workflow-debug)")

@@ -8,19 +8,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.errors import InputError, RunnerError
 from runner.jsonio import dumps
 from runner.loader import load_workflow
-from runner.options import add_module_options, connect, enablement
+from runner.options import add_module_options, connect, enablement, known_trigger
 from runner.validate import Finding, summary, validate
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check a workflow or blueprint the way MISP does",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__))
     parser.add_argument("workflow", metavar="FILE", help="workflow (MISP REST export) or blueprint JSON")
-    parser.add_argument("--trigger", metavar="ID", help="trigger for a blueprint (default event-publish)")
+    parser.add_argument("--trigger", metavar="ID", type=known_trigger,
+                        help="trigger for a blueprint (default event-publish)")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--offline", action="store_true",
                         help="skip the checks that need the module server (unknown modules, params, ...)")
