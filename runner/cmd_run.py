@@ -13,8 +13,9 @@ from typing import Any
 
 from misp_modules.semantics.convert import is_bare_event
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
-from runner.engine import Runner, RunOptions
+from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
+from runner.executor import DEFAULT_MAX_EXECUTIONS
 from runner.jsonio import dumps, read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
@@ -66,6 +67,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="an organisation id that exists (repeatable; default: the event's orgs)")
     parser.add_argument("--parallel", type=positive_int, default=4, metavar="N",
                         help="concurrent-task branches run at once (default 4)")
+    parser.add_argument("--allow-cycles", action="store_true",
+                        help="walk a workflow with a cycle, as MISP's engine walks one it holds (MISP refuses to "
+                             "save it; without this the run refuses it, as validate reports it)")
+    parser.add_argument("--max-executions", type=positive_int, default=DEFAULT_MAX_EXECUTIONS, metavar="N",
+                        help=f"stop a run after N walk steps, node executions and skipped paths, branches "
+                             f"included (default {DEFAULT_MAX_EXECUTIONS:,}; MISP has no bound)")
     parser.add_argument("--config", metavar="FILE",
                         help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
 
@@ -76,7 +83,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         carry_module_data=args.carry_module_data,
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
-        max_parallel=args.parallel,
+        max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
     )
 
 
@@ -84,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         load_config(args)
         workflow, raw, trigger = _inputs(args)
+        if not args.allow_cycles:
+            refuse_cycles(workflow)
         mocks = load_mocks(args, workflow)
         check_log_file(args)
     except InputError as exc:

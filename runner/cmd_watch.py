@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.cmd_run import add_run_options, check_log_file, load_config, load_mocks, run_options
-from runner.engine import Runner
+from runner.engine import Runner, refuse_cycles
 from runner.errors import InputError, RunnerError
 from runner.jsonio import dumps
 from runner.loader import load_workflow
@@ -49,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         load_config(args)
         workflow = load_workflow(args.workflow, args.trigger)
+        if not args.allow_cycles:
+            refuse_cycles(workflow)
         mocks = load_mocks(args, workflow)
         check_log_file(args)
     except InputError as exc:

@@ -23,7 +23,7 @@ from runner.catalog import Catalog, Enablement
 from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
 from runner.errors import InputError, RunAborted
-from runner.executor import RunSettings, execute_node
+from runner.executor import DEFAULT_MAX_EXECUTIONS, Budget, RunSettings, execute_node
 from runner.jinja import MODULE as JINJA_MODULE
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
@@ -32,6 +32,7 @@ from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
 from runner.triggers import DEFAULT_FAILURE_TITLE, Trigger, caller_log, condition_holds, get_trigger, normalize
+from runner.validate import first_cycle
 from runner.walker import logic_kind_for, walk_graph
 
 INVALID_START = "Invalid start node `-1`"
@@ -51,6 +52,8 @@ class RunOptions:
     host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
     organisations: frozenset | None = None   # org ids that exist; None: those the event names
     max_parallel: int = 4                    # concurrent branches at once
+    allow_cycles: bool = False               # walk a graph MISP refuses to save (a cycle), as MISP's engine would
+    max_executions: int = DEFAULT_MAX_EXECUTIONS  # walk steps per run, branches included (MISP: no bound)
     logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
 
 
@@ -101,6 +104,8 @@ class _Run:
         trigger = get_trigger(tid)
         if trigger is None:
             raise InputError(f"Unknown trigger `{tid}`")
+        if not opts.allow_cycles:
+            refuse_cycles(workflow)
         self.runner, self.workflow, self.raw, self.trigger, self.opts = runner, workflow, raw, trigger, opts
         debug_on = bool(opts.debug_url) or workflow.debug_enabled
         self.log = WorkflowLog(trigger.id, workflow.id, debug=debug_on, path=opts.log_file)
@@ -113,6 +118,7 @@ class _Run:
             trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
             stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
             timeout=opts.timeout, dry_run=opts.dry_run, carry_module_data=opts.carry_module_data,
+            budget=Budget(opts.max_executions),
         )
         self.user_ok = _workflow_user_exists(opts, raw)
         self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
@@ -284,7 +290,12 @@ class WalkContext:
         self.queued: list[Branch] = []
 
     def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: list[str]) -> NodeRun:
+        self.env.budget.spend()
         return execute_node(self.env, key, node, roaming, kind, path, self.log)
+
+    def skip(self) -> None:
+        """A skipped path is a walk step too (a pruned cyclic graph still explodes)."""
+        self.env.budget.spend()
 
     def is_blocking(self, node: Mapping) -> bool:
         spec = self.env.catalog.get(g.module_type(node), g.module_id(node))
@@ -304,6 +315,14 @@ class WalkContext:
 
     def user_ok(self) -> bool:
         return self._user_ok
+
+
+def refuse_cycles(workflow: g.Workflow) -> None:
+    """:class:`InputError` for what MISP refuses to save (validate's cycle check and message)."""
+    cycle = first_cycle(workflow)
+    if cycle is not None:
+        raise InputError(f"{workflow.source}: {cycle.message}; MISP refuses to save such a workflow "
+                         "(--allow-cycles walks it as MISP's engine would)")
 
 
 def _normalization_problem(exc: Exception) -> str:

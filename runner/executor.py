@@ -21,6 +21,7 @@ scripted exception) take else.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,9 +40,30 @@ from runner.mocks import Mocks
 from runner.records import NodeRun
 from runner.stored import StoredEvent
 
+DEFAULT_MAX_EXECUTIONS = 10_000
+
 
 class NodeException(Exception):
     """The module could not give an answer (MISP: an exception out of ``exec``)."""
+
+
+class Budget:
+    """A bound on the walk steps (node executions and skipped paths) of one run, branches
+    included: MISP has none, and a cyclic or path-exploding graph would run for ever. Past it,
+    the walk stops with a clear error (fail closed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def spend(self) -> None:
+        with self._lock:
+            self.used += 1
+            if self.used > self.limit:
+                raise RunAborted(f"the run stopped after {self.limit:,} walk steps (node executions and skipped "
+                                 f"paths, the --max-executions bound): the graph has too many paths (a cycle, or "
+                                 f"forks that join again); MISP has no bound and would keep walking")
 
 
 @dataclass
@@ -60,6 +82,7 @@ class RunSettings:
     timeout: float | None = None
     dry_run: bool = False
     carry_module_data: bool = False      # carry `data` returned by MISP-facing misp-modules too
+    budget: Budget = field(default_factory=lambda: Budget(DEFAULT_MAX_EXECUTIONS))
 
 
 def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,

@@ -343,12 +343,46 @@ def debug_cases(w: Walks) -> None:
              action(4, "no_such_module", [5]), action(5)])
 
 
+TRUE_IF = {"hash_path": "Event.info", "operator": "any_value"}
+
+
+def cycle_cases(w: Walks) -> None:
+    """Graphs MISP refuses to save but walks when it holds them: the edge guard is its only
+    loop guard, so complete graphs explode (the runner bounds its walk steps)."""
+    for tid in ("event-publish", "event-after-save-new"):
+        def add(name, description, nodes, **extra):
+            w.add(f"cycle-{name}-{tid}", "cycle", f"{description} [{tid}]", tid, workflow(nodes, tid), **extra)
+
+        add("two-actions", "A -> B -> A with actions", [trigger(1, tid, [2]), action(2, "webhook", [3]),
+                                                       action(3, targets=[2])])
+        add("self-loop", "an action connected to itself", [trigger(1, tid, [2]), action(2, "webhook", [2])])
+        add("logic-loop", "an IF whose then leads back to it through an action",
+            [trigger(1, tid, [2]), logic_if(2, "generic-if", [3], [], TRUE_IF), action(3, targets=[2])])
+        add("filter-loop", "a filter inside a loop", [trigger(1, tid, [2]), logic1(2, "generic-filter-data", [3], FILTER_A),
+                                                     action(3, targets=[2])])
+        add("failed-in-loop", "a failed action inside a loop", [trigger(1, tid, [2]), action(2, "webhook", [3]),
+                                                               action(3, targets=[2])],
+            actions={"3": {"success": False, "errors": ["down"]}})
+        # (a concurrent-task whose branch leads back to it queues jobs for ever: no outcome to record)
+        for size in (3, 4) if tid == "event-publish" else (3,):  # 4: 5,251 executions, one trigger is enough
+            ids = list(range(2, 2 + size))
+            nodes = [trigger(1, tid, [2])] + [
+                logic_if(i, "generic-if", [j for j in ids if j != i], [], TRUE_IF) for i in ids]
+            for n in nodes[1:]:
+                n["data"]["multiple_output_connection"] = True
+            add(f"complete-logic-{size}", f"a complete graph of {size} IF nodes", nodes)
+        ids = [2, 3, 4]
+        nodes = [trigger(1, tid, [2])] + [action(i, "webhook", [j for j in ids if j != i]) for i in ids]
+        add("complete-actions-3", "a complete graph of 3 actions", nodes)
+
+
 def walk_cases() -> list[dict]:
     w = Walks()
     logging_cases(w)
     filter_cases(w)
     crash_cases(w)
     debug_cases(w)
+    cycle_cases(w)
     return w.cases
 
 
