@@ -28,6 +28,7 @@ from runner.jinja import MODULE as JINJA_MODULE
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
+from runner.paths import Path
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
@@ -289,7 +290,7 @@ class WalkContext:
         self._user_ok = user_ok
         self.queued: list[Branch] = []
 
-    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: list[str]) -> NodeRun:
+    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: Path) -> NodeRun:
         self.env.budget.spend()
         return execute_node(self.env, key, node, roaming, kind, path, self.log)
 
@@ -339,7 +340,7 @@ def _walk_result(workflow: g.Workflow, record: WalkRecord) -> dict:
     def nodes(ids: list[str]) -> list:
         return [workflow.node(i) or {"id": i} for i in ids]
     return {"blocking_nodes": nodes(record.failed), "executed_nodes": nodes(record.executed),
-            "blocked_paths": record.blocked_paths}
+            "blocked_paths": [p.edges() for p in record.blocked_paths]}  # MISP's format: whole lists
 
 
 def _workflow_user_exists(opts: RunOptions, raw: Any) -> bool:

@@ -37,6 +37,7 @@ from runner.errors import RunAborted
 from runner.jsonio import dumps
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
+from runner.paths import Path
 from runner.records import NodeRun
 from runner.stored import StoredEvent
 
@@ -86,7 +87,7 @@ class RunSettings:
 
 
 def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
-                 path: list[str], log: WorkflowLog) -> NodeRun:
+                 path: Path, log: WorkflowLog) -> NodeRun:
     started = time.perf_counter()
     mid = g.module_id(node)
     run = NodeRun(node=g.display_id(node, key), module=mid, kind=kind, path=path)

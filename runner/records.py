@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.paths import ROOT, Path, PathTable
+
 
 @dataclass
 class NodeRun:
@@ -22,7 +24,7 @@ class NodeRun:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the module's param diagnostics (not MISP's errors)
     output: str | None = None     # logic: the output followed (None: concurrent-task or none)
-    path: list[str] = field(default_factory=list)   # edges from the start node
+    path: Path = ROOT             # edges from the start node (shared with the walk: runner.paths)
     duration: float = 0.0         # seconds, whole node (runner + module)
     module_time: float | None = None  # seconds the module server reported (when it does)
     changes: list[dict] = field(default_factory=list)
@@ -36,7 +38,9 @@ class NodeRun:
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, paths: PathTable) -> dict[str, Any]:
+        """The ``--json`` entry; ``path`` is a row of the walk's ``paths`` table (null: the
+        start node's empty path)."""
         out: dict[str, Any] = {"node": self.node, "module": self.module, "kind": self.kind,
                                "result": self.result, "status": self.status, "errors": self.errors}
         if self.warnings:
@@ -46,7 +50,7 @@ class NodeRun:
         if self.target is not None:
             out["target"] = self.target
             out["enqueued"] = self.enqueued
-        out["path"] = self.path
+        out["path"] = paths.index(self.path)
         out["duration_ms"] = round(self.duration * 1000, 3)
         if self.module_time is not None:
             out["module_ms"] = round(self.module_time * 1000, 3)
@@ -78,7 +82,7 @@ class WalkRecord:
     trace: list[NodeRun] = field(default_factory=list)     # every execution, logic and action
     executed: list[str] = field(default_factory=list)      # action node ids, in order
     failed: list[str] = field(default_factory=list)
-    blocked_paths: list[list[str]] = field(default_factory=list)
+    blocked_paths: list[Path] = field(default_factory=list)
     stopped_by_stop: bool = False
     timeline: list = field(default_factory=list)   # NodeRun or a skipped path, in walk order
 

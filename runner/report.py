@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import graph as g
 from runner.engine import RunResult
+from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
 
 
@@ -44,11 +45,17 @@ def document(result: RunResult) -> dict[str, Any]:
 
 
 def _walk_fields(walk: WalkRecord | None) -> dict[str, Any]:
+    """A walk's keys. Paths are given once, in ``paths`` (``[parent row or null, edge]``): a
+    node's ``path`` and each of ``blocked_paths`` is a row (null: the start node's empty path),
+    so the document grows with the nodes, not with the nodes times their depth."""
     if walk is None:
-        return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": []}
+        return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": [], "paths": []}
+    table = PathTable()
+    nodes = [r.as_dict(table) for r in walk.trace]
+    blocked = table.indexes(walk.blocked_paths)
     return {"walked": walk.walked, "start_node": walk.start_node, "for_path": walk.for_path,
-            "nodes": [r.as_dict() for r in walk.trace], "executed": walk.executed,
-            "failed": walk.failed, "blocked_paths": walk.blocked_paths}
+            "nodes": nodes, "executed": walk.executed, "failed": walk.failed, "blocked_paths": blocked,
+            "paths": table.rows}
 
 
 def _branch(branch: Branch, result: RunResult) -> dict[str, Any]:
@@ -106,15 +113,24 @@ def text(result: RunResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_INDENT = 24  # levels; deeper lines say their depth (a 5,000-node chain must not print 25 MB of spaces)
+
+
+def _indent(depth: int) -> str:
+    if depth <= MAX_INDENT:
+        return "  " * depth
+    return "  " * MAX_INDENT + f"[depth {depth}] "
+
+
 def _tree(wf: g.Workflow, walk: WalkRecord, base: int) -> list[str]:
     lines = []
     for step in walk.timeline:
         if isinstance(step, NodeRun):
-            lines.append("  " * (len(step.path) + base) + _describe(step))
+            lines.append(_indent(len(step.path) + base) + _describe(step))
         else:  # a skipped path
-            target = step[-1].rsplit(":", 1)[-1] if step else walk.start_node
+            target = step.target or walk.start_node
             node = wf.node(target) or {}
-            lines.append("  " * (len(step) + base) + f"{target} {g.module_id(node)}: skipped "
+            lines.append(_indent(len(step) + base) + f"{target} {g.module_id(node)}: skipped "
                          "(below a failed node on a non-blocking path)")
     return lines
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from runner import graph as g
 from runner.errors import RunAborted
+from runner.paths import ROOT, Path
 from runner.records import NodeRun, WalkRecord
 
 NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
@@ -49,7 +50,7 @@ class Engine(Protocol):
 
     workflow: g.Workflow
 
-    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: list[str]) -> NodeRun: ...
+    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: Path) -> NodeRun: ...
     def is_blocking(self, node: Mapping) -> bool: ...
     def logic_kind(self, node: Mapping) -> str: ...
     def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None: ...
@@ -64,8 +65,8 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         return False
     record.walked = True
     workflow = engine.workflow
-    prevent: list[list[str]] = []
-    for key, node, path_type, path in _paths(engine, start_key, for_path, roaming, record):
+    prevented: set[Path] = set()  # paths of failed non-blocking nodes on non-blocking paths
+    for key, node, path_type, path, skipped in _paths(engine, start_key, for_path, roaming, record, prevented):
         if node is UNDECIDED:
             run = record.trace[-1]
             record.failed.append(run.node)
@@ -75,7 +76,7 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
                 return False
             run.closed = "skipped its paths"
             continue
-        if prevent and any(path[:len(p)] == p for p in prevent):
+        if skipped:  # below a prevented path (MISP: a prefix of this path is in preventPaths)
             engine.skip()
             record.blocked_paths.append(path)
             record.timeline.append(path)
@@ -97,7 +98,7 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         if engine.is_blocking(node):
             return False
         if path_type == "non-blocking":
-            prevent.append(path)
+            prevented.add(path)
     return True
 
 
@@ -110,31 +111,51 @@ def _node_error(workflow: g.Workflow, run: NodeRun) -> str:
 UNDECIDED: Mapping = {}  # yielded as the node of an undecided logic node (the last trace entry)
 
 
-def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming,
-           record: WalkRecord) -> Iterator[tuple[str, Mapping, str, list[str]]]:
-    """Yield action nodes in DFS pre-order over paths. Iterative (deep graphs and long chains
-    must not hit Python's recursion limit), but with the recursive walker's exact order."""
+class _Frame:
+    """One node on the walk's current path: its children still to walk. ``skipping``: the node
+    or one above it failed on a non-blocking path, so every action below is skipped."""
+
+    __slots__ = ("children", "path", "skipping")
+
+    def __init__(self, children: Iterator, path: Path, skipping: bool) -> None:
+        self.children, self.path, self.skipping = children, path, skipping
+
+
+def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming, record: WalkRecord,
+           prevented: set[Path]) -> Iterator[tuple[str, Mapping, str, Path, bool]]:
+    """Yield ``(key, node, path type, path, skipped)`` for action nodes in DFS pre-order over
+    paths. Iterative (deep graphs and long chains must not hit Python's recursion limit), with
+    the recursive walker's exact order, and linear: a path is shared (:class:`Path`), the loop
+    guard asks a set of the edges on the current path, and a skipped subtree is a flag carried
+    down the stack instead of a prefix test against every prevented path."""
     graph = engine.workflow.graph
-    stack: list[Iterator[tuple[str, str, list[str]]]] = [iter([(start_key, for_path or "", [])])]
+    on_path: set[str] = set()  # the edges of the path of the frame on top (the loop guard)
+    stack = [_Frame(iter([(start_key, for_path or "", ROOT)]), ROOT, False)]
     while stack:
-        step = next(stack[-1], None)
+        frame = stack[-1]
+        step = next(frame.children, None)
         if step is None:
             stack.pop()
+            if frame.path.edge is not None:
+                on_path.discard(frame.path.edge)
             continue
         key, path_type, path = step
         if key is None:  # _children: the logic node could not decide; path_type: the path it guards
-            yield "", UNDECIDED, path_type, path
+            yield "", UNDECIDED, path_type, path, False
             continue
         node = graph.get(key)
         if node is None:
             raise GraphError(f"a connection leads to node `{key}`, which is not in the workflow graph")
         if g.module_type(node) not in ("trigger", "logic"):
-            yield key, node, path_type, path  # executed by the consumer before we go on
-        stack.append(_children(engine, key, node, path_type, path, for_path, roaming, record))
+            yield key, node, path_type, path, frame.skipping  # executed by the consumer before we go on
+        children = _children(engine, key, node, path_type, path, for_path, roaming, record, on_path)
+        stack.append(_Frame(children, path, frame.skipping or path in prevented))
+        if path.edge is not None:
+            on_path.add(path.edge)
 
 
-def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: list[str],
-              for_path: str | None, roaming: Roaming, record: WalkRecord) -> Iterator[tuple[str, str, list[str]]]:
+def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: Path, for_path: str | None,
+              roaming: Roaming, record: WalkRecord, on_path: set[str]) -> Iterator[tuple[str | None, str, Path]]:
     allowed = _evaluate_outputs(engine, key, node, roaming, record, path)
     is_concurrent = g.module_type(node) == "logic" and g.module_id(node) == CONCURRENT_ID
     if allowed is None:  # undecided: report the path type of the outputs it guards
@@ -148,13 +169,13 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: lis
         for idx, conn in enumerate(conns):
             target = g.connection_target(conn)
             edge = f"{key}:{name}:{idx}:{target}"
-            if edge in path:
+            if edge in on_path:  # MISP's only loop guard: an edge is not reused on one path
                 continue
-            yield target, path_type, path + [edge]
+            yield target, path_type, path.child(edge)
 
 
 def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
-                      path: list[str]) -> list[tuple[str, list]] | None:
+                      path: Path) -> list[tuple[str, list]] | None:
     """Which outputs to follow (spec §5.5); executes logic nodes. A logic module's errors are
     discarded (they never become blocking errors). None: the logic node is undecided (its run
     is the last trace entry)."""
