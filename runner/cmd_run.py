@@ -16,11 +16,11 @@ from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, 
 from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
 from runner.executor import DEFAULT_MAX_EXECUTIONS
-from runner.jsonio import dumps, read_json
+from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
 from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
-from runner.report import document, text
+from runner.report import text, write_document
 from runner.triggers import TRIGGERS, get_trigger
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
@@ -117,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.json:
-        sys.stdout.buffer.write(dumps(document(result), indent=True) + b"\n")
+        write_document(result, sys.stdout.buffer)
     else:
         sys.stdout.write(text(result))
     sys.stdout.flush()

@@ -17,10 +17,9 @@ from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.cmd_run import add_run_options, check_log_file, load_config, load_mocks, run_options
 from runner.engine import Runner, refuse_cycles
 from runner.errors import InputError, RunnerError
-from runner.jsonio import dumps
 from runner.loader import load_workflow
 from runner.options import add_module_options, connect, known_trigger, positive_int, seconds
-from runner.report import document
+from runner.report import write_document
 from runner.sources import zmq_events
 
 MAX_IDLE = 7 * 24 * 3600.0  # a week of silence
@@ -93,7 +92,7 @@ def _one(runner: Runner, workflow: Any, topic: str, data: Any, args: argparse.Na
         print(f"{stamp} {topic}: {exc}", flush=True)
         return
     if args.json:
-        sys.stdout.buffer.write(dumps(document(result)) + b"\n")
+        write_document(result, sys.stdout.buffer, indent=False)  # one document per line
         sys.stdout.flush()
         return
     event = data["Event"]

@@ -8,10 +8,11 @@ The JSON document (documented in docs/runner.md): ``outcome`` (success | blocked
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 from runner import graph as g
 from runner.engine import RunResult
+from runner.jsonio import dumps, dumps_shared
 from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
 
@@ -42,6 +43,26 @@ def document(result: RunResult) -> dict[str, Any]:
         doc["notes"] = result.notes
     doc["duration_ms"] = round(result.duration * 1000, 3)
     return doc
+
+
+EVENT_SIZED = ("data", "event")  # values as large as the event: written compact, on their own
+
+
+def write_document(result: RunResult, out: BinaryIO, *, indent: bool = True) -> None:
+    """Write :func:`document` to ``out`` one top-level key at a time, so a run on a large event
+    never holds the whole document's encoding, only one value's (``data`` and ``event``, each
+    the size of the event, go compact on one line even when the rest is indented)."""
+    doc = document(result)
+    out.write(b"{\n" if indent else b"{")
+    for i, (key, value) in enumerate(doc.items()):
+        head = dumps(key) + b": "
+        out.write((b",\n  " if i else b"  ") + head if indent else (b"," if i else b"") + head)
+        if key in EVENT_SIZED:
+            for chunk in dumps_shared(value):  # each attribute encoded once
+                out.write(chunk)
+        else:
+            out.write(dumps(value, indent=True).replace(b"\n", b"\n  ") if indent else dumps(value))
+    out.write(b"\n}\n" if indent else b"}\n")
 
 
 def _walk_fields(walk: WalkRecord | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-EVENTS = Path("/work/shared/events")
+EVENTS = Path(__file__).resolve().parents[2] / "tests" / "data" / "events"  # PyMISP's test events
 _HASHES = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 
