@@ -13,6 +13,7 @@ import sys
 from runner.cli import EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.debug_listener import CaptureStore, make_server
 from runner.options import port
+from runner.textsafe import printable
 
 
 def register(subparsers) -> None:
@@ -32,8 +33,8 @@ def main(args: argparse.Namespace) -> int:
         store = CaptureStore(args.dir)
         server = make_server(args.host, args.port, store, None if args.quiet else _echo)
     except OSError as exc:
-        print(f"misp-workflow debug-listener: cannot listen on {args.host}:{args.port} "
-              f"or write {args.dir}: {exc.strerror or exc}", file=sys.stderr)
+        print(printable(f"misp-workflow debug-listener: cannot listen on {args.host}:{args.port} "
+              f"or write {args.dir}: {exc.strerror or exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     host, port = server.server_address[:2]
     print(f"listening on http://{host}:{port}, writing captures to {args.dir}", flush=True)

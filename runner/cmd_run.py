@@ -21,6 +21,7 @@ from runner.loader import load_workflow
 from runner.mocks import Mocks
 from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
 from runner.report import text, write_document
+from runner.textsafe import printable
 from runner.triggers import TRIGGERS, get_trigger
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
@@ -96,23 +97,23 @@ def main(args: argparse.Namespace) -> int:
         mocks = load_mocks(args, workflow)
         check_log_file(args)
     except InputError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except RunnerError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
         client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
     except RunnerError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
         result = Runner(catalog, client, run_options(args, mocks)).run(workflow, raw, trigger)
     except InputError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except Exception as exc:  # noqa: BLE001 - a runner bug: one line, not a traceback
-        print(f"misp-workflow run: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     finally:
         client.close()

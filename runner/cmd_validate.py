@@ -13,6 +13,7 @@ from runner.errors import InputError, RunnerError
 from runner.jsonio import dumps
 from runner.loader import load_workflow
 from runner.options import add_module_options, connect, enablement, known_trigger
+from runner.textsafe import printable
 from runner.validate import Finding, summary, validate
 
 
@@ -33,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         workflow = load_workflow(args.workflow, args.trigger)
     except InputError as exc:
-        print(f"misp-workflow validate: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow validate: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     catalog, extra = None, []
     if not args.offline:
@@ -47,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps({"workflow": workflow.source, **summary(findings)}, indent=True).decode() + "\n")
     else:
         for finding in findings:
-            print(finding.line())
+            print(printable(finding.line()))
         report = summary(findings)
         print(f"{workflow.source}: {report['errors']} error(s), {report['warnings']} warning(s)")
     return EXIT_FAILURE if any(f.level == "error" for f in findings) else EXIT_OK

@@ -21,6 +21,7 @@ from runner.loader import load_workflow
 from runner.options import add_module_options, connect, known_trigger, positive_int, seconds
 from runner.report import write_document
 from runner.sources import zmq_events
+from runner.textsafe import printable
 
 MAX_IDLE = 7 * 24 * 3600.0  # a week of silence
 
@@ -53,12 +54,12 @@ def main(args: argparse.Namespace) -> int:
         mocks = load_mocks(args, workflow)
         check_log_file(args)
     except InputError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     try:
         client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
     except RunnerError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     runner = Runner(catalog, client, run_options(args, mocks))
     topics = tuple(args.topic or ("misp_json_event",))
@@ -72,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
             if args.max_events is not None and seen >= args.max_events:
                 break
     except InputError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except KeyboardInterrupt:
         pass
@@ -89,7 +90,7 @@ def _one(runner: Runner, workflow: Any, topic: str, data: Any, args: argparse.Na
     try:
         result = runner.run(workflow, data, args.trigger)
     except InputError as exc:
-        print(f"{stamp} {topic}: {exc}", flush=True)
+        print(printable(f"{stamp} {topic}: {exc}"), flush=True)
         return
     if args.json:
         write_document(result, sys.stdout.buffer, indent=False)  # one document per line
@@ -101,4 +102,4 @@ def _one(runner: Runner, workflow: Any, topic: str, data: Any, args: argparse.Na
         line += f": {result.message}"
     if result.stored.changes:
         line += f" [{len(result.stored.changes)} change(s)]"
-    print(line, flush=True)
+    print(printable(line), flush=True)

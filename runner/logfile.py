@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from runner.errors import RunAborted
+from runner.textsafe import printable
 
 
 class _File:
@@ -93,8 +94,10 @@ class WorkflowLog:
         return [m for _, m in self.entries]
 
     def line(self, message: str, when: float | None = None) -> str:
+        """MISP's line; control characters from the data escaped (a message keeps its line
+        breaks: MISP's messages span lines by design)."""
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
-        return f"[{stamp}] Workflow({self.trigger_id}:{self.workflow_id}). {message}\n"
+        return printable(f"[{stamp}] Workflow({self.trigger_id}:{self.workflow_id}). {message}", keep_newlines=True) + "\n"
 
     def _write(self, level: str, message: str) -> None:
         self.entries.append((level, message))

@@ -15,6 +15,7 @@ from runner.engine import RunResult
 from runner.jsonio import dumps, dumps_shared
 from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
+from runner.textsafe import printable
 
 
 def document(result: RunResult) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def text(result: RunResult) -> str:
         lines.append("Changes to MISP's stored event: none")
     for note in result.notes:
         lines.append(f"Note: {note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"  # each line one line, no raw controls
 
 
 MAX_INDENT = 24  # levels; deeper lines say their depth (a 5,000-node chain must not print 25 MB of spaces)
@@ -185,6 +186,8 @@ def _describe(run: NodeRun) -> str:
             body += f" (errors: {', '.join(run.errors)})"
     else:
         body = f"{head}: FAILED ({run.status})" + (f": {', '.join(run.errors)}" if run.errors else "")
+        if not run.errors and not run.warnings and run.status == "partial-success":
+            body += ": the module returned false without an error (MISP's partial-success: the node counts as failed)"
     if run.changes:
         body += f"; {len(run.changes)} change(s)"
     if run.data_carried:
@@ -193,4 +196,6 @@ def _describe(run: NodeRun) -> str:
         body += "; data changed"
     if run.data_ignored:
         body += "; returned data ignored, as MISP does"
+    if run.warnings:
+        body += f" [warning: {'; '.join(run.warnings)}]"
     return body + timing

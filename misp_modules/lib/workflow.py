@@ -195,8 +195,9 @@ def reply(
 ) -> dict[str, Any]:
     """The contract's response. ``data`` only when the module changed the roaming data.
 
-    ``warnings``: what the module found wrong with the node's params that MISP does not report
-    (it decides anyway); kept apart from ``errors``, which are MISP's."""
+    ``warnings``: what MISP does not report but the analyst should know (a param MISP reads
+    anyway, an empty selection, lookups that failed); kept apart from ``errors``, which are
+    MISP's."""
     errors = [str(e) for e in errors]
     answer: dict[str, Any] = {"result": bool(result), "errors": errors}
     if errors:
@@ -212,6 +213,10 @@ def reply(
         answer["changes"] = list(changes)
     answer.update(extra)
     return answer
+
+
+EMPTY_SELECTION = ("no attribute matched the node's filter: MISP counts an empty selection as a failed node "
+                   "(partial-success), without an error")
 
 
 def no_decision(reason: str) -> dict[str, Any]:
