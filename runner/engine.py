@@ -125,6 +125,7 @@ class _Run:
         self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
         self._jobs_lock = threading.Lock()
         self.branches: list[Branch] = []
+        self._local_renders = runner.render.local_renders
 
     def next_job(self) -> int:
         with self._jobs_lock:
@@ -149,7 +150,14 @@ class _Run:
             workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text, success=success,
             errors=errors, log=log.messages(), error_log=log.errors(), walk=walk, start_data=start, data=data,
             stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
-            duration=0.0, notes=list(self.stored.problems), job_message=self._job_message(success, errors))
+            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors))
+
+    def _notes(self) -> list[str]:
+        notes = list(self.stored.problems)
+        local = self.runner.render.note_since(self._local_renders)
+        if local:
+            notes.append(local)
+        return notes
 
     def _job_message(self, success: bool, errors: list[str]) -> str | None:
         """What MISP saves for the job of a non-blocking trigger (spec §5.1). MISP's failure

@@ -95,6 +95,18 @@ def test_jinja_renders_locally_when_the_service_is_unreachable():
     assert render("{{ ''.__class__.__mro__ }}", EVENT) == ""  # the sandbox refuses
 
 
+def test_local_rendering_is_said_in_a_note(parts):
+    """A server without jinja_template_rendering: MISP's run dies (§15.3); ours renders and says so."""
+    client, catalog = parts
+    without = Catalog(catalog.modules, frozenset(), catalog.problems)  # no expansion modules
+    wf = workflow_from_document(G.workflow([G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info }}")]), "t.json")
+    result = Runner(without, client).run(wf, EVENT, "event-publish")
+    assert result.errors[0].endswith("returned the following error: Ransom note")
+    assert any("templates rendered locally: the module server does not offer jinja_template_rendering" in n
+               for n in result.notes)
+    assert not run(parts, [G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info }}")]).notes
+
+
 def test_broken_template_message_falls_back_to_the_default(parts):
     result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info | nosuchfilter }}")])
     assert result.errors == ["Node `stop-execution` (2) from Workflow `Workflow for trigger event-publish` (1) "
