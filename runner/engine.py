@@ -58,7 +58,7 @@ class RunOptions:
     logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     workflow: g.Workflow
     trigger: Trigger
