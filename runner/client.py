@@ -27,6 +27,30 @@ DEFAULT_TIMEOUT = 10.0  # MISP's Plugin.Action_timeout
 MODULES_TIMEOUT = 5.0   # MISP uses 1 s for /modules; a cold server may need more
 _HEADERS = {"Content-Type": "application/json"}
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+_BIG_BODY = 8 * 1024 * 1024  # a reset while sending this much is a refused body, not an idle socket
+
+
+def parse_base_url(url: str) -> tuple[bool, str, int, str]:
+    """``(https, host, port, path prefix)`` of a server base URL (``http://`` when no scheme is
+    given); :class:`ValueError` naming the problem for anything else."""
+    expected = "expected http://host:port or https://host:port"
+    if not isinstance(url, str) or not url.strip() or any(c.isspace() for c in url):
+        raise ValueError(f"invalid URL {url!r}: {expected}")
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        port = parts.port
+    except ValueError as exc:  # an unclosed IPv6 bracket, a port that is not a number
+        raise ValueError(f"invalid URL {url!r} ({exc}): {expected}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"invalid URL {url!r}: the scheme is {parts.scheme!r}; {expected}")
+    if not parts.hostname:
+        raise ValueError(f"invalid URL {url!r}: no host; {expected}")
+    if port == 0:
+        raise ValueError(f"invalid URL {url!r}: port 0; {expected}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"invalid URL {url!r}: a base URL has no query or fragment; {expected}")
+    https = parts.scheme == "https"
+    return https, parts.hostname, port or (443 if https else 80), parts.path.rstrip("/")
 
 
 class ModuleCallError(RuntimeError):
@@ -37,15 +61,12 @@ class ModuleClient:
     """Calls to one module server; safe to share between threads (one connection each)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT, pool_size: int = 8) -> None:
-        parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ModuleCallError(f"invalid module server URL {base_url!r} (expected http://host:port)")
+        try:
+            self._https, self._host, self._port, self._prefix = parse_base_url(base_url)
+        except ValueError as exc:
+            raise ModuleCallError(str(exc)) from None
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        self._prefix = parts.path.rstrip("/")
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -61,7 +82,9 @@ class ModuleClient:
         """``POST /query``: ``(decoded answer, module seconds reported by the server or None)``."""
         return self._request("POST", "/query", dumps(body), timeout)
 
-    def query_bytes(self, payload: bytes, timeout: float | None = None) -> tuple[Any, float | None]:
+    def query_bytes(self, payload: bytes | list[bytes], timeout: float | None = None) -> tuple[Any, float | None]:
+        """``POST /query`` of an encoded body, or of its parts in order: a large roaming data is
+        sent from its one encoding, never joined into a second copy."""
         return self._request("POST", "/query", payload, timeout)
 
     # -- transport --------------------------------------------------------------------------
@@ -86,18 +109,36 @@ class ModuleClient:
             conn.close()
             self._local.conn = None
 
-    def _request(self, method: str, path: str, payload: bytes | None, timeout: float | None) -> tuple[Any, float | None]:
+    def _request(self, method: str, path: str, payload: bytes | list[bytes] | None,
+                 timeout: float | None) -> tuple[Any, float | None]:
         limit = self.timeout if timeout is None else timeout
+        headers = _HEADERS
+        size = 0
+        if isinstance(payload, list):
+            size = sum(len(p) for p in payload)
+            headers = {**_HEADERS, "Content-Length": str(size)}
+        elif payload is not None:
+            size = len(payload)
         for attempt in (0, 1):
             conn, reused = self._connection(limit)
             try:
-                conn.request(method, self._prefix + path, body=payload, headers=_HEADERS)
+                conn.request(method, self._prefix + path, body=payload, headers=headers)
                 resp = conn.getresponse()
                 raw = resp.read()
             except _STALE as exc:
+                answered = self._answer_after_reset(conn)  # the server may have refused the body first
                 self._drop()
+                if answered is not None:
+                    resp, raw = answered
+                    break
                 if reused and attempt == 0:
                     continue  # the server closed the idle connection: once more, on a new one
+                if size >= _BIG_BODY:
+                    raise ModuleCallError(
+                        f"the module server at {self.base_url} closed the connection while receiving a "
+                        f"{_megabytes(size)} request ({exc}): most likely more than its limit, the server "
+                        f"setting max_body_size (default 64 MiB); raise [server] max_body_size in its "
+                        f"settings") from None
                 raise ModuleCallError(f"the module server at {self.base_url} closed the connection: {exc}") from None
             except TimeoutError:
                 self._drop()
@@ -113,6 +154,9 @@ class ModuleClient:
             if resp.will_close:
                 self._drop()
             break
+        if resp.status == 413:
+            raise ModuleCallError(f"the module server refused the {_megabytes(size)} request as too large "
+                                  f"({_snippet(raw)}); raise its limit, the server setting [server] max_body_size")
         if resp.status != 200:
             raise ModuleCallError(f"the module server answered HTTP {resp.status} to {method} {path}: {_snippet(raw)}")
         try:
@@ -120,6 +164,16 @@ class ModuleClient:
         except orjson.JSONDecodeError:
             raise ModuleCallError(f"the module server answered something that is not JSON: {_snippet(raw)}") from None
         return answer, _module_seconds(resp.getheader("Server-Timing"))
+
+    @staticmethod
+    def _answer_after_reset(conn: http.client.HTTPConnection) -> tuple[http.client.HTTPResponse, bytes] | None:
+        """The answer a server sent before it stopped reading our body (a 413 for a body over
+        its limit), when it is still readable; None otherwise."""
+        try:
+            resp = conn.getresponse()
+            return resp, resp.read()
+        except (OSError, http.client.HTTPException):
+            return None
 
     def close(self) -> None:
         with self._lock:
@@ -145,6 +199,10 @@ def _module_seconds(timing: str | None) -> float | None:
                 except ValueError:
                     return None
     return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size:,}-byte"
 
 
 def _snippet(raw: bytes, limit: int = 200) -> str:

@@ -10,14 +10,17 @@ import argparse
 import signal
 import sys
 
-from runner.cli import EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.debug_listener import CaptureStore, make_server
+from runner.options import port
+from runner.textsafe import printable
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("debug-listener", help="receive MISP workflow debug posts and store runs",
-                                   description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=27051, help="port (default 27051, MISP's default)")
+                                   description=describe(__doc__))
+    parser.add_argument("--port", type=port, default=27051,
+                        help="port to listen on, 0 for any free one (default 27051, MISP's default)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--dir", default="workflow-debug", metavar="DIR",
                         help="where captures are written (default ./workflow-debug)")
@@ -30,8 +33,8 @@ def main(args: argparse.Namespace) -> int:
         store = CaptureStore(args.dir)
         server = make_server(args.host, args.port, store, None if args.quiet else _echo)
     except OSError as exc:
-        print(f"misp-workflow debug-listener: cannot listen on {args.host}:{args.port} "
-              f"or write {args.dir}: {exc.strerror or exc}", file=sys.stderr)
+        print(printable(f"misp-workflow debug-listener: cannot listen on {args.host}:{args.port} "
+              f"or write {args.dir}: {exc.strerror or exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     host, port = server.server_address[:2]
     print(f"listening on http://{host}:{port}, writing captures to {args.dir}", flush=True)

@@ -18,7 +18,7 @@ from misp_modules.semantics import convert, hashpath, php
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.preg import PhpRegexWarning
 
-from .cli import EXIT_INVALID_INPUT, EXIT_OK
+from .cli import EXIT_INVALID_INPUT, EXIT_OK, describe
 
 PROG = "misp-workflow hashpath"
 
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "hashpath",
         help="evaluate a hash path on JSON data, as MISP does",
-        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        description=describe(__doc__, 1),
     )
     parser.add_argument("path", metavar="PATH", help="hash path, e.g. 'Event.Attribute.{n}[type=ip-src].value'")
     parser.add_argument("file", metavar="FILE", nargs="?", help="JSON file (default: standard input)")

@@ -12,22 +12,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from misp_modules.semantics.convert import is_bare_event
-from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
-from runner.engine import Runner, RunOptions
+from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
-from runner.jsonio import dumps, read_json
+from runner.executor import DEFAULT_MAX_EXECUTIONS
+from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
-from runner.options import add_module_options, connect, enablement
-from runner.report import document, text
-from runner.triggers import get_trigger
+from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
+from runner.report import text, write_document
+from runner.textsafe import printable
+from runner.triggers import TRIGGERS, get_trigger
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("run", help="execute a workflow or blueprint on an event",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__), epilog=describe(__doc__, 1))
     parser.add_argument("workflow", metavar="FILE", help="workflow (MISP REST export) or blueprint JSON")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="EVENT.json", help="the data the trigger receives (a MISP event)")
@@ -36,7 +38,8 @@ def register(subparsers) -> None:
     source.add_argument("--event-id", metavar="ID|UUID",
                         help="fetch the event from MISP through PyMISP ([misp] url/key of --config, or "
                              "MISP_URL/MISP_KEY)")
-    parser.add_argument("--trigger", metavar="ID", help="trigger to fire (blueprints: default event-publish)")
+    parser.add_argument("--trigger", metavar="ID", type=known_trigger,
+                        help="trigger to fire (blueprints: default event-publish)")
     parser.add_argument("--json", action="store_true", help="print the run as one JSON document")
     add_run_options(parser)
     add_module_options(parser)
@@ -56,14 +59,21 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="carry the data a MISP-facing misp-module returns to the next nodes "
                              "(MISP ignores it: not MISP's behaviour)")
     parser.add_argument("--log-file", metavar="PATH", help="append MISP's workflow-execution.log lines here")
-    parser.add_argument("--debug-url", metavar="URL",
-                        help="turn debug mode on and POST every step there (misp-workflow debug-listener)")
+    parser.add_argument("--debug-url", metavar="URL", type=http_url,
+                        help="turn debug mode on and POST every step there, e.g. to misp-workflow debug-listener "
+                             "(as in MISP, the run fails when the URL cannot be reached)")
     parser.add_argument("--host-org-id", metavar="ID",
                         help="MISP.host_org_id: the organisation of the SYSTEM workflow user")
     parser.add_argument("--organisation", action="append", default=None, metavar="ID",
                         help="an organisation id that exists (repeatable; default: the event's orgs)")
-    parser.add_argument("--parallel", type=int, default=4, metavar="N",
+    parser.add_argument("--parallel", type=positive_int, default=4, metavar="N",
                         help="concurrent-task branches run at once (default 4)")
+    parser.add_argument("--allow-cycles", action="store_true",
+                        help="walk a workflow with a cycle, as MISP's engine walks one it holds (MISP refuses to "
+                             "save it; without this the run refuses it, as validate reports it)")
+    parser.add_argument("--max-executions", type=positive_int, default=DEFAULT_MAX_EXECUTIONS, metavar="N",
+                        help=f"stop a run after N walk steps, node executions and skipped paths, branches "
+                             f"included (default {DEFAULT_MAX_EXECUTIONS:,}; MISP has no bound)")
     parser.add_argument("--config", metavar="FILE",
                         help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
 
@@ -74,38 +84,41 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         carry_module_data=args.carry_module_data,
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
-        max_parallel=args.parallel,
+        max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
     )
 
 
 def main(args: argparse.Namespace) -> int:
     try:
         load_config(args)
-        workflow, raw, trigger_id = _inputs(args)
-        mocks = Mocks.load(args.mocks, args.mock)
+        workflow, raw, trigger = _inputs(args)
+        if not args.allow_cycles:
+            refuse_cycles(workflow)
+        mocks = load_mocks(args, workflow)
+        check_log_file(args)
     except InputError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except RunnerError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
         client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
     except RunnerError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
-        result = Runner(catalog, client, run_options(args, mocks)).run(workflow, raw, trigger_id)
+        result = Runner(catalog, client, run_options(args, mocks)).run(workflow, raw, trigger)
     except InputError as exc:
-        print(f"misp-workflow run: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except Exception as exc:  # noqa: BLE001 - a runner bug: one line, not a traceback
-        print(f"misp-workflow run: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow run: internal error: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     finally:
         client.close()
     if args.json:
-        sys.stdout.buffer.write(dumps(document(result), indent=True) + b"\n")
+        write_document(result, sys.stdout.buffer)
     else:
         sys.stdout.write(text(result))
     sys.stdout.flush()
@@ -129,8 +142,8 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     else:
         raw = read_json(args.data, "event")
         source = args.data
-    if trigger_id is not None and get_trigger(trigger_id) is None:
-        raise InputError(f"unknown trigger `{trigger_id}`")
+    if trigger_id is not None and get_trigger(trigger_id) is None:  # a capture's trigger
+        raise InputError(f"unknown trigger `{trigger_id}` (known: {', '.join(sorted(TRIGGERS))})")
     workflow = load_workflow(args.workflow, trigger_id)
     trigger = get_trigger(trigger_id or workflow.trigger_id or "")
     if trigger is None:
@@ -139,6 +152,24 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
         raw = {"Event": raw}  # PyMISP's MISPEvent.to_json(): an event without its wrapper
     _check_data(raw, trigger.required_key, source, trigger.id)
     return workflow, raw, trigger.id
+
+
+def load_mocks(args: argparse.Namespace, workflow: Any) -> Mocks:
+    """``--mock``/``--mocks``, each for a node the workflow has."""
+    mocks = Mocks.load(args.mocks, args.mock)
+    mocks.check(key for key, _ in workflow.nodes())
+    return mocks
+
+
+def check_log_file(args: argparse.Namespace) -> None:
+    """``--log-file`` must be writable before the run starts (not a traceback mid-run)."""
+    if not getattr(args, "log_file", None):
+        return
+    try:
+        with open(args.log_file, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--log-file: cannot append to {args.log_file}: {exc.strerror or exc}") from None
 
 
 def load_config(args: argparse.Namespace) -> None:

@@ -8,19 +8,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.errors import InputError, RunnerError
 from runner.jsonio import dumps
 from runner.loader import load_workflow
-from runner.options import add_module_options, connect, enablement
+from runner.options import add_module_options, connect, enablement, known_trigger
+from runner.textsafe import printable
 from runner.validate import Finding, summary, validate
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("validate", help="check a workflow or blueprint the way MISP does",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__))
     parser.add_argument("workflow", metavar="FILE", help="workflow (MISP REST export) or blueprint JSON")
-    parser.add_argument("--trigger", metavar="ID", help="trigger for a blueprint (default event-publish)")
+    parser.add_argument("--trigger", metavar="ID", type=known_trigger,
+                        help="trigger for a blueprint (default event-publish)")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--offline", action="store_true",
                         help="skip the checks that need the module server (unknown modules, params, ...)")
@@ -32,7 +34,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         workflow = load_workflow(args.workflow, args.trigger)
     except InputError as exc:
-        print(f"misp-workflow validate: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow validate: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     catalog, extra = None, []
     if not args.offline:
@@ -46,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps({"workflow": workflow.source, **summary(findings)}, indent=True).decode() + "\n")
     else:
         for finding in findings:
-            print(finding.line())
+            print(printable(finding.line()))
         report = summary(findings)
         print(f"{workflow.source}: {report['errors']} error(s), {report['warnings']} warning(s)")
     return EXIT_FAILURE if any(f.level == "error" for f in findings) else EXIT_OK

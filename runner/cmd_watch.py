@@ -13,29 +13,32 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
-from runner.cmd_run import add_run_options, load_config, run_options
-from runner.engine import Runner
+from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.cmd_run import add_run_options, check_log_file, load_config, load_mocks, run_options
+from runner.engine import Runner, refuse_cycles
 from runner.errors import InputError, RunnerError
-from runner.jsonio import dumps
 from runner.loader import load_workflow
-from runner.mocks import Mocks
-from runner.options import add_module_options, connect
-from runner.report import document
+from runner.options import add_module_options, connect, known_trigger, positive_int, seconds
+from runner.report import write_document
 from runner.sources import zmq_events
+from runner.textsafe import printable
+
+MAX_IDLE = 7 * 24 * 3600.0  # a week of silence
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("watch", help="run a workflow on every event of MISP's ZeroMQ feed",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__))
     parser.add_argument("workflow", metavar="FILE", help="workflow (MISP REST export) or blueprint JSON")
     parser.add_argument("--zmq", required=True, metavar="URL", help="MISP's ZeroMQ publisher, e.g. tcp://misp:50000")
     parser.add_argument("--topic", action="append", default=None, metavar="TOPIC",
                         help="feed topic(s) carrying events (default misp_json_event)")
-    parser.add_argument("--trigger", metavar="ID", help="trigger to fire (default: the workflow's, or event-publish)")
+    parser.add_argument("--trigger", metavar="ID", type=known_trigger,
+                        help="trigger to fire (default: the workflow's, or event-publish)")
     parser.add_argument("--json", action="store_true", help="one JSON document per run, one per line")
-    parser.add_argument("--max-events", type=int, default=None, metavar="N", help="stop after N events")
-    parser.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--max-events", type=positive_int, default=None, metavar="N", help="stop after N events")
+    parser.add_argument("--idle-timeout", type=lambda text: seconds(text, limit=MAX_IDLE), default=None,
+                        metavar="SECONDS",
                         help="stop when no message arrives for that long")
     add_run_options(parser)
     add_module_options(parser)
@@ -46,14 +49,17 @@ def main(args: argparse.Namespace) -> int:
     try:
         load_config(args)
         workflow = load_workflow(args.workflow, args.trigger)
-        mocks = Mocks.load(args.mocks, args.mock)
+        if not args.allow_cycles:
+            refuse_cycles(workflow)
+        mocks = load_mocks(args, workflow)
+        check_log_file(args)
     except InputError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     try:
         client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
     except RunnerError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     runner = Runner(catalog, client, run_options(args, mocks))
     topics = tuple(args.topic or ("misp_json_event",))
@@ -67,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
             if args.max_events is not None and seen >= args.max_events:
                 break
     except InputError as exc:
-        print(f"misp-workflow watch: {exc}", file=sys.stderr)
+        print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     except KeyboardInterrupt:
         pass
@@ -84,10 +90,10 @@ def _one(runner: Runner, workflow: Any, topic: str, data: Any, args: argparse.Na
     try:
         result = runner.run(workflow, data, args.trigger)
     except InputError as exc:
-        print(f"{stamp} {topic}: {exc}", flush=True)
+        print(printable(f"{stamp} {topic}: {exc}"), flush=True)
         return
     if args.json:
-        sys.stdout.buffer.write(dumps(document(result)) + b"\n")
+        write_document(result, sys.stdout.buffer, indent=False)  # one document per line
         sys.stdout.flush()
         return
     event = data["Event"]
@@ -96,4 +102,4 @@ def _one(runner: Runner, workflow: Any, topic: str, data: Any, args: argparse.Na
         line += f": {result.message}"
     if result.stored.changes:
         line += f" [{len(result.stored.changes)} change(s)]"
-    print(line, flush=True)
+    print(printable(line), flush=True)

@@ -6,28 +6,33 @@ after every node (logic included), ``/end?outcome=<outcome>`` at the end of a to
 The body is JSON sent as ``application/x-www-form-urlencoded`` (MISP's client sets no JSON
 content type), so receivers parse the raw body.
 
-Deviation (recommended in misp-behaviour.md §15.6): an unreachable debug URL never breaks the run; the
-error is logged and the run goes on. ``message=`` in ``result=error`` posts is percent-encoded
-where HTTP requires it (MISP sends it raw, which a space makes an invalid request line).
+A POST that fails (the URL cannot be reached, times out) makes MISP's run die there
+(misp-behaviour.md §15.6): :class:`DebugPostError` stops the run at the same point with a
+clear error naming the URL and what to do, never a silent no-op. ``message=`` in
+``result=error`` posts is percent-encoded where HTTP requires it (MISP sends it raw, which a
+space makes an invalid request line).
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from runner.errors import RunAborted
 from runner.jsonio import dumps
 
 DEFAULT_DEBUG_URL = "http://127.0.0.1:27051"
 TIMEOUT = 5.0
-log = logging.getLogger(__name__)
 
 _EMPTY_SOURCE = {"node_id": "", "module_id": "", "filters": "", "parameters": ""}
+
+
+class DebugPostError(RunAborted):
+    """A debug POST failed: MISP's run dies here."""
 
 
 class DebugPoster:
@@ -68,6 +73,23 @@ class DebugPoster:
         try:
             self._session.post(url, data=dumps(body), timeout=self.timeout,
                                headers={"Content-Type": "application/x-www-form-urlencoded"})
-        except Exception as exc:  # noqa: BLE001 - a debug post must never break a run
+        except Exception as exc:  # noqa: BLE001 - requests' errors: all mean MISP's run dies
             self.failures += 1
-            log.warning("debug POST to %s failed: %s", url.split("?")[0], exc)
+            reason = _reason(exc, self.timeout)
+            raise DebugPostError(
+                f"debug mode: the POST to {url.split('?')[0]} failed ({reason}); MISP's run dies when it cannot "
+                f"reach its debug URL (misp-behaviour.md §15.6): start `misp-workflow debug-listener`, give "
+                f"--debug-url a listener, or turn the workflow's debug mode off") from None
+
+
+def _reason(exc: Exception, timeout: float) -> str:
+    """The root cause of a ``requests`` error, in a few words."""
+    cause: BaseException = exc
+    while cause.__context__ is not None and cause.__context__ is not cause:
+        cause = cause.__context__
+    text = str(cause) or type(cause).__name__
+    if isinstance(cause, ConnectionRefusedError) or "Connection refused" in text:
+        return "connection refused"
+    if isinstance(cause, TimeoutError) or "timed out" in text.lower():
+        return f"no answer within {timeout:g} s"
+    return text if len(text) <= 160 else text[:160] + "…"

@@ -22,17 +22,19 @@ from runner import graph as g
 from runner.catalog import Catalog, Enablement
 from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
-from runner.errors import InputError
-from runner.executor import RunSettings, execute_node
+from runner.errors import InputError, RunAborted
+from runner.executor import DEFAULT_MAX_EXECUTIONS, Budget, RunSettings, execute_node
 from runner.jinja import MODULE as JINJA_MODULE
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
+from runner.paths import Path
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
-from runner.triggers import Trigger, caller_log, condition_holds, get_trigger, normalize
-from runner.walker import GraphError, logic_kind_for, walk_graph
+from runner.triggers import DEFAULT_FAILURE_TITLE, Trigger, caller_log, condition_holds, get_trigger, normalize
+from runner.validate import first_cycle
+from runner.walker import logic_kind_for, walk_graph
 
 INVALID_START = "Invalid start node `-1`"
 CONDITION_FAILED = "Conditions on the trigger are not satisfied to continue the execution"
@@ -46,14 +48,17 @@ class RunOptions:
     dry_run: bool = False
     carry_module_data: bool = False          # carry `data` of MISP-facing misp-modules (MISP ignores it)
     debug_url: str | None = None             # set: debug mode on, POSTs there
+    workflow_debug_url: str = DEFAULT_DEBUG_URL  # MISP's Plugin.Workflow_debug_url: a debug_enabled workflow posts there
     log_file: str | None = None
     host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
     organisations: frozenset | None = None   # org ids that exist; None: those the event names
     max_parallel: int = 4                    # concurrent branches at once
+    allow_cycles: bool = False               # walk a graph MISP refuses to save (a cycle), as MISP's engine would
+    max_executions: int = DEFAULT_MAX_EXECUTIONS  # walk steps per run, branches included (MISP: no bound)
     logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     workflow: g.Workflow
     trigger: Trigger
@@ -62,6 +67,7 @@ class RunResult:
     success: bool
     errors: list[str]
     log: list[str]                 # what the main run wrote to MISP's log (progress only in debug mode)
+    error_log: list[str]           # the part of it MISP writes in every mode (its error log)
     walk: WalkRecord | None
     start_data: Any
     data: Any                      # final roaming data
@@ -99,10 +105,12 @@ class _Run:
         trigger = get_trigger(tid)
         if trigger is None:
             raise InputError(f"Unknown trigger `{tid}`")
+        if not opts.allow_cycles:
+            refuse_cycles(workflow)
         self.runner, self.workflow, self.raw, self.trigger, self.opts = runner, workflow, raw, trigger, opts
         debug_on = bool(opts.debug_url) or workflow.debug_enabled
         self.log = WorkflowLog(trigger.id, workflow.id, debug=debug_on, path=opts.log_file)
-        self.debug = DebugPoster(opts.debug_url or DEFAULT_DEBUG_URL, trigger.id) if debug_on else None
+        self.debug = DebugPoster(opts.debug_url or opts.workflow_debug_url, trigger.id) if debug_on else None
         self.stored = StoredEvent(raw)
         first = workflow.first_trigger()
         core = bool(g.node_data(first[1]).get("misp_core_format")) if first else trigger.misp_core_format
@@ -111,11 +119,13 @@ class _Run:
             trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
             stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
             timeout=opts.timeout, dry_run=opts.dry_run, carry_module_data=opts.carry_module_data,
+            budget=Budget(opts.max_executions),
         )
         self.user_ok = _workflow_user_exists(opts, raw)
         self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
         self._jobs_lock = threading.Lock()
         self.branches: list[Branch] = []
+        self._local_renders = runner.render.local_renders
 
     def next_job(self) -> int:
         with self._jobs_lock:
@@ -135,10 +145,19 @@ class _Run:
 
     def _result(self, outcome: str, text: str, success: bool, errors: list[str], walk: WalkRecord | None,
                 start: Any, data: Any, log: WorkflowLog) -> RunResult:
-        clog = caller_log(self.trigger, self.raw, errors, self.opts.logging) if not success and errors else None
-        return RunResult(self.workflow, self.trigger, outcome, text, success, errors, log.messages(), walk,
-                         start, data, self.stored, sorted(self.branches, key=lambda b: b.job_id), clog, 0.0,
-                         list(self.stored.problems), self._job_message(success, errors))
+        clog = None if success else caller_log(self.trigger, self.raw, errors, self.opts.logging)
+        return RunResult(
+            workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text, success=success,
+            errors=errors, log=log.messages(), error_log=log.errors(), walk=walk, start_data=start, data=data,
+            stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
+            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors))
+
+    def _notes(self) -> list[str]:
+        notes = list(self.stored.problems)
+        local = self.runner.render.note_since(self._local_renders)
+        if local:
+            notes.append(local)
+        return notes
 
     def _job_message(self, success: bool, errors: list[str]) -> str | None:
         """What MISP saves for the job of a non-blocking trigger (misp-behaviour.md §5.1). MISP's failure
@@ -148,7 +167,7 @@ class _Run:
             return None
         if success:
             return f"Workflow for trigger `{self.trigger.id}` completed execution"
-        title = (self.opts.logging or {}).get("message") or "Error while executing workflow."
+        title = (self.opts.logging or {}).get("message") or DEFAULT_FAILURE_TITLE
         return (f"Error while executing workflow for trigger `{self.trigger.id}`: {title.rstrip('.')}. "
                 f"\nReturned message: {', '.join(errors)}")
 
@@ -173,7 +192,11 @@ class _Run:
                 result.notes.append(f"normalisation: {detail}")
             return result
         if self.debug is not None:
-            self.debug.init(trigger.for_path, self.raw, data)
+            try:
+                self.debug.init(trigger.for_path, self.raw, data)
+            except RunAborted as exc:  # MISP's run dies before the walk
+                log.error(str(exc))
+                return self._result("failure", "failure", False, [str(exc)], None, data, data, log)
         if not condition_holds(trigger, g.indexed_params(trigger_node), self.raw):
             return self._result("failure", "failure " + CONDITION_FAILED, False, [], None, data, data, log)
         record = WalkRecord(start_node=start_key, for_path=trigger.for_path)
@@ -181,7 +204,7 @@ class _Run:
         walker = WalkContext(self.env, log, None if trigger.blocking else 1, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
-        except GraphError as exc:
+        except RunAborted as exc:
             record.errors.append(str(exc))
             success = False
         record.success = success
@@ -192,7 +215,13 @@ class _Run:
         outcome = "success" if success else ("blocked" if record.stopped_by_stop else "failure")
         log.debug(f"Finished executing workflow for trigger `{trigger.id}` ({wf.id}). Outcome: {outcome}")
         if self.debug is not None:
-            self.debug.end(outcome, _walk_result(wf, record))
+            try:
+                self.debug.end(outcome, _walk_result(wf, record))
+            except RunAborted as exc:  # MISP's run dies after the walk: the caller sees a failure
+                record.errors.append(str(exc))
+                log.error(str(exc))
+                success, outcome = False, "failure"
+                record.success = False
         self._run_branches(walker.queued)
         return self._result(outcome, outcome, success, record.errors, record, data, roaming.data, log)
 
@@ -229,13 +258,13 @@ class _Run:
     def _branch(self, branch: Branch) -> list[Branch]:
         """MISP's ``WorkflowShell walkGraph`` job for one branch (misp-behaviour.md §5.1)."""
         started = time.perf_counter()
-        log = self.log.scoped()
+        log = self.log.scoped(job=True)
         record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
         roaming = RoamingData(branch.start_data)
         walker = WalkContext(self.env, log, branch.job_id, self.next_job, self.user_ok)
         try:
             success = walk_graph(walker, branch.start_node, "non-blocking", roaming, record)
-        except GraphError as exc:
+        except RunAborted as exc:
             record.errors.append(str(exc))
             success = False
         except Exception as exc:  # noqa: BLE001 - one branch must not take the others down
@@ -251,6 +280,7 @@ class _Run:
         branch.walk = record
         branch.final_data = roaming.data
         branch.log = log.messages()
+        branch.error_log = log.errors()
         branch.duration = time.perf_counter() - started
         return walker.queued
 
@@ -268,8 +298,13 @@ class WalkContext:
         self._user_ok = user_ok
         self.queued: list[Branch] = []
 
-    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: list[str]) -> NodeRun:
+    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: Path) -> NodeRun:
+        self.env.budget.spend()
         return execute_node(self.env, key, node, roaming, kind, path, self.log)
+
+    def skip(self) -> None:
+        """A skipped path is a walk step too (a pruned cyclic graph still explodes)."""
+        self.env.budget.spend()
 
     def is_blocking(self, node: Mapping) -> bool:
         spec = self.env.catalog.get(g.module_type(node), g.module_id(node))
@@ -291,6 +326,14 @@ class WalkContext:
         return self._user_ok
 
 
+def refuse_cycles(workflow: g.Workflow) -> None:
+    """:class:`InputError` for what MISP refuses to save (validate's cycle check and message)."""
+    cycle = first_cycle(workflow)
+    if cycle is not None:
+        raise InputError(f"{workflow.source}: {cycle.message}; MISP refuses to save such a workflow "
+                         "(--allow-cycles walks it as MISP's engine would)")
+
+
 def _normalization_problem(exc: Exception) -> str:
     """MISP's two texts: ``normalizeData`` returned false ("Invalid input.", e.g. a missing
     key) or threw ("Error:\n<message>")."""
@@ -305,7 +348,7 @@ def _walk_result(workflow: g.Workflow, record: WalkRecord) -> dict:
     def nodes(ids: list[str]) -> list:
         return [workflow.node(i) or {"id": i} for i in ids]
     return {"blocking_nodes": nodes(record.failed), "executed_nodes": nodes(record.executed),
-            "blocked_paths": record.blocked_paths}
+            "blocked_paths": [p.edges() for p in record.blocked_paths]}  # MISP's format: whole lists
 
 
 def _workflow_user_exists(opts: RunOptions, raw: Any) -> bool:

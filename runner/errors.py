@@ -1,4 +1,4 @@
-"""The two ways a run can end before the walk decides anything.
+"""The ways a run can end before the walk decides anything, and the one that ends a walk.
 
 :class:`InputError` is the analyst's mistake (missing file, invalid JSON, not a MISP workflow): the
 CLI prints its one-line message and exits with ``EXIT_INVALID_INPUT``. :class:`RunnerError` is
@@ -15,3 +15,9 @@ class InputError(ValueError):
 
 class RunnerError(RuntimeError):
     """The runner cannot run (e.g. the module server is down when the module list is needed)."""
+
+
+class RunAborted(RuntimeError):
+    """Where MISP's run dies (a PHP error outside any module's decision, e.g. an unreachable
+    debug URL), the runner stops the walk there with this clear message: the run fails, never a
+    silent no-op that would make the workflow look healthy here."""

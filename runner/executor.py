@@ -10,29 +10,61 @@ reports the truth.
 A MISP-facing misp-module never changes the roaming data in MISP (only its ``error`` is read,
 §11.2): the runner ignores its ``data`` too, unless the run carries module data
 (``--carry-module-data``), a deliberate, traced departure from MISP.
+
+Fail closed: a logic node whose decision could not be obtained (the module server is down,
+slow, answers an HTTP error or garbage, the module failed or says MISP crashes on this input,
+or the server does not offer a logic module MISP has) is ``undecided``: the node fails with the
+cause and the walker fails the path it guards (docs/runner.md, "Fail closed"). MISP's own
+outcomes for logic nodes stay MISP's: disabled, unknown to MISP, or throwing inside MISP (a
+scripted exception) take else.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.server.misp_nodes import LOGIC_IDS
 from runner import graph as g
 from runner import params as P
 from runner.catalog import Catalog, Enablement, ModuleSpec
 from runner.client import ModuleCallError, ModuleClient
 from runner.debug import DebugPoster
+from runner.errors import RunAborted
 from runner.jsonio import dumps
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
+from runner.paths import Path
 from runner.records import NodeRun
 from runner.stored import StoredEvent
+
+DEFAULT_MAX_EXECUTIONS = 10_000
 
 
 class NodeException(Exception):
     """The module could not give an answer (MISP: an exception out of ``exec``)."""
+
+
+class Budget:
+    """A bound on the walk steps (node executions and skipped paths) of one run, branches
+    included: MISP has none, and a cyclic or path-exploding graph would run for ever. Past it,
+    the walk stops with a clear error (fail closed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def spend(self) -> None:
+        with self._lock:
+            self.used += 1
+            if self.used > self.limit:
+                raise RunAborted(f"the run stopped after {self.limit:,} walk steps (node executions and skipped "
+                                 f"paths, the --max-executions bound): the graph has too many paths (a cycle, or "
+                                 f"forks that join again); MISP has no bound and would keep walking")
 
 
 @dataclass
@@ -51,10 +83,11 @@ class RunSettings:
     timeout: float | None = None
     dry_run: bool = False
     carry_module_data: bool = False      # carry `data` returned by MISP-facing misp-modules too
+    budget: Budget = field(default_factory=lambda: Budget(DEFAULT_MAX_EXECUTIONS))
 
 
 def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
-                 path: list[str], log: WorkflowLog) -> NodeRun:
+                 path: Path, log: WorkflowLog) -> NodeRun:
     started = time.perf_counter()
     mid = g.module_id(node)
     run = NodeRun(node=g.display_id(node, key), module=mid, kind=kind, path=path)
@@ -70,6 +103,10 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     spec = env.catalog.get(g.module_type(node), mid)
     if spec is None:
         _fail(env, run, node, roaming, log, "loading_error", f"Could not load class for module: {mid}")
+        if run.kind == "logic" and mid in LOGIC_IDS and env.enablement.is_enabled(mid):
+            # MISP has this module; only the module server lacks it: no decision to take
+            run.errors = [f"{run.errors[0]} (MISP has this logic module; the module server does not offer it)"]
+            run.undecided, run.result = True, None
         return
     if not env.enablement.is_enabled(mid):
         _fail(env, run, node, roaming, log, "disabled_module", f"Could not execute disabled module `{mid}`.")
@@ -86,15 +123,20 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
         _fail(env, run, node, roaming, log, "error", message, debug_message=str(exc))
+        if run.kind == "logic" and not run.mocked:  # a scripted exception is MISP's own (else)
+            run.undecided, run.result = True, None
         return
     run.result = bool(result)
     run.errors = errors
     run.status = "success" if run.kind == "logic" or run.result else "partial-success"
     wf = env.workflow
-    log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
-              f"executed successfully with status: {run.status}")
-    if env.debug is not None:
-        env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+    try:
+        log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
+                  f"executed successfully with status: {run.status}")
+        if env.debug is not None:
+            env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+    except RunAborted as exc:  # MISP's run dies here, after the module ran
+        _abort(run, str(exc))
 
 
 def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog, status: str,
@@ -104,7 +146,18 @@ def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: Work
     run.errors = [message]
     log.error(message)
     if env.debug is not None:
-        env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+        try:
+            env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+        except RunAborted as exc:
+            _abort(run, str(exc))
+
+
+def _abort(run: NodeRun, reason: str) -> None:
+    """MISP's run dies at this node: the node reads as failed with the reason, and the walker
+    stops the walk (``aborted``)."""
+    run.aborted = reason
+    run.status, run.result = "error", (None if run.kind == "logic" else False)
+    run.errors = [*run.errors, reason]
 
 
 def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roaming: Any) -> tuple[bool, list[str]]:
@@ -133,13 +186,12 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
     body["timeout"] = timeout  # upstream's /query deadline: the server gives up when we do
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
-    parts = [b'{"data":', data_json, b","]
+    parts = [b'{"data":', *data_json, b","]
     if spec.needs_stored_event:
         parts += [b'"stored_event":', env.stored.snapshot_json(), b","]
     parts.append(dumps(body)[1:])
-    payload = b"".join(parts)
-    try:
-        answer, run.module_time = env.client.query_bytes(payload, timeout + 1.0)
+    try:  # the parts as they are: the data's one encoding is not copied into a joined body
+        answer, run.module_time = env.client.query_bytes(parts, timeout + 1.0)
     except ModuleCallError as exc:
         raise NodeException(str(exc)) from None
     if not isinstance(answer, dict):
@@ -163,8 +215,12 @@ def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, r
         # MISP's rule for misp-modules: only a non-empty `error` fails the node.
         result = _empty(error)
         errors = [] if result else [error if isinstance(error, str) else str(error)]
+    warnings = answer.get("warnings")
+    if isinstance(warnings, list) and warnings:
+        run.warnings = [str(w) for w in warnings]
     data = answer.get("data")
-    if isinstance(data, dict):
+    # A PHP array either way: runner-only modules may set a list (MISP's reset can make the data [])
+    if isinstance(data, dict) or (isinstance(data, list) and spec.kind == "runner"):
         if spec.kind == "runner":
             roaming.set_data(data)
             run.data_changed = True

@@ -3,7 +3,9 @@
 MISP renders through the module server's ``jinja_template_rendering`` expansion module; so does
 the runner when the server offers it. When it does not, or cannot be reached (where MISP
 crashes, §15.3), the runner renders locally with the same sandboxed Jinja2
-(``misp_modules.lib.templating``). Either way a failing template renders as ``""``.
+(``misp_modules.lib.templating``), and the run says so in a note: MISP's run would have died
+there, so a workflow that renders here may fail in MISP. Either way a failing template renders
+as ``""``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ MODULE = "jinja_template_rendering"
 log = logging.getLogger(__name__)
 
 
+LOCAL_NOTE = ("templates rendered locally: {why}; MISP renders through the Enrichment service's "
+              "jinja_template_rendering and its run dies without it (misp-behaviour.md §15.3)")
+
+
 class Renderer:
     def __init__(self, client: ModuleClient | None, use_server: bool) -> None:
         self.client = client
         self.use_server = use_server and client is not None
+        self.local_renders = 0              # templates rendered here instead of by the server
+        self.local_reason: str | None = None
 
     def __call__(self, template: str, data: Any) -> str:
         if self.use_server:
@@ -30,7 +38,17 @@ class Renderer:
                 return self._remote(template, data)
             except ModuleCallError as exc:
                 log.warning("jinja_template_rendering unavailable (%s); rendering locally", exc)
+                self.local_reason = f"the module server's {MODULE} could not be asked ({exc})"
+        elif self.local_reason is None:
+            self.local_reason = f"the module server does not offer {MODULE}"
+        self.local_renders += 1
         return render_or_empty(template, data if isinstance(data, dict) else {})
+
+    def note_since(self, count: int) -> str | None:
+        """The run's note when templates were rendered locally since ``local_renders`` was ``count``."""
+        if self.local_renders == count:
+            return None
+        return LOCAL_NOTE.format(why=self.local_reason or "the module server could not render them")
 
     def _remote(self, template: str, data: Any) -> str:
         text = dumps({"template": template, "data": data}).decode()

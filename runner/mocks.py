@@ -34,9 +34,19 @@ class Mock:
 @dataclass
 class Mocks:
     by_node: dict[str, Mock] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # node id -> where it was scripted (messages)
 
     def get(self, node_id: str) -> Mock | None:
         return self.by_node.get(node_id)
+
+    def check(self, node_ids: Iterable[str]) -> None:
+        """:class:`InputError` for a scripted node the workflow does not have (it would be
+        silently ignored), listing the ids it has."""
+        known = [str(n) for n in node_ids]
+        for node in self.by_node:
+            if node not in known:
+                where = self.sources.get(node, "--mock")
+                raise InputError(f"{where}: no node `{node}` in the workflow (its node ids: {', '.join(known)})")
 
     def __bool__(self) -> bool:
         return bool(self.by_node)
@@ -45,13 +55,16 @@ class Mocks:
     def from_mapping(cls, raw: Any, source: str) -> Mocks:
         if not isinstance(raw, Mapping):
             raise InputError(f"mocks in {source} must be a JSON object mapping node ids to results")
-        return cls({str(k): parse_mock(v, f"{source}, node {k}") for k, v in raw.items()})
+        return cls({str(k): parse_mock(v, f"{source}, node {k}") for k, v in raw.items()},
+                   {str(k): f"{source}, node {k}" for k in raw})
 
     @classmethod
     def load(cls, files: Iterable[str] = (), specs: Iterable[str] = ()) -> Mocks:
         mocks = cls()
         for path in files:
-            mocks.by_node.update(cls.from_mapping(read_json(path, "mocks"), path).by_node)
+            loaded = cls.from_mapping(read_json(path, "mocks"), path)
+            mocks.by_node.update(loaded.by_node)
+            mocks.sources.update(loaded.sources)
         for spec in specs:
             node, sep, value = spec.partition("=")
             if not sep or not node.strip():
@@ -61,6 +74,7 @@ class Mocks:
             except orjson.JSONDecodeError:
                 raise InputError(f"--mock {spec!r}: RESULT must be JSON (true, false or an object)") from None
             mocks.by_node[node.strip()] = parse_mock(raw, f"--mock {node.strip()}")
+            mocks.sources[node.strip()] = f"--mock {node.strip()}"
         return mocks
 
 

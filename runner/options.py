@@ -1,20 +1,77 @@
-"""Command-line options shared by ``run`` and ``validate``, and the catalog they need."""
+"""Command-line options shared by the sub-commands, their checks, and the catalog they need.
+
+Every option value is checked where argparse reads it (the ``type=`` functions here): a bad
+value is one line on stderr and exit 2 (``runner.cli.Parser``), whichever command it is given to.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 
 from runner.catalog import Catalog, Enablement
-from runner.client import DEFAULT_TIMEOUT, DEFAULT_URL, ModuleCallError, ModuleClient
+from runner.client import DEFAULT_TIMEOUT, DEFAULT_URL, ModuleCallError, ModuleClient, parse_base_url
 from runner.errors import RunnerError
+from runner.triggers import TRIGGERS, get_trigger
+
+MAX_TIMEOUT = 3600.0  # seconds; MISP's own client gives up after Plugin.Action_timeout (10 s)
+
+
+def seconds(text: str, limit: float = MAX_TIMEOUT) -> float:
+    """A positive number of seconds, at most ``limit``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0 or value > limit:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds above 0 and at most {limit:g}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 1 or more")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is between 0 and 65535")
+    return value
+
+
+def http_url(text: str) -> str:
+    """An http(s) base URL (``host:port`` alone means ``http://host:port``)."""
+    try:
+        parse_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def known_trigger(text: str) -> str:
+    """A MISP trigger id; the error lists the known ones."""
+    if get_trigger(text) is None:
+        raise argparse.ArgumentTypeError(f"unknown trigger `{text}` (known: {', '.join(sorted(TRIGGERS))})")
+    return text
 
 
 def add_module_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("modules")
-    group.add_argument("--modules-url", default=DEFAULT_URL, metavar="URL",
+    group.add_argument("--modules-url", default=DEFAULT_URL, metavar="URL", type=http_url,
                        help=f"module server base URL (default {DEFAULT_URL})")
-    group.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                       help=f"per-node timeout for module calls (default {DEFAULT_TIMEOUT:g}, MISP's Plugin.Action_timeout)")
+    group.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                       help=f"per-node timeout for module calls, above 0 and at most {MAX_TIMEOUT:g} "
+                            f"(default {DEFAULT_TIMEOUT:g}, MISP's Plugin.Action_timeout)")
     group.add_argument("--enabled-modules", default=None, metavar="all|misp-default|ID,ID",
                        help="which logic/action modules are enabled: all (default), misp-default "
                             "(MISP's initial set), or an exact comma-separated list ('' = none)")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.paths import ROOT, Path, PathTable
+
 
 @dataclass
 class NodeRun:
@@ -20,8 +22,9 @@ class NodeRun:
     result: bool | None = None    # the module's boolean (IF: the condition)
     status: str = "success"       # success | partial-success | disabled_module | loading_error | error
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the module's param diagnostics (not MISP's errors)
     output: str | None = None     # logic: the output followed (None: concurrent-task or none)
-    path: list[str] = field(default_factory=list)   # edges from the start node
+    path: Path = ROOT             # edges from the start node (shared with the walk: runner.paths)
     duration: float = 0.0         # seconds, whole node (runner + module)
     module_time: float | None = None  # seconds the module server reported (when it does)
     changes: list[dict] = field(default_factory=list)
@@ -29,18 +32,25 @@ class NodeRun:
     data_carried: bool = False    # a misp-module's data carried on (--carry-module-data)
     data_ignored: bool = False    # a misp-module returned data that MISP (and this run) ignores
     mocked: bool = False
+    undecided: bool = False       # logic: no decision could be obtained (fail closed, docs/runner.md)
+    closed: str | None = None     # undecided: what failing closed did ("stopped the run" | "skipped its paths")
+    aborted: str | None = None    # MISP's run dies at this node (after its module ran): why
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, paths: PathTable) -> dict[str, Any]:
+        """The ``--json`` entry; ``path`` is a row of the walk's ``paths`` table (null: the
+        start node's empty path)."""
         out: dict[str, Any] = {"node": self.node, "module": self.module, "kind": self.kind,
                                "result": self.result, "status": self.status, "errors": self.errors}
+        if self.warnings:
+            out["warnings"] = self.warnings
         if self.kind == "logic":
             out["output"] = self.output
         if self.target is not None:
             out["target"] = self.target
             out["enqueued"] = self.enqueued
-        out["path"] = self.path
+        out["path"] = paths.index(self.path)
         out["duration_ms"] = round(self.duration * 1000, 3)
         if self.module_time is not None:
             out["module_ms"] = round(self.module_time * 1000, 3)
@@ -54,6 +64,9 @@ class NodeRun:
             out["data_ignored"] = True
         if self.mocked:
             out["mocked"] = True
+        if self.undecided:
+            out["undecided"] = True
+            out["closed"] = self.closed
         return out
 
 
@@ -69,7 +82,7 @@ class WalkRecord:
     trace: list[NodeRun] = field(default_factory=list)     # every execution, logic and action
     executed: list[str] = field(default_factory=list)      # action node ids, in order
     failed: list[str] = field(default_factory=list)
-    blocked_paths: list[list[str]] = field(default_factory=list)
+    blocked_paths: list[Path] = field(default_factory=list)
     stopped_by_stop: bool = False
     timeline: list = field(default_factory=list)   # NodeRun or a skipped path, in walk order
 
@@ -96,6 +109,7 @@ class Branch:
     start_data: Any
     walk: WalkRecord | None = None
     final_data: Any = None
-    log: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)        # what the branch wrote to MISP's log
+    error_log: list[str] = field(default_factory=list)  # the part of it written in every mode
     job_message: str | None = None
     duration: float = 0.0

@@ -8,11 +8,14 @@ The JSON document (documented in docs/runner.md): ``outcome`` (success | blocked
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 from runner import graph as g
 from runner.engine import RunResult
+from runner.jsonio import dumps, dumps_shared
+from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
+from runner.textsafe import printable
 
 
 def document(result: RunResult) -> dict[str, Any]:
@@ -43,12 +46,38 @@ def document(result: RunResult) -> dict[str, Any]:
     return doc
 
 
+EVENT_SIZED = ("data", "event")  # values as large as the event: written compact, on their own
+
+
+def write_document(result: RunResult, out: BinaryIO, *, indent: bool = True) -> None:
+    """Write :func:`document` to ``out`` one top-level key at a time, so a run on a large event
+    never holds the whole document's encoding, only one value's (``data`` and ``event``, each
+    the size of the event, go compact on one line even when the rest is indented)."""
+    doc = document(result)
+    out.write(b"{\n" if indent else b"{")
+    for i, (key, value) in enumerate(doc.items()):
+        head = dumps(key) + b": "
+        out.write((b",\n  " if i else b"  ") + head if indent else (b"," if i else b"") + head)
+        if key in EVENT_SIZED:
+            for chunk in dumps_shared(value):  # each attribute encoded once
+                out.write(chunk)
+        else:
+            out.write(dumps(value, indent=True).replace(b"\n", b"\n  ") if indent else dumps(value))
+    out.write(b"\n}\n" if indent else b"}\n")
+
+
 def _walk_fields(walk: WalkRecord | None) -> dict[str, Any]:
+    """A walk's keys. Paths are given once, in ``paths`` (``[parent row or null, edge]``): a
+    node's ``path`` and each of ``blocked_paths`` is a row (null: the start node's empty path),
+    so the document grows with the nodes, not with the nodes times their depth."""
     if walk is None:
-        return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": []}
+        return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": [], "paths": []}
+    table = PathTable()
+    nodes = [r.as_dict(table) for r in walk.trace]
+    blocked = table.indexes(walk.blocked_paths)
     return {"walked": walk.walked, "start_node": walk.start_node, "for_path": walk.for_path,
-            "nodes": [r.as_dict() for r in walk.trace], "executed": walk.executed,
-            "failed": walk.failed, "blocked_paths": walk.blocked_paths}
+            "nodes": nodes, "executed": walk.executed, "failed": walk.failed, "blocked_paths": blocked,
+            "paths": table.rows}
 
 
 def _branch(branch: Branch, result: RunResult) -> dict[str, Any]:
@@ -103,18 +132,27 @@ def text(result: RunResult) -> str:
         lines.append("Changes to MISP's stored event: none")
     for note in result.notes:
         lines.append(f"Note: {note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"  # each line one line, no raw controls
+
+
+MAX_INDENT = 24  # levels; deeper lines say their depth (a 5,000-node chain must not print 25 MB of spaces)
+
+
+def _indent(depth: int) -> str:
+    if depth <= MAX_INDENT:
+        return "  " * depth
+    return "  " * MAX_INDENT + f"[depth {depth}] "
 
 
 def _tree(wf: g.Workflow, walk: WalkRecord, base: int) -> list[str]:
     lines = []
     for step in walk.timeline:
         if isinstance(step, NodeRun):
-            lines.append("  " * (len(step.path) + base) + _describe(step))
+            lines.append(_indent(len(step.path) + base) + _describe(step))
         else:  # a skipped path
-            target = step[-1].rsplit(":", 1)[-1] if step else walk.start_node
+            target = step.target or walk.start_node
             node = wf.node(target) or {}
-            lines.append("  " * (len(step) + base) + f"{target} {g.module_id(node)}: skipped "
+            lines.append(_indent(len(step) + base) + f"{target} {g.module_id(node)}: skipped "
                          "(below a failed node on a non-blocking path)")
     return lines
 
@@ -133,8 +171,14 @@ def _describe(run: NodeRun) -> str:
         else:
             branch = {"output_1": "then", "output_2": "else"}.get(run.output or "", "")
             body = f"{head} → {run.output or 'nothing'}" + (f" ({branch})" if branch else "")
-        if run.status != "success":
+        if run.undecided:  # fail closed: no output was taken
+            effect = ("so the run stops here (blocking path)" if run.closed == "stopped the run" else
+                      "so nothing below it runs")
+            body = f"{head}: FAILED ({run.status}): {', '.join(run.errors)}; no decision, {effect}"
+        elif run.status != "success":
             body += f" [{run.status}: {', '.join(run.errors)}]"
+        if run.warnings:
+            body += f" [warning: {'; '.join(run.warnings)}]"
         return body + timing
     if run.result:
         body = f"{head}: ok"
@@ -142,6 +186,8 @@ def _describe(run: NodeRun) -> str:
             body += f" (errors: {', '.join(run.errors)})"
     else:
         body = f"{head}: FAILED ({run.status})" + (f": {', '.join(run.errors)}" if run.errors else "")
+        if not run.errors and not run.warnings and run.status == "partial-success":
+            body += ": the module returned false without an error (MISP's partial-success: the node counts as failed)"
     if run.changes:
         body += f"; {len(run.changes)} change(s)"
     if run.data_carried:
@@ -150,4 +196,6 @@ def _describe(run: NodeRun) -> str:
         body += "; data changed"
     if run.data_ignored:
         body += "; returned data ignored, as MISP does"
+    if run.warnings:
+        body += f" [warning: {'; '.join(run.warnings)}]"
     return body + timing

@@ -17,7 +17,7 @@ class RoamingData:
         self.data = data
         self._view: Any = None
         self._view_of: Any = None
-        self._json: bytes = b""
+        self._json: list = []
         self._json_of: Any = None
 
     def get_data(self) -> Any:
@@ -31,14 +31,15 @@ class RoamingData:
             self._view_of = data
         return self._view
 
-    def view_json(self) -> tuple[Any, bytes]:
-        """``get_data()`` and its JSON encoding, encoded once per data version: consecutive
-        nodes that do not change the data share one encoding."""
+    def view_json(self) -> tuple[Any, list]:
+        """``get_data()`` and its JSON encoding (chunks, ``runner.jsonio.dumps_shared``: each
+        attribute encoded once), encoded once per data version: consecutive nodes that do not
+        change the data share one encoding."""
         view = self.get_data()
         if self._json_of is not view:
-            from runner.jsonio import dumps
+            from runner.jsonio import dumps_shared
 
-            self._json = dumps(view)
+            self._json = dumps_shared(view)
             self._json_of = view
         return view, self._json
 

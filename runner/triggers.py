@@ -71,6 +71,7 @@ TRIGGERS: dict[str, Trigger] = {t.id: t for t in (
 )}
 
 DEFAULT_TRIGGER = "event-publish"
+DEFAULT_FAILURE_TITLE = "Error while executing workflow."  # MISP's executeTrigger, when the caller gives none
 
 # What the MISP caller writes to its log when a blocking run fails (misp-behaviour.md §4.2).
 _CALLER_LOG = {
@@ -126,9 +127,21 @@ def condition_holds(trigger: Trigger, trigger_params: Mapping[str, Any], raw: An
 
 
 def caller_log(trigger: Trigger, raw: Any, errors: list[str], logging: Mapping | None = None) -> dict | None:
-    """The log entry MISP's caller writes when a blocking run fails (misp-behaviour.md §4.2), or None."""
+    """The log entry MISP's caller writes when a blocking run fails (misp-behaviour.md §4.2), or None.
+
+    MISP's ``executeTrigger`` writes it whenever the run of a blocking trigger fails, errors or
+    not, from the logging descriptor its caller passes: an empty descriptor writes nothing, a
+    missing key is null, an empty ``message`` is "Error while executing workflow.". Without a
+    descriptor (``logging=None``) the runner passes what MISP's own caller of the trigger does.
+    """
     if not trigger.blocking:
         return None
+    change = "Returned message: " + ", ".join(errors)
+    if logging is not None:
+        if not logging:
+            return None
+        return {"action": logging.get("action"), "model": logging.get("model"), "model_id": logging.get("id"),
+                "title": logging.get("message") or DEFAULT_FAILURE_TITLE, "change": change}
     action, model, title = _CALLER_LOG.get(trigger.id, ("execute_workflow", "Workflow", ""))
     raw = raw if isinstance(raw, Mapping) else {}
     event = raw.get("Event") if isinstance(raw.get("Event"), Mapping) else {}
@@ -141,6 +154,7 @@ def caller_log(trigger: Trigger, raw: Any, errors: list[str], logging: Mapping |
         title = title.format(attribute_id=attribute.get("id", ""), event_id=event.get("id", ""),
                              module=raw.get("_module", ""))
     elif trigger.id == "event-before-save":
+        model_id = 0
         title = title.format(uuid=event.get("uuid", ""))
     elif trigger.id == "user-before-save":
         model_id = raw.get("id", 0)
@@ -148,11 +162,5 @@ def caller_log(trigger: Trigger, raw: Any, errors: list[str], logging: Mapping |
     elif trigger.id == "shadow-attribute-before-save":
         shadow = raw.get("ShadowAttribute") if isinstance(raw.get("ShadowAttribute"), Mapping) else {}
         model_id = shadow.get("id", 0)
-    if logging:
-        action = logging.get("action", action)
-        model = logging.get("model", model)
-        model_id = logging.get("id", model_id)
-        title = logging.get("message") or title
-    return {"action": action, "model": model, "model_id": model_id,
-            "title": title or "Error while executing workflow.",
-            "change": "Returned message: " + ", ".join(errors)}
+    return {"action": action, "model": model, "model_id": model_id, "title": title or DEFAULT_FAILURE_TITLE,
+            "change": change}

@@ -69,6 +69,11 @@ def _adjacency(workflow: g.Workflow) -> dict[str, list[str]]:
             for key, node in workflow.nodes()}
 
 
+def first_cycle(workflow: g.Workflow) -> Finding | None:
+    """MISP's save-time cycle check (the ``cycle`` finding), or None for an acyclic graph."""
+    return next(_cycles(workflow), None)
+
+
 def _cycles(workflow: g.Workflow) -> Iterator[Finding]:
     """MISP's WHITE/GRAY/BLACK DFS in map order; reports the edges of the first cycle found."""
     adj = _adjacency(workflow)

@@ -9,6 +9,12 @@ distinct path (no visited set; the only loop guard is that an edge is not reused
 The consumer prunes with MISP's rules: a failed blocking module ends the walk (false); a failed
 non-blocking module on a non-blocking path skips everything below it (by path prefix), while
 logic nodes below it still run; on a blocking path it skips nothing.
+
+Fail closed (docs/runner.md): a logic node whose decision could not be obtained (``undecided``)
+follows no output, and the path it guards fails as MISP fails a node on that path type: on a
+blocking path the walk ends (false), on a non-blocking one (a non-blocking trigger, a branch, the
+outputs of a concurrent-task) nothing below it runs and the walk goes on. Its error is a
+blocking error in MISP's wording, so the outcome says why.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from runner import graph as g
+from runner.errors import RunAborted
+from runner.paths import ROOT, Path
 from runner.records import NodeRun, WalkRecord
 
 NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
@@ -26,7 +34,7 @@ FILTER_IDS = ("generic-filter-data", "generic-filter-reset")
 CONCURRENT_ID = "concurrent-task"
 
 
-class GraphError(RuntimeError):
+class GraphError(RunAborted):
     """The graph points at something that is not there (MISP: a PHP error; here: a failure)."""
 
 
@@ -42,10 +50,11 @@ class Engine(Protocol):
 
     workflow: g.Workflow
 
-    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: list[str]) -> NodeRun: ...
+    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: Path) -> NodeRun: ...
     def is_blocking(self, node: Mapping) -> bool: ...
     def logic_kind(self, node: Mapping) -> str: ...
     def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None: ...
+    def skip(self) -> None: ...
     def user_ok(self) -> bool: ...
 
 
@@ -56,9 +65,19 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         return False
     record.walked = True
     workflow = engine.workflow
-    prevent: list[list[str]] = []
-    for key, node, path_type, path in _paths(engine, start_key, for_path, roaming, record):
-        if prevent and any(path[:len(p)] == p for p in prevent):
+    prevented: set[Path] = set()  # paths of failed non-blocking nodes on non-blocking paths
+    for key, node, path_type, path, skipped in _paths(engine, start_key, for_path, roaming, record, prevented):
+        if node is UNDECIDED:
+            run = record.trace[-1]
+            record.failed.append(run.node)
+            record.errors.append(_node_error(workflow, run))
+            if path_type == "blocking":
+                run.closed = "stopped the run"
+                return False
+            run.closed = "skipped its paths"
+            continue
+        if skipped:  # below a prevented path (MISP: a prefix of this path is in preventPaths)
+            engine.skip()
             record.blocked_paths.append(path)
             record.timeline.append(path)
             continue
@@ -66,46 +85,82 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
         record.trace.append(run)
         record.timeline.append(run)
         record.executed.append(run.node)
+        if run.aborted:  # MISP's run died at this node (after its module ran)
+            record.failed.append(run.node)
+            raise RunAborted(run.aborted)
         if run.result:
             continue
         record.failed.append(run.node)
         if run.module == "stop-execution":
             record.stopped_by_stop = True
         if run.errors:
-            record.errors.append(
-                f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
-                f"returned the following error: {', '.join(run.errors)}")
+            record.errors.append(_node_error(workflow, run))
         if engine.is_blocking(node):
             return False
         if path_type == "non-blocking":
-            prevent.append(path)
+            prevented.add(path)
     return True
 
 
-def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming,
-           record: WalkRecord) -> Iterator[tuple[str, Mapping, str, list[str]]]:
-    """Yield action nodes in DFS pre-order over paths. Iterative (deep graphs and long chains
-    must not hit Python's recursion limit), but with the recursive walker's exact order."""
+def _node_error(workflow: g.Workflow, run: NodeRun) -> str:
+    """MISP's blocking-error wording (spec §5.10)."""
+    return (f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
+            f"returned the following error: {', '.join(run.errors)}")
+
+
+UNDECIDED: Mapping = {}  # yielded as the node of an undecided logic node (the last trace entry)
+
+
+class _Frame:
+    """One node on the walk's current path: its children still to walk. ``skipping``: the node
+    or one above it failed on a non-blocking path, so every action below is skipped."""
+
+    __slots__ = ("children", "path", "skipping")
+
+    def __init__(self, children: Iterator, path: Path, skipping: bool) -> None:
+        self.children, self.path, self.skipping = children, path, skipping
+
+
+def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming, record: WalkRecord,
+           prevented: set[Path]) -> Iterator[tuple[str, Mapping, str, Path, bool]]:
+    """Yield ``(key, node, path type, path, skipped)`` for action nodes in DFS pre-order over
+    paths. Iterative (deep graphs and long chains must not hit Python's recursion limit), with
+    the recursive walker's exact order, and linear: a path is shared (:class:`Path`), the loop
+    guard asks a set of the edges on the current path, and a skipped subtree is a flag carried
+    down the stack instead of a prefix test against every prevented path."""
     graph = engine.workflow.graph
-    stack: list[Iterator[tuple[str, str, list[str]]]] = [iter([(start_key, for_path or "", [])])]
+    on_path: set[str] = set()  # the edges of the path of the frame on top (the loop guard)
+    stack = [_Frame(iter([(start_key, for_path or "", ROOT)]), ROOT, False)]
     while stack:
-        step = next(stack[-1], None)
+        frame = stack[-1]
+        step = next(frame.children, None)
         if step is None:
             stack.pop()
+            if frame.path.edge is not None:
+                on_path.discard(frame.path.edge)
             continue
         key, path_type, path = step
+        if key is None:  # _children: the logic node could not decide; path_type: the path it guards
+            yield "", UNDECIDED, path_type, path, False
+            continue
         node = graph.get(key)
         if node is None:
             raise GraphError(f"a connection leads to node `{key}`, which is not in the workflow graph")
         if g.module_type(node) not in ("trigger", "logic"):
-            yield key, node, path_type, path  # executed by the consumer before we go on
-        stack.append(_children(engine, key, node, path_type, path, for_path, roaming, record))
+            yield key, node, path_type, path, frame.skipping  # executed by the consumer before we go on
+        children = _children(engine, key, node, path_type, path, for_path, roaming, record, on_path)
+        stack.append(_Frame(children, path, frame.skipping or path in prevented))
+        if path.edge is not None:
+            on_path.add(path.edge)
 
 
-def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: list[str],
-              for_path: str | None, roaming: Roaming, record: WalkRecord) -> Iterator[tuple[str, str, list[str]]]:
+def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: Path, for_path: str | None,
+              roaming: Roaming, record: WalkRecord, on_path: set[str]) -> Iterator[tuple[str | None, str, Path]]:
     allowed = _evaluate_outputs(engine, key, node, roaming, record, path)
     is_concurrent = g.module_type(node) == "logic" and g.module_id(node) == CONCURRENT_ID
+    if allowed is None:  # undecided: report the path type of the outputs it guards
+        yield None, "non-blocking" if is_concurrent else path_type, path
+        return
     for name, conns in allowed:
         if is_concurrent:
             path_type = "non-blocking"
@@ -114,15 +169,16 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: lis
         for idx, conn in enumerate(conns):
             target = g.connection_target(conn)
             edge = f"{key}:{name}:{idx}:{target}"
-            if edge in path:
+            if edge in on_path:  # MISP's only loop guard: an edge is not reused on one path
                 continue
-            yield target, path_type, path + [edge]
+            yield target, path_type, path.child(edge)
 
 
 def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
-                      path: list[str]) -> list[tuple[str, list]]:
+                      path: Path) -> list[tuple[str, list]] | None:
     """Which outputs to follow (misp-behaviour.md §5.5); executes logic nodes. A logic module's errors are
-    discarded (they never become blocking errors)."""
+    discarded (they never become blocking errors). None: the logic node is undecided (its run
+    is the last trace entry)."""
     if g.module_type(node) != "logic":
         return g.outputs(node)
     kind = engine.logic_kind(node)
@@ -138,18 +194,31 @@ def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming,
             run.target = target
             record.trace.append(run)
             record.timeline.append(run)
+            _raise_if_aborted(run, record)
+            if run.undecided:
+                return None
             if run.result and run.status == "success":
                 engine.queue_branch(key, target, roaming.data, run)
         return []
     run = engine.execute(key, node, roaming, "logic", path)
     record.trace.append(run)
     record.timeline.append(run)
+    _raise_if_aborted(run, record)
+    if run.undecided:
+        return None
     if kind == "filter":
         run.output = "output_1"
     else:
         run.output = "output_1" if run.result else "output_2"
     conns = g.output(node, run.output)
     return [] if conns is None else [(run.output, conns)]
+
+
+def _raise_if_aborted(run: NodeRun, record: WalkRecord) -> None:
+    if run.aborted:
+        run.output, run.undecided, run.closed = None, True, "stopped the run"
+        record.failed.append(run.node)
+        raise RunAborted(run.aborted)
 
 
 def logic_kind_for(node: Mapping, declared: Callable[[], str | None]) -> str:

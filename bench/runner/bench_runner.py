@@ -58,10 +58,10 @@ from runner.client import ModuleClient  # noqa: E402
 from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
 from runner.stored import StoredEvent  # noqa: E402
+from tests.support.data import BLUEPRINTS  # noqa: E402
 from tests.support.fakes.hashlookup import HashlookupFake, make_record  # noqa: E402
 from tests.support.harness import ModuleServer  # noqa: E402
 
-BLUEPRINTS = REPO / "tests" / "data" / "blueprints"  # MISP's workflow blueprints
 PAP_TLP = BLUEPRINTS / "blueprint_pap_red-and-tlp_red-blocking_1661328258.json"
 HASHLOOKUP = BLUEPRINTS / "blueprint_disable-to_ids-flag-for-existing-hash-in-hashlookup_1667228944.json"
 RUNS = {"pap-tlp": {100: 300, 1000: 60, 10000: 10}, "pap-tlp-red": {100: 300, 1000: 60, 10000: 10},
@@ -80,12 +80,12 @@ class RecordingClient(ModuleClient):
         self.seconds: list[float] = []
         self.exchanges: list[tuple[bytes, Any]] = []
 
-    def query_bytes(self, payload: bytes, timeout: float | None = None):
+    def query_bytes(self, payload: bytes | list, timeout: float | None = None):
         t0 = time.perf_counter()
         answer, module_time = super().query_bytes(payload, timeout)
         self.seconds.append(time.perf_counter() - t0)
-        if self.keep:
-            self.exchanges.append((payload, answer))
+        if self.keep:  # the runner sends the body in parts (the data's encoding is not copied)
+            self.exchanges.append((payload if isinstance(payload, bytes) else b"".join(payload), answer))
         return answer, module_time
 
 

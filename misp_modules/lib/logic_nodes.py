@@ -1,9 +1,9 @@
 """The answer of an IF-style built-in logic node: MISP's decision, plus what is wrong with it.
 
 The decision itself lives in :mod:`misp_modules.semantics.decisions` (one place for MISP's
-semantics); this adds the node's param problems and turns MISP's crashes into a clear error.
-MISP discards a logic node's errors and takes the else branch when the module throws; the
-runner does the same with the decision and still reports the errors.
+semantics); this adds the node's param problems as ``warnings`` (MISP decides anyway: an
+unknown operator is false, and MISP's errors stay MISP's) and turns MISP's crashes into a clear error without a decision (:func:`no_decision`):
+where MISP's run dies, the runner must not pick a branch for it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from misp_modules.lib import node_params
-from misp_modules.lib.workflow import NodeRequest, if_reply
+from misp_modules.lib.workflow import NodeRequest, if_reply, no_decision
 from misp_modules.semantics import decisions
 from misp_modules.semantics.errors import SemanticsError
 
@@ -25,5 +25,11 @@ def decide(misp_id: str, req: NodeRequest, declared: Sequence[Mapping[str, Any]]
     try:
         result, errors = decisions.DECISIONS[misp_id](req.data, req.params)
     except SemanticsError as exc:
-        result, errors = False, [f"Error while executing module {misp_id}: {exc}"]
-    return if_reply(result, node_params.merge(errors, found))
+        return no_decision(crash_reason(misp_id, exc))
+    return if_reply(result, errors, warnings=found)
+
+
+def crash_reason(misp_id: str, exc: SemanticsError) -> str:
+    """Why MISP's module cannot decide: the PHP failure the library reproduced."""
+    text = str(exc)
+    return text if "MISP crashes" in text else f"{text} (MISP's {misp_id} crashes on this input)"

@@ -190,13 +190,21 @@ def reply(
     data: Any = None,
     changes: Iterable[Mapping[str, Any]] | None = None,
     output: str | None = None,
+    warnings: Iterable[str] = (),
     **extra: Any,
 ) -> dict[str, Any]:
-    """The contract's response. ``data`` only when the module changed the roaming data."""
+    """The contract's response. ``data`` only when the module changed the roaming data.
+
+    ``warnings``: what MISP does not report but the analyst should know (a param MISP reads
+    anyway, an empty selection, lookups that failed); kept apart from ``errors``, which are
+    MISP's."""
     errors = [str(e) for e in errors]
     answer: dict[str, Any] = {"result": bool(result), "errors": errors}
     if errors:
         answer["error"] = ", ".join(errors)
+    warnings = [str(w) for w in warnings]
+    if warnings:
+        answer["warnings"] = warnings
     if output is not None:
         answer["output"] = output
     if data is not None:
@@ -207,16 +215,29 @@ def reply(
     return answer
 
 
-def if_reply(result: bool, errors: Iterable[str] = ()) -> dict[str, Any]:
+EMPTY_SELECTION = ("no attribute matched the node's filter: MISP counts an empty selection as a failed node "
+                   "(partial-success), without an error")
+
+
+def no_decision(reason: str) -> dict[str, Any]:
+    """The answer of a logic module that cannot decide as MISP would (MISP itself crashes on this
+    input, or the request is malformed): no ``result``, only ``error``. The runner fails the
+    node and the path it guards (docs/runner.md, "Fail closed"); it never takes this as false."""
+    return {"error": str(reason)}
+
+
+def if_reply(result: bool, errors: Iterable[str] = (), warnings: Iterable[str] = ()) -> dict[str, Any]:
     """An IF-style logic answer: true follows ``output_1`` (then), false ``output_2`` (else)."""
-    return reply(result, errors=errors, output="output_1" if result else "output_2")
+    return reply(result, errors=errors, output="output_1" if result else "output_2", warnings=warnings)
 
 
-def node_handler(declared: Sequence[Mapping[str, Any]]) -> Callable:
+def node_handler(declared: Sequence[Mapping[str, Any]], *, decides: bool = False) -> Callable:
     """Decorate ``run(req: NodeRequest) -> dict`` into an upstream-style ``dict_handler``.
 
-    A :class:`ParamError` becomes a failed node (result false) whose error names the param.
-    Anything else propagates: the server reports it as a module error and logs the traceback.
+    A :class:`ParamError` becomes a failed node (result false) whose error names the param; for
+    a logic module (``decides=True``) it is :func:`no_decision`: a malformed request is not
+    MISP's decision. Anything else propagates: the server reports it as a module error and logs
+    the traceback.
     """
 
     def wrap(run: Callable[[NodeRequest], dict]) -> Callable[[Mapping[str, Any]], dict]:
@@ -226,7 +247,7 @@ def node_handler(declared: Sequence[Mapping[str, Any]]) -> Callable:
                 req = NodeRequest.parse(request, declared)
                 return run(req)
             except ParamError as exc:
-                return reply(False, errors=[str(exc)])
+                return no_decision(str(exc)) if decides else reply(False, errors=[str(exc)])
 
         return dict_handler
 

@@ -267,11 +267,14 @@ def is_bare_event(raw: Any) -> bool:
 
 
 def _flattened(event: Mapping) -> list:
-    """``Event.Attribute`` then every object's attributes, as copies without the object wrapper."""
-    out = [dict(a) if a.__class__ is dict else a for a in _values(event.get("Attribute"))]
+    """``Event.Attribute`` then every object's attributes, without the object wrapper. MISP
+    copies them (PHP arrays are values); here they are the same dicts, equal by construction and
+    never edited in place (the data is immutable by convention): an event's attributes are held
+    once, not twice, and encoded from the same objects."""
+    out = list(_values(event.get("Attribute")))
     for obj in _values(event.get("Object")):
         if is_array(obj):
-            out.extend(dict(a) if a.__class__ is dict else a for a in _values(php.lookup(obj, "Attribute")))
+            out.extend(_values(php.lookup(obj, "Attribute")))
     return out
 
 
@@ -403,6 +406,8 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
     """
     if trigger_id in _UNCHANGED_TRIGGERS:
         return raw
+    if isinstance(raw, list):  # a JSON list is a PHP array too: [] is the empty map
+        raw = dict(enumerate(raw))
     if isinstance(raw, Mapping):
         raw = plain(raw)
     if trigger_id in _EVENT_TRIGGERS:

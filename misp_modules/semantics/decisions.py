@@ -132,7 +132,7 @@ def published_if(data: Any, params: Mapping) -> Decision:
 def organisation_if(data: Any, params: Mapping) -> Decision:
     """``IF :: Organisation``: the event's (creator) org id is (not) among the selected ids."""
     _require_array(data, "organisation-if")
-    # MISP reads the owner (org_id) unless org_type == 'orgc': an unknown type reads the owner.
+    # MISP reads `Event.org_id` unless the type is `orgc`: an unknown type means the owner org
     field = "Event.orgc_id" if loose_eq(_param(params, "organisation-if", "org_type"), "orgc") else "Event.org_id"
     org_id = intval(hashpath.get(data, field))
     condition = _param(params, "organisation-if", "condition")

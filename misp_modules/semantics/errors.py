@@ -27,8 +27,8 @@ class InvalidPathError(SemanticsError, ValueError):
 
 
 class FilterResetError(SemanticsError):
-    """Reserved: ``generic-filter-reset`` without a prior filter is a documented no-op instead of
-    MISP's crash (docs/misp-behaviour.md §15.1), so the library never raises it today."""
+    """``generic-filter-reset`` where MISP crashes: no snapshot to restore with a label other
+    than ``all`` (PHP's ``setData(null)`` TypeError), or a snapshot that is not an array."""
 
 
 class NormalizationError(SemanticsError):

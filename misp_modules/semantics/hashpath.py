@@ -51,6 +51,8 @@ def _path_string(path: Any, function: str) -> str:
 def _walk(data: Any, parts: Sequence[Any], default: Any) -> Any:
     """``Hash::get``'s loop: each step needs an array with the key set to a non-null value."""
     for key in parts:
+        if is_array(key):  # PHP 8: isset($data[<array>]) is a TypeError
+            raise PhpTypeError("Illegal offset type in isset or empty")
         if data.__class__ is dict:
             value = data.get(key) if key.__class__ is str else None
             if value is None:
@@ -107,8 +109,8 @@ def _extract(data: Any, path: Any) -> Any:
 def get(data: Any, path: Any, default: Any = None) -> Any:
     """``Hash::get($data, $path, $default)``: a dotted walk without patterns (``{n}`` is a key)."""
     _require_array(data, "get")
-    if not data or path is None or path == "":
-        return default
+    if not data or path is None:
+        return default  # "" is not a shortcut: explode('.', '') is [''], the key '' (MISP's quirk)
     if path.__class__ is str:
         parts: Sequence[Any] = path.split(".")
     elif path is True or path is False:

@@ -4,7 +4,8 @@
 ``data["enabledFilters"]`` (and a snapshot in ``_unfilteredData``), and every later ``getData()``
 re-applies all recorded filters, in order, to a copy. Only the selected collection shrinks, it
 keeps its original keys, and a reset restores the snapshot -- dropping every filter and every
-change made since the first one (faithful; see docs/semantics.md).
+change made since the first one (faithful; see docs/semantics.md). Where MISP crashes (a reset
+with no snapshot to restore), :class:`~.errors.FilterResetError` says so.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from . import hashpath, php
 from .conditions import extract_data, items_matching_condition
-from .errors import PhpTypeError
+from .errors import FilterResetError, PhpTypeError
 from .php import is_array, is_empty, loose_eq
 
 FILTER_LABELS = ("A", "B", "C", "D", "E", "F")
@@ -77,27 +78,61 @@ def add_filter(data: Any, label: str, selector: str, hash_path: str, operator: s
     return new
 
 
-def reset_filter(data: Any, label: str) -> Any:
-    """``generic-filter-reset`` exec: ``_unfilteredData`` without filters.
+def reset_filter(data: Any, label: Any) -> Any:
+    """``generic-filter-reset`` exec: the new roaming data, MISP's ``_unfilteredData``.
 
     Any label restores the snapshot taken at the first filter, so every filter goes (the
-    snapshot never held any) along with every change made since. Deviation (misp-behaviour.md §15.1):
-    without a snapshot MISP wipes the data (``all``) or crashes (a label); here nothing changes.
+    snapshot never held any) along with every change made since (faithful, misp-behaviour.md §15.2). A
+    label ``A``-``F`` unsets that filter in the snapshot, ``all`` empties ``enabledFilters``
+    (which creates it: without a snapshot MISP's data becomes ``{"enabledFilters": []}``), any
+    other label restores the snapshot as it is. Where MISP crashes (no snapshot and a label
+    other than ``all``, a snapshot that is not an array) :class:`FilterResetError` says why.
     """
     snapshot = php.lookup(data, "_unfilteredData") if is_array(data) else None
-    if is_empty(snapshot):
-        return data
-    if not isinstance(snapshot, dict):
-        if not is_array(snapshot):
-            raise PhpTypeError(f"generic-filter-reset: _unfilteredData must be an array, "
-                               f"{php.php_type_name(snapshot)} given")
-        snapshot = dict(php.iter_items(snapshot))
-    new = dict(snapshot)
-    if loose_eq(label, "all"):
-        new["enabledFilters"] = []
-    else:
-        filters, key = php.lookup(new, "enabledFilters"), php.php_key(label)
-        if is_array(filters) and php.lookup(filters, key, php._MISSING) is not php._MISSING:
-            remaining = [(k, v) for k, v in php.iter_items(filters) if k != key]
-            new["enabledFilters"] = dict(remaining) if remaining else []
-    return new
+    if any(loose_eq(label, name) for name in FILTER_LABELS):   # in_array(): loose
+        snapshot = _unset_filter(snapshot, label)
+    elif label.__class__ is str and label == "all":            # === 'all'
+        if snapshot is None or snapshot is False:               # PHP autovivifies null (and false)
+            snapshot = {"enabledFilters": []}
+        elif is_array(snapshot):
+            snapshot = {**_as_map(snapshot), "enabledFilters": []}
+        else:
+            raise FilterResetError(f"generic-filter-reset: {_scalar_error(snapshot)} (`_unfilteredData` is "
+                                   f"{php.php_type_name(snapshot)}); MISP crashes here")
+    if not is_array(snapshot):
+        why = "there is no filter to remove (no `_unfilteredData`)" if snapshot is None else \
+            f"`_unfilteredData` is {php.php_type_name(snapshot)}"
+        raise FilterResetError(f"generic-filter-reset with label {label!r}: {why}; MISP crashes here "
+                               f"(WorkflowRoamingData::setData(): Argument #1 ($data) must be of type array, "
+                               f"{php.php_type_name(snapshot)} given)")
+    return snapshot
+
+
+def _unset_filter(snapshot: Any, label: Any) -> Any:
+    """``unset($snapshot['enabledFilters'][$label])``."""
+    if snapshot is None:
+        return None  # unset on null is a no-op
+    if not is_array(snapshot):
+        raise FilterResetError(f"generic-filter-reset: {_scalar_error(snapshot, unset=True)} (`_unfilteredData` "
+                               f"is {php.php_type_name(snapshot)}); MISP crashes here")
+    filters = php.lookup(snapshot, "enabledFilters")
+    if filters is None:
+        return snapshot
+    if not is_array(filters):
+        raise FilterResetError(f"generic-filter-reset: cannot unset a filter of `enabledFilters`, which is "
+                               f"{php.php_type_name(filters)}; MISP crashes here")
+    key = php.php_key(label)
+    if php.lookup(filters, key, php._MISSING) is php._MISSING:
+        return snapshot
+    remaining = [(k, v) for k, v in php.iter_items(filters) if k != key]
+    return {**_as_map(snapshot), "enabledFilters": dict(remaining) if remaining else []}
+
+
+def _as_map(value: Any) -> dict:
+    return value if isinstance(value, dict) else dict(php.iter_items(value))
+
+
+def _scalar_error(value: Any, unset: bool = False) -> str:
+    if isinstance(value, str):
+        return "Cannot access offset of type string on string"
+    return "Cannot unset offset in a non-array variable" if unset else "Cannot use a scalar value as an array"

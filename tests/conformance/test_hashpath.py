@@ -135,6 +135,7 @@ def write_summary(reporter: Any) -> None:
 
 def test_conformance_file_is_there() -> None:
     assert CASES, f"no cases in {FILES}"
+    assert any(case[0]["id"].endswith("-oracle14-0001") for case in CASES), "no cases from issue #14's file"
 
 
 @pytest.mark.parametrize("decoding", ["php", "plain"])

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 
 import pytest
 
 from runner.catalog import Catalog
 from runner.client import ModuleClient
+from runner.debug_listener import CaptureStore, make_server
 from runner.engine import Runner, RunOptions
 from runner.jinja import Renderer
 from runner.loader import workflow_from_document
@@ -22,6 +24,16 @@ EVENT = {"Event": {"id": "7", "uuid": "e-7", "info": "Ransom note", "org_id": "1
                    "Object": [{"id": "3", "name": "file", "distribution": "5",
                                "Attribute": [{"id": "1", "uuid": "a-1", "type": "md5", "value": "x", "object_id": "3",
                                               "distribution": "5", "Tag": []}]}]}}
+
+
+@pytest.fixture(scope="module")
+def debug_listener(tmp_path_factory):
+    server = make_server("127.0.0.1", 0, CaptureStore(tmp_path_factory.mktemp("captures")))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +53,21 @@ def stop(nid, message="stopped"):
     return G.node(nid, "stop-execution", params={"message": message})
 
 
-def test_filter_reset_without_filter_is_a_noop(parts):
-    """§15.1: MISP wipes the data (``all``) or crashes (a label)."""
-    for label in ("all", "A"):
-        nodes = [G.trigger(1, "event-publish", [2]),
-                 G.node(2, "generic-filter-reset", "logic", params={"filtering-label": label}, outputs={"output_1": [3]}),
-                 G.logic_if(3, "tag-if", then=[4], params={"scope": "event", "condition": "in_or", "tags": ["tlp:white"]}),
-                 stop(4)]
-        result = run(parts, nodes)
-        assert result.walk.trace[0].status == "success"
-        assert result.data == result.start_data and result.outcome == "blocked"  # the event data was kept
+def test_filter_reset_without_filter_wipes_or_fails_closed(parts):
+    """§15.1: MISP wipes the data with ``all`` (faithful) and crashes with a label: a clear
+    error, and the blocking path the reset is on stops (fail closed)."""
+    def nodes(label):
+        return [G.trigger(1, "event-publish", [2]),
+                G.node(2, "generic-filter-reset", "logic", params={"filtering-label": label}, outputs={"output_1": [3]}),
+                G.logic_if(3, "tag-if", then=[4], params={"scope": "event", "condition": "in_or", "tags": ["tlp:white"]}),
+                stop(4)]
+    wiped = run(parts, nodes("all"))
+    assert wiped.data == {"enabledFilters": []} and wiped.outcome == "success"  # the tag is gone with the data
+    crashed = run(parts, nodes("A"))
+    reset = crashed.walk.trace[0]
+    assert (reset.undecided, reset.output, reset.closed) == (True, None, "stopped the run")
+    assert crashed.outcome == "failure" and len(crashed.walk.trace) == 1
+    assert "no filter to remove" in crashed.errors[0] and crashed.errors[0].startswith("Node `generic-filter-reset` (2)")
 
 
 def test_reset_of_one_label_removes_every_filter(parts):
@@ -78,6 +95,18 @@ def test_jinja_renders_locally_when_the_service_is_unreachable():
     assert render("{{ ''.__class__.__mro__ }}", EVENT) == ""  # the sandbox refuses
 
 
+def test_local_rendering_is_said_in_a_note(parts):
+    """A server without jinja_template_rendering: MISP's run dies (§15.3); ours renders and says so."""
+    client, catalog = parts
+    without = Catalog(catalog.modules, frozenset(), catalog.problems)  # no expansion modules
+    wf = workflow_from_document(G.workflow([G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info }}")]), "t.json")
+    result = Runner(without, client).run(wf, EVENT, "event-publish")
+    assert result.errors[0].endswith("returned the following error: Ransom note")
+    assert any("templates rendered locally: the module server does not offer jinja_template_rendering" in n
+               for n in result.notes)
+    assert not run(parts, [G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info }}")]).notes
+
+
 def test_broken_template_message_falls_back_to_the_default(parts):
     result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info | nosuchfilter }}")])
     assert result.errors == ["Node `stop-execution` (2) from Workflow `Workflow for trigger event-publish` (1) "
@@ -85,33 +114,61 @@ def test_broken_template_message_falls_back_to_the_default(parts):
 
 
 def test_distribution_if_without_attribute(parts):
-    """§15.5: MISP dereferences Event.Attribute[0] and crashes; the module says so (docs/semantics.md)
-    and the IF takes else, as for any logic error."""
+    """§15.5: MISP dereferences Event.Attribute[0] and crashes; the module says so
+    (docs/semantics.md) and the guard fails closed: no branch, the blocking run stops."""
     nodes = [G.trigger(1, "event-publish", [2]),
              G.logic_if(2, "distribution-if", then=[3], else_=[4],
                         params={"scope": "attribute", "condition": "equals", "distribution": "1"}),
              stop(3, "community"), stop(4, "other")]
     result = run(parts, nodes)  # objects only: no Event.Attribute[0]
     node = result.walk.trace[0]
-    assert node.output == "output_2" and "Event.Attribute[0]" in node.errors[0]
-    assert result.errors[0].endswith("other")
+    assert node.undecided and node.output is None and "Event.Attribute[0]" in node.errors[0]
+    assert result.outcome == "failure" and result.walk.executed == []
 
 
-def test_unreachable_debug_url_does_not_break_the_run(parts):
-    """§15.6: MISP's run fails when the debug URL is down."""
+def test_unreachable_debug_url_stops_the_run_with_a_clear_error(parts):
+    """§15.6: MISP's run dies when its debug URL cannot be reached: here the run fails at the
+    same point (the first post, before the walk) and says why."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2)], debug_url=dead)
+    assert (result.outcome, result.success, result.walk) == ("failure", False, None)
+    (error,) = result.errors
+    assert error.startswith(f"debug mode: the POST to {dead}/event-publish/init failed (connection refused)")
+    assert "misp-workflow debug-listener" in error
+    assert result.log == ["Started executing workflow for trigger `event-publish` (1)", error]
+
+
+def test_debug_mode_logs_progress_beside_errors(parts, debug_listener):
+    """§5.13: in debug mode the progress messages join the errors in MISP's log."""
+    result = run(parts, [G.trigger(1, "event-publish", [2]), stop(2)], debug_url=debug_listener)
     assert result.outcome == "blocked"
     stopped = ("Node `stop-execution` (2) from Workflow `Workflow for trigger event-publish` (1) returned the "
                "following error: stopped")
-    assert result.log == [  # debug mode: progress messages join the errors in MISP's log
+    assert result.log == [
         "Started executing workflow for trigger `event-publish` (1)",
         "Executed node `stop-execution`\nNode `stop-execution` (2) from Workflow `Workflow for trigger event-publish` "
         "(1) executed successfully with status: partial-success",
         "Execution stopped. \n" + stopped,
         "Finished executing workflow for trigger `event-publish` (1). Outcome: blocked"]
+    assert result.error_log == ["Execution stopped. \n" + stopped]
+
+
+def test_debug_mode_branch_dies_where_misps_job_has_no_logger(parts, debug_listener):
+    """§15.6: a concurrent-task job in debug mode crashes at its first progress message (after
+    its first node ran), unless an error created the logger first."""
+    nodes = [G.trigger(1, "event-publish", [2]), G.node(2, "concurrent-task", "logic", outputs={"output_1": [3, 5]}),
+             G.node(3, "no_such_module", outputs={"output_1": [4]}), G.node(4, "push-zmq"),
+             G.node(5, "push-zmq", outputs={"output_1": [6]}), G.node(6, "push-zmq")]
+    result = run(parts, nodes, debug_url=debug_listener, dry_run=True)
+    assert result.outcome == "success"
+    first, second = result.branches
+    assert [n.node for n in first.walk.trace] == ["3"] and first.walk.success  # an error created the logger
+    assert first.walk.blocked_paths == [["3:output_1:0:4"]]  # below a failed node on a non-blocking path
+    (died,) = second.walk.trace
+    assert (died.node, died.status, died.result, second.walk.success) == ("5", "error", False, False)
+    assert died.aborted and "concurrent-task job crashes here in debug mode" in second.walk.errors[0]
 
 
 def test_php_error_in_a_module_is_a_clear_node_error(parts):
@@ -124,8 +181,8 @@ def test_php_error_in_a_module_is_a_clear_node_error(parts):
     data["Event"]["Object"][0]["Attribute"][0]["Tag"] = [{"name": "tlp:white"}]
     result = run(parts, nodes, data)
     node = result.walk.trace[0]
-    assert node.result is False and node.output == "output_2" and "preg_match" in node.errors[0]
-    assert result.errors[0].endswith("else")
+    assert node.result is None and node.output is None and "preg_match" in node.errors[0]
+    assert result.outcome == "failure" and "preg_match" in result.errors[0]  # neither then nor else ran
 
 
 def test_no_workflow_user_is_misps_own_error(parts):

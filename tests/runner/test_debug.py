@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from runner.debug import DebugPoster
+from runner.debug import DebugPoster, DebugPostError
 from runner.debug_listener import CaptureStore, load_capture, make_server
 from runner.errors import InputError
 from runner.logfile import WorkflowLog
@@ -43,11 +43,14 @@ def test_poster_sends_misp_paths_bodies_and_content_type():
     assert "errors" not in exec_ and end["data"] == {"executed_nodes": []}
 
 
-def test_unreachable_debug_url_never_breaks_anything():
+def test_unreachable_debug_url_is_a_clear_error():
+    """MISP's run dies there (§15.6); the error names the URL, the cause and the way out."""
     with Recorder() as fake:
         url = fake.url
     poster = DebugPoster(url, "event-publish", timeout=1)
-    poster.exec("x", "success", {})  # the fake is closed: connection refused
+    with pytest.raises(DebugPostError, match=r"POST to http://127\.0\.0\.1:\d+/event-publish/exec/x failed "
+                                             r"\(connection refused\).*debug-listener"):
+        poster.exec("x", "success", {})  # the fake is closed: connection refused
     assert poster.failures == 1
 
 

@@ -13,6 +13,7 @@ from runner.catalog import Catalog
 from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
+from runner.paths import PathTable
 from runner.report import text
 from tests.support import graphs as G
 from tests.support.catalog import ENTRIES
@@ -275,11 +276,11 @@ def test_module_time_from_server_timing(fake, header, module_ms):
     node = result.walk.trace[0]
     line = next(x for x in text(result).splitlines() if " webhook: " in x)
     if module_ms is None:
-        assert node.module_time is None and "module_ms" not in node.as_dict()
+        assert node.module_time is None and "module_ms" not in node.as_dict(PathTable())
         assert ", module " not in line
     else:
         assert node.module_time == pytest.approx(module_ms / 1000)
-        assert node.as_dict()["module_ms"] == module_ms
+        assert node.as_dict(PathTable())["module_ms"] == module_ms
         assert line.endswith(f", module {module_ms:.1f} ms]")
 
 

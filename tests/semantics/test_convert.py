@@ -89,12 +89,13 @@ def check_core_format(converted: dict, source_event: dict) -> None:
     # objects without attributes are dropped; the others keep theirs, in order
     expected_objects = [o for o in source_event.get("Object") or [] if o.get("Attribute")]
     assert [o["uuid"] for o in objects] == [o["uuid"] for o in expected_objects]
-    # _AttributeFlattened = Event.Attribute ++ object attributes, as copies
+    # _AttributeFlattened = Event.Attribute ++ object attributes: MISP's copies are the same
+    # dicts here (equal, never edited in place), so an event's attributes are held once
     flattened = event["_AttributeFlattened"]
     expected = attributes + [a for o in objects for a in o["Attribute"]]
     assert [a["uuid"] for a in flattened] == [a["uuid"] for a in expected]
     assert flattened == expected
-    assert all(f is not e for f, e in zip(flattened, expected))
+    assert all(f is e for f, e in zip(flattened, expected))
     # _allTags: event tags first (inherited), then the attribute's own
     event_tags = tag_names(event.get("Tag") or [])
     for attribute in expected:

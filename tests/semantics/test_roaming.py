@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+
 from misp_modules.semantics import conditions, php, roaming
+from misp_modules.semantics.errors import FilterResetError
 
 
 def event(*types: str) -> dict:
@@ -74,10 +77,31 @@ def test_reset_restores_the_first_snapshot_and_drops_every_filter_and_later_chan
     assert roaming.reset_filter(roaming.get_data(data), "all")["enabledFilters"] == []
 
 
-def test_reset_without_a_filter_is_a_no_op() -> None:
+def test_reset_without_a_filter_is_misps_wipe_or_a_clear_error() -> None:
+    """§15.1: MISP wipes the data with `all` (faithful) and crashes with a label (a clear error)."""
     data = event("ip-src")
-    for label in ("all", "A"):
-        assert roaming.reset_filter(data, label) is data  # MISP: wipes the data / crashes (§15.1)
+    assert roaming.reset_filter(data, "all") == {"enabledFilters": []}
+    for label in ("A", "F", "Z", ""):
+        with pytest.raises(FilterResetError, match="no filter to remove.*MISP crashes"):
+            roaming.reset_filter(data, label)
+
+
+@pytest.mark.parametrize("snapshot, label, expected", [
+    ([], "A", []),                                        # unset on an empty array: the data becomes []
+    ([], "all", {"enabledFilters": []}),
+    ({"Event": {"info": "s"}}, "Z", {"Event": {"info": "s"}}),   # another label: the snapshot as it is
+    ({"Event": {}, "enabledFilters": {"A": {}, "B": {}}}, "A", {"Event": {}, "enabledFilters": {"B": {}}}),
+    ({"Event": {}, "enabledFilters": {"A": {}}}, True, {"Event": {}, "enabledFilters": {"A": {}}}),  # key 1
+])
+def test_reset_restores_the_snapshot_as_misp_does(snapshot, label, expected) -> None:
+    assert roaming.reset_filter({"Event": {}, "_unfilteredData": snapshot}, label) == expected
+
+
+@pytest.mark.parametrize("snapshot", ["", "x", 0, 1.5])
+def test_reset_of_a_snapshot_that_is_not_an_array_is_a_clear_error(snapshot) -> None:
+    for label in ("all", "A", "Z"):
+        with pytest.raises(FilterResetError, match="MISP crashes"):
+            roaming.reset_filter({"Event": {}, "_unfilteredData": snapshot}, label)
 
 
 def test_plain_json_filters_work_like_php_decoded_ones() -> None:

@@ -36,4 +36,10 @@ def hashpath_case_files() -> list[Path]:
     """The hash-path harness's outcomes: the public file (or the one ``HASHPATH_GOLDEN`` names),
     then every file generated later with MISP's code (``conformance/oracle/hashpath-*.jsonl``)."""
     main = Path(os.environ.get("HASHPATH_GOLDEN") or CONFORMANCE / "hashpath" / "golden-public.jsonl")
-    return [main, *sorted((CONFORMANCE / "oracle").glob("hashpath-*.jsonl"))]
+    return [main, *generated("hashpath")]
+
+
+def generated(harness: str) -> list[Path]:
+    """The case files generated with MISP's code for ``harness`` (``hashpath`` or ``walk``);
+    ``tests/data/conformance/oracle/README.md`` says what each holds."""
+    return sorted((CONFORMANCE / "oracle").glob(f"{harness}-*.jsonl"))

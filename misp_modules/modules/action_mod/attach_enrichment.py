@@ -136,7 +136,20 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             errors.append(problem)
     for problem in errors:
         log.warning("attach-enrichment: %s", problem)
-    return reply(not errors, errors=errors, data=data)
+    return reply(not errors, errors=errors, data=data, warnings=lookup_summary(outcomes))
+
+
+def lookup_summary(outcomes: list[tuple[Any, str | None]]) -> list[str]:
+    """What MISP keeps quiet: lookups whose module answered an error are appended as
+    enrichment data and the node succeeds (faithful), so say how many failed, and why."""
+    failed = [result for result, _ in outcomes if isinstance(result, dict) and result.get("error") is not None]
+    if not failed:
+        return []
+    first = str(failed[0]["error"])
+    first = first if len(first) <= 160 else first[:160] + "…"
+    if len(failed) == len(outcomes):
+        return [f"every lookup failed ({len(failed)} of {len(outcomes)}; first error: {first})"]
+    return [f"{len(failed)} of {len(outcomes)} lookups failed (first error: {first})"]
 
 
 async def _ready(value: Any) -> Any:

@@ -19,7 +19,7 @@ from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import edit_attributes
 from misp_modules.lib.templating import render_or_empty
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import EMPTY_SELECTION, NodeRequest, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.settings import get_settings
@@ -64,7 +64,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
 
     success, data, changes = edit_attributes(req.data, items, edit, ("comment",))
     if not success:
-        return reply(False, errors=errors)
+        return reply(False, errors=errors, warnings=[EMPTY_SELECTION])
     try:
         changes = ch.write_back(changes, dry_run=req.dry_run, action="Module_attribute_comment_operation")
     except ch.MispWriteError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import edit_attributes
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import EMPTY_SELECTION, NodeRequest, declare, module_functions, node_handler, reply
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq
@@ -44,7 +44,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     to_ids = not loose_eq(req.params["action"], "remove")
     success, data, changes = edit_attributes(req.data, items, lambda a: {**a, "to_ids": to_ids}, ("to_ids",))
     if not success:
-        return reply(False, errors=errors)
+        return reply(False, errors=errors, warnings=[EMPTY_SELECTION])
     try:
         changes = ch.write_back(changes, dry_run=req.dry_run, action="attribute_ids_flag_operation")
     except ch.MispWriteError as exc:

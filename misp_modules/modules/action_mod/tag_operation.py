@@ -19,7 +19,15 @@ from typing import Any
 from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import TagBook, attributes_of, event_of, node_items
-from misp_modules.lib.workflow import NodeRequest, as_list, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import (
+    EMPTY_SELECTION,
+    NodeRequest,
+    as_list,
+    declare,
+    module_functions,
+    node_handler,
+    reply,
+)
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq
@@ -85,4 +93,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         changes = ch.write_back(changes, dry_run=req.dry_run, action="tag_operation")
     except ch.MispWriteError as exc:
         return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
-    return reply(result, errors=errors, changes=changes)
+    warnings = []
+    if not result and not errors:
+        warnings = [EMPTY_SELECTION] if not by_event and not attributes_of(items) else [
+            "no tag was attached or detached (already there, or not there): MISP counts the node as failed "
+            "(partial-success), without an error"]
+    return reply(result, errors=errors, changes=changes, warnings=warnings)

@@ -23,7 +23,7 @@ moduleinfo, moduleconfig = declare(
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node_handler(PARAMS, decides=True)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     data = req.data
     if isinstance(data, dict) and "__node_id_to_exec" in data:

@@ -31,6 +31,6 @@ moduleinfo, moduleconfig = declare(
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node_handler(PARAMS, decides=True)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return decide("count-if", req, PARAMS)

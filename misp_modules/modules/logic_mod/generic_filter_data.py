@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.lib import node_params
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.logic_nodes import crash_reason
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, no_decision, node_handler, reply
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
 
@@ -40,16 +41,16 @@ moduleinfo, moduleconfig = declare(
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node_handler(PARAMS, decides=True)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
-    if isinstance(p["filtering-label"], (list, dict, bool, float)):  # PHP: "Illegal offset type"
-        return reply(False, errors=errors, output="output_1")
+    warnings = node_params.problems(PARAMS, p)
+    if isinstance(p["filtering-label"], (list, dict)):
+        return no_decision(f"param `filtering-label` is {node_params.kind_of(p['filtering-label'])}: MISP crashes "
+                           "here (Illegal offset type)")
     try:
         data = roaming.add_filter(req.data, p["filtering-label"], p["selector"], p["hash_path"],
                                   p["operator"], p["value"], p["value_list"])
     except SemanticsError as exc:
-        return reply(False, errors=[f"Error while executing module generic-filter-data: {exc}", *errors],
-                     output="output_1")
-    return reply(True, errors=errors, data=data, output="output_1")
+        return no_decision(crash_reason("generic-filter-data", exc))
+    return reply(True, data=data, output="output_1", warnings=warnings)

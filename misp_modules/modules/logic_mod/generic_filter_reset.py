@@ -1,9 +1,10 @@
 """MISP's "Filter :: Remove filter" logic node (``generic-filter-reset``, v0.1).
 
 Restores the snapshot taken when the first filter was added, whatever the label: every filter
-goes, and so does every change made to the roaming data since (faithful, docs/misp-behaviour.md §7.7 and §15.2).
-Deviation (misp-behaviour.md §15.1): without a prior filter MISP wipes the data (``all``) or crashes (a
-label); here the data is returned unchanged.
+goes, and so does every change made to the roaming data since (faithful, misp-behaviour.md §7.7
+and §15.2). Without a prior filter MISP wipes the data with ``all`` (``{"enabledFilters": []}``,
+faithful) and crashes with a label: that is an answer without a decision (a clear error), so the
+runner fails the node and the path it guards (§15.1).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.lib import node_params
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.logic_nodes import crash_reason
+from misp_modules.lib.workflow import NodeRequest, declare, module_functions, no_decision, node_handler, reply
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
 
@@ -29,12 +31,11 @@ moduleinfo, moduleconfig = declare(
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node_handler(PARAMS, decides=True)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    errors = node_params.problems(PARAMS, req.params)
+    warnings = node_params.problems(PARAMS, req.params)
     try:
         data = roaming.reset_filter(req.data, req.params["filtering-label"])
     except SemanticsError as exc:
-        return reply(False, errors=[f"Error while executing module generic-filter-reset: {exc}", *errors],
-                     output="output_1")
-    return reply(True, errors=errors, data=data, output="output_1")
+        return no_decision(crash_reason("generic-filter-reset", exc))
+    return reply(True, data=data, output="output_1", warnings=warnings)

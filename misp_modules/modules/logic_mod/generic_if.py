@@ -32,6 +32,6 @@ moduleinfo, moduleconfig = declare(
 introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node_handler(PARAMS, decides=True)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return decide("generic-if", req, PARAMS)

@@ -55,7 +55,10 @@ class Response:
 
 class _QuietServer(ThreadingHTTPServer):
     """A client that resets its connection (a timeout, a test that gave up) is the client's
-    business, not a traceback in the test output; any other error is still printed."""
+    business, not a traceback in the test output; any other error is still printed. The listen
+    backlog takes a burst of parallel clients (the default 5 resets the sixth)."""
+
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
