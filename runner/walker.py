@@ -103,7 +103,7 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
 
 
 def _node_error(workflow: g.Workflow, run: NodeRun) -> str:
-    """MISP's blocking-error wording (spec §5.10)."""
+    """MISP's blocking-error wording (misp-behaviour.md §5.10)."""
     return (f"Node `{run.module}` ({run.node}) from Workflow `{workflow.name}` ({workflow.id}) "
             f"returned the following error: {', '.join(run.errors)}")
 

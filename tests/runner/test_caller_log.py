@@ -1,4 +1,4 @@
-"""The log entry MISP's caller writes when a blocking run fails (``executeTrigger``, spec §4.2),
+"""The log entry MISP's caller writes when a blocking run fails (``executeTrigger``, misp-behaviour.md §4.2),
 from the logging descriptor the caller passes (the walk conformance cases' ``logging``)."""
 
 from __future__ import annotations
