@@ -114,9 +114,10 @@ class Workflows(Base):
 
 class Runs(Base):
     async def post(self) -> None:
-        await self.guarded(self._queue, self.body_json())
+        await self.guarded(self._queue)
 
-    def _queue(self, body: dict[str, Any]) -> tuple[int, dict]:
+    def _queue(self) -> tuple[int, dict]:
+        body = self.body_json()
         unknown = set(body) - {"workflow", "trigger", "data", "event_id"}
         if unknown:
             raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))} (known: workflow, trigger, data, "

@@ -68,11 +68,11 @@ class WorkflowFolder:
     def _scan(self) -> Iterator[tuple[str, Path, bool]]:
         if not self.root.is_dir():
             return
-        for path in sorted(self.root.glob("*.json")):
+        for path in sorted(self.root.glob("*.json"), key=lambda p: p.stem):
             yield path.stem, path, True
         adhoc = self.root / ADHOC
         if adhoc.is_dir():
-            for path in sorted(adhoc.glob("*.json")):
+            for path in sorted(adhoc.glob("*.json"), key=lambda p: p.stem):
                 yield path.stem, path, False
 
     def refresh(self, force: bool = False) -> None:
