@@ -126,8 +126,8 @@ class FeedIngester:
         failures = 0
         while not self._stop.is_set():
             try:
-                queued = svc.intake.feed_message(topic, payload)
-                svc.metrics.feed.labels(topic, "queued" if queued else "no-run").inc()
+                queued, duplicates = svc.intake.feed_message(topic, payload)
+                svc.metrics.feed.labels(topic, "queued" if queued else "duplicate" if duplicates else "no-run").inc()
                 return
             except FeedMessageInvalid as exc:
                 self.rejected += 1

@@ -153,7 +153,7 @@ def parse(topic: str, payload: bytes, *, max_bytes: int) -> FeedItem:
         else:
             key = f"{root.lower()}:{uuid}"
     if uuid and timestamp is not None:
-        dedupe = f"{topic}|{uuid}|{timestamp:g}|{action or ''}"
+        dedupe = f"{topic}|{uuid}|{timestamp!r}|{action or ''}"
     else:
         dedupe = f"{topic}|sha256:{hashlib.sha256(payload).hexdigest()}"
     return FeedItem(topic, action, _triggers(topic, action), data, uuid, timestamp, event_id, event_uuid, key, dedupe)

@@ -42,16 +42,17 @@ class Intake:
     def __init__(self, service: Service) -> None:
         self.service = service
 
-    def feed_message(self, topic: str, payload: bytes) -> list[Task]:
-        """Queue the runs one feed message asks for (:class:`feedmap.FeedMessageInvalid` for a
-        bad one, which the caller keeps as a dead letter)."""
+    def feed_message(self, topic: str, payload: bytes) -> tuple[list[Task], int]:
+        """Queue the runs one feed message asks for: ``(tasks queued, duplicates refused)``
+        (:class:`feedmap.FeedMessageInvalid` for a bad one, which the caller keeps as a dead
+        letter)."""
         svc = self.service
         item = feedmap.parse(topic, payload, max_bytes=svc.config.feed.max_message_bytes)
         identity = item.identity()
         fingerprint = feedmap.fingerprint_of(item)
         if fingerprint:
             identity["fingerprint"] = fingerprint
-        queued = []
+        queued, duplicates = [], 0
         for trigger in item.triggers:
             for wf in svc.folder.bound_to(trigger):
                 task = Task(workflow=wf.name, source="feed", key=item.key, trigger=trigger, data=item.data,
@@ -60,10 +61,10 @@ class Intake:
                                    dedupe_ttl=svc.config.queue.dedupe_ttl):
                     queued.append(task)
                 else:
-                    svc.metrics.feed.labels(topic, "duplicate").inc()
-        if item.timestamp is not None:
+                    duplicates += 1
+        if item.timestamp is not None and not duplicates:
             svc.metrics.feed_lag.observe(max(0.0, time.time() - item.timestamp))
-        return queued
+        return queued, duplicates
 
     def submit(self, *, workflow: str, trigger: str | None = None, data: Any = None, data_bytes: bytes | None = None,
                event_ref: str | None = None, source: str = "api", parent: str | None = None) -> Task:

@@ -97,7 +97,7 @@ class WriteBack:
                 state, note = "applied", "applied"
             except MispWriteError as exc:
                 message = str(exc)
-                if _ALREADY.search(message):
+                if _ALREADY.search(message) or self._added_before(change):
                     state, note = "already", f"MISP had it already: {message}"
                 elif is_transient(message):
                     self.clients.drop()
@@ -120,6 +120,21 @@ class WriteBack:
             if after is not None and after > before:
                 self.backend.add_own_write(event.key, before, after, run_id, self.own_write_ttl)
         return report
+
+    def _added_before(self, change: Mapping) -> bool:
+        """Whether an add MISP refused is there already: the attribute or object with the
+        change's idempotency uuid exists (an earlier delivery added it)."""
+        kind = {"add_attribute": "attribute", "add_object": "object"}.get(str(change.get("op")))
+        uuid = (change.get(kind) or {}).get("uuid") if kind else None
+        if not uuid:
+            return False
+        fetch = (lambda c: c.get_attribute(uuid, pythonify=False)) if kind == "attribute" else (
+            lambda c: c.get_object(uuid, pythonify=False))
+        try:
+            found = self.clients.call(f"looking up {kind} {uuid}", fetch)
+        except (MispRefused, MispTransient):
+            return False
+        return isinstance(found, Mapping) and (found.get("Attribute") or found.get("Object") or {}).get("uuid") == uuid
 
     def _timestamp(self, event: EventRef) -> float | None:
         ref = event.uuid or event.id

@@ -10,7 +10,8 @@ MISP does (``Authorization`` header): a wrong key gets MISP's 403.
 State: ``events`` (uuid -> ``{"Event": ...}``), ``warninglists`` (id -> warninglist),
 ``decay_scores`` (attribute uuid -> ``decay_score`` list); added attributes and objects are
 appended to their event. ``fail[path_prefix] = (status,
-body)`` makes matching requests fail. ``calls(path_prefix)`` lists the JSON bodies received.
+body)`` makes matching requests fail; ``holds[path_prefix] = threading.Event()`` makes them wait
+until it is set (``held`` is set when one starts waiting). ``calls(path_prefix)`` lists the JSON bodies received.
 
 With a ``feed`` (tests/support/feed.py), every write also publishes what MISP's ZeroMQ feed
 carries for it, as MISP does on save (docs/misp-behaviour.md §4.1, §4.3): the changed object on
@@ -50,6 +51,8 @@ class MispFake(FakeService):
         self.decay_scores: dict[str, list] = {}
         self.blocklist: list[dict] = []
         self.fail: dict[str, tuple[int, Any]] = {}
+        self.holds: dict[str, threading.Event] = {}  # path prefix -> requests wait until it is set
+        self.held = threading.Event()  # set when a request starts waiting on a hold
         self.users: list[dict] = []  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
         for event in events or []:
             self.add_event(event)
@@ -66,6 +69,7 @@ class MispFake(FakeService):
             ("POST", re.compile(r"/events/unpublish/([\w-]+)$"), self.unpublish),
             ("GET", re.compile(r"/events/view/([\w-]+)$"), self.view_event),
             ("GET", re.compile(r"/attributes/view/([\w-]+)$"), self.view_attribute),
+            ("GET", re.compile(r"/objects/view/([\w-]+)$"), self.view_object),
             ("POST", re.compile(r"/eventBlocklists/add$"), self.add_blocklist),
             ("GET", re.compile(r"/warninglists/view/(\d+)$"), self.view_warninglist),
             ("POST", re.compile(r"/warninglists/edit/(\d+)$"), self.edit_warninglist),
@@ -159,6 +163,10 @@ class MispFake(FakeService):
                                   "message": "Authentication failed. Please make sure you pass the API key of an "
                                              "API enabled user along in the Authorization header.",
                                   "url": request.path}, status=403)
+        for prefix, gate in list(self.holds.items()):
+            if request.path.startswith(prefix):
+                self.held.set()
+                gate.wait(60)
         for prefix, (status, body) in self.fail.items():
             if request.path.startswith(prefix):
                 return Response.json(body, status=status)
@@ -297,6 +305,13 @@ class MispFake(FakeService):
             return Response.json({"name": "Invalid attribute", "message": "Invalid attribute", "url": request.path},
                                  404)
         return Response.json({"Attribute": {**attribute, "event_id": event.get("id", event.get("uuid"))}})
+
+    def view_object(self, request: Request, ref: str) -> Response:
+        for wrapped in self.events.values():
+            for obj in wrapped["Event"].get("Object") or []:
+                if ref in (obj.get("uuid"), str(obj.get("id"))):
+                    return Response.json({"Object": obj})
+        return Response.json({"name": "Invalid object", "message": "Invalid object", "url": request.path}, 404)
 
     def add_blocklist(self, request: Request) -> Response:
         body = request.json()
