@@ -123,6 +123,7 @@ class Service:
             if worker.thread.is_alive() and claimed is not None and worker.phase == "running":
                 log.warning("run %s still running after %.0f s: released to the queue", claimed.task.id,
                             self.config.shutdown_grace)
+                worker.abandoned = True
                 try:
                     self.backend.release(claimed)
                 except Exception as exc:  # noqa: BLE001 - the lease will run out instead
@@ -133,8 +134,9 @@ class Service:
         if self.leases is not None:
             self.leases.stop()
         self.api_pool.shutdown(wait=False, cancel_futures=True)
-        self.backend.close()
-        self.history.close()
+        if not any(w.thread.is_alive() for w in self.workers):
+            self.backend.close()  # an abandoned run's thread may still hold connections: leave them
+            self.history.close()
         log.info("service stopped")
 
     # -- shared helpers -------------------------------------------------------------------------

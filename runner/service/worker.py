@@ -94,6 +94,7 @@ class Worker:
         self.engine = Engine(service.engine_settings, service.catalogs)
         self.current: Claimed | None = None
         self.phase = "idle"          # idle | running | writing
+        self.abandoned = False       # shutdown gave its run back: it must write nothing more
         self.thread = threading.Thread(target=self.loop, name=name, daemon=True)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -168,6 +169,8 @@ class Worker:
             else:
                 raw, raw_bytes = self._data(task)
                 ex = self.engine.run(runnable, raw, trigger)
+                if self.abandoned:
+                    return  # released at shutdown: another worker runs it again
                 if ex.transient:
                     raise Transient(ex.transient)
                 if ex.outcome == "error":
@@ -246,6 +249,8 @@ class Worker:
         svc.history_written()
 
     def _retry(self, claimed: Claimed, started: float, error: str) -> None:
+        if self.abandoned:
+            return
         svc, task = self.service, claimed.task
         q = svc.config.queue
         if task.attempts >= q.max_attempts:
@@ -258,6 +263,8 @@ class Worker:
         svc.backend.retry(claimed, error, delay)
 
     def _dead(self, claimed: Claimed, started: float, error: str) -> None:
+        if self.abandoned:
+            return
         svc, task = self.service, claimed.task
         log.error("run %s (%s): dead-lettered: %s", task.id, task.workflow, error)
         svc.metrics.dead.labels("gave-up" if error.startswith("gave up") else "error").inc()
