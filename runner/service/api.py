@@ -118,10 +118,13 @@ class Runs(Base):
 
     def _queue(self) -> tuple[int, dict]:
         body = self.body_json()
-        unknown = set(body) - {"workflow", "trigger", "data", "event_id"}
+        unknown = set(body) - {"workflow", "trigger", "data", "event_id", "source"}
         if unknown:
             raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))} (known: workflow, trigger, data, "
-                                "event_id)")
+                                "event_id, source)")
+        source = body.get("source", "api")
+        if source not in ("api", "action"):
+            raise ApiError(400, "`source` is `api` (default) or `action` (MISP's queue_workflow_run node)")
         workflow = body.get("workflow")
         if not isinstance(workflow, str) or not workflow:
             raise ApiError(400, "`workflow` (the workflow's name) is required")
@@ -129,7 +132,7 @@ class Runs(Base):
         if event_id is not None and not isinstance(event_id, (str, int)):
             raise ApiError(400, "`event_id` must be an event id or uuid")
         task = self.service.intake.submit(workflow=workflow, trigger=body.get("trigger"), data=body.get("data"),
-                                          event_ref=None if event_id is None else str(event_id), source="api")
+                                          event_ref=None if event_id is None else str(event_id), source=source)
         return 202, {"id": task.id, "status": "queued", "workflow": task.workflow, "trigger": task.trigger,
                      "url": f"/api/runs/{task.id}"}
 

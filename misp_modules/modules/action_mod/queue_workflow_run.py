@@ -59,7 +59,7 @@ def dict_handler(req: ActionRequest) -> None:
     data = req.data
     if not isinstance(data, dict):
         raise ParamError("the node's data is not an object: nothing to queue")
-    body = {"workflow": workflow, "data": data}
+    body = {"workflow": workflow, "data": data, "source": "action"}
     if req.get("trigger"):
         body["trigger"] = req.get("trigger")
     policy = HttpPolicy.for_module(MODULE, max_retries=0)
