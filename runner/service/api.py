@@ -202,6 +202,7 @@ class Run(Base):
             if with_data:
                 row["input"] = orjson.loads(detail.input) if detail.input else None
                 row["final_data"] = doc.get("data")
+                row["final_data_is_input"] = bool(doc.get("data_is_input"))
         return 200, row
 
 

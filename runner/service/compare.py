@@ -48,7 +48,13 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     if ca != cb:
         out["changes"] = list(difflib.unified_diff(ca, cb, "before", "after", lineterm="", n=0))[2:]
     da, db = before.get("data"), after.get("data")
-    if da != db:
+    if before.get("data_is_input") or after.get("data_is_input"):
+        # a stored run whose nodes left the data alone: compare what the nodes did to it
+        from runner.service.record import data_unchanged
+
+        if data_unchanged(before) != data_unchanged(after):
+            out["data"] = [{"op": "replace", "path": "", "value": "changed by the nodes of one run only"}]
+    elif da != db:
         if isinstance(da, dict) and isinstance(db, dict):
             out["data"] = jsonpatch.make_patch(da, db).patch
         else:

@@ -144,7 +144,10 @@ class _RecordingClient(ModuleClient):
             self._keep(Call(threading.current_thread().name, payload, b"", str(exc),
                             (time.perf_counter() - started) * 1000))
             raise
-        encoded = orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            encoded = orjson.dumps(answer)
+        except TypeError:
+            encoded = orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS)
         self._keep(Call(threading.current_thread().name, payload, encoded, None,
                         (time.perf_counter() - started) * 1000))
         return answer, module_s

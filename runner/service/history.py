@@ -94,6 +94,7 @@ class History:
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # this process's writers take turns (no SQLite busy sleeps)
         if not self.pg:
             self.path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +149,8 @@ class History:
             self._execute(f"INSERT INTO runs({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}, "
                           "seq = nextval(pg_get_serial_sequence('runs', 'seq'))", values)
         else:
-            self._execute(f"INSERT OR REPLACE INTO runs({names}) VALUES ({marks})", values)
+            with self._write_lock:
+                self._execute(f"INSERT OR REPLACE INTO runs({names}) VALUES ({marks})", values)
 
     def add_version(self, version: str, name: str, content: bytes) -> None:
         """Keep a workflow version's file (once), so a run can be replayed on it later."""

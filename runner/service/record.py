@@ -35,12 +35,28 @@ class Detail:
     notes: list[str] = field(default_factory=list)
 
 
+def data_unchanged(document: Mapping) -> bool:
+    """No node of the run (main walk or branch) changed the roaming data: the final data is the
+    trigger's normalised input, which the record does not store twice."""
+    walks = [document.get("nodes") or []] + [b.get("nodes") or [] for b in document.get("branches") or []]
+    return not any(n.get("data_changed") for nodes in walks for n in nodes)
+
+
+def slim(document: Mapping) -> dict:
+    """The document as stored: ``data`` left out (``data_is_input``) when no node changed it;
+    its encoding was a third of a small run's record."""
+    if document and "data" in document and data_unchanged(document):
+        return {**document, "data": None, "data_is_input": True}
+    return dict(document or {})
+
+
 def pack(input_raw: bytes | None, document: Mapping | None, calls: Iterable[Call], written: list[dict],
          notes: list[str]) -> bytes:
     parts: list[tuple[str, bytes]] = []
+    document = slim(document or {})
     if input_raw is not None:
         parts.append(("input", input_raw))
-    parts.append(("document", orjson.dumps(document or {}, option=orjson.OPT_NON_STR_KEYS)))
+    parts.append(("document", _dumps(document or {})))
     call_meta = []
     for i, call in enumerate(calls):
         parts.append((f"call:{i}:request", call.payload))
@@ -50,6 +66,15 @@ def pack(input_raw: bytes | None, document: Mapping | None, calls: Iterable[Call
     header = orjson.dumps({"parts": [[name, len(body)] for name, body in parts], "calls": call_meta,
                            "notes": notes})
     return compress(b"".join([MAGIC, struct.pack(">I", len(header)), header, *(body for _, body in parts)]))
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON; PHP-style integer keys only when there are some (orjson's non-string-key mode
+    costs three times as much, and decoded JSON has string keys only)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def unpack(blob: bytes) -> Detail:
