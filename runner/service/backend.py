@@ -42,6 +42,7 @@ class Claimed:
     token: Any
     consumer: str
     lease: float
+    runs_in_window: int | None = None  # claims with a window: runs on the task's key in it, this one included
 
 
 @dataclass
@@ -70,8 +71,9 @@ class Backend(ABC):
     def put(self, task: Task, *, dedupe: str | None = None, dedupe_ttl: float = 86400.0) -> bool: ...
 
     @abstractmethod
-    def claim(self, consumer: str, timeout: float) -> Claimed | None:
-        """The next deliverable task, waiting up to ``timeout`` seconds for one."""
+    def claim(self, consumer: str, timeout: float, window: float | None = None) -> Claimed | None:
+        """The next deliverable task, waiting up to ``timeout`` seconds for one. With ``window``
+        the delivery is also counted for the breaker (:meth:`count_run`, in the same step)."""
 
     @abstractmethod
     def heartbeat(self, claimed: Claimed) -> bool:

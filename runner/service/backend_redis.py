@@ -51,21 +51,8 @@ end
 return 1
 """
 
-# Move keys whose back-off is over from `delayed` to the stream.
-_PROMOTE = """
-local ns, now = ARGV[1], ARGV[2]
-local due = redis.call('ZRANGEBYSCORE', ns .. ':delayed', '-inf', now, 'LIMIT', 0, 100)
-for _, key in ipairs(due) do
-  redis.call('ZREM', ns .. ':delayed', key)
-  redis.call('XADD', ns .. ':ready', '*', 'k', key)
-end
-local nxt = redis.call('ZRANGE', ns .. ':delayed', 0, 0, 'WITHSCORES')
-if nxt[2] then return nxt[2] end
-return false
-"""
-
 # The stream entry `sid` for `key` was delivered to `consumer`: lease the key's head task.
-_TAKE_HEAD = """
+_TAKE_HEAD_BODY = """
 local ns, key, sid, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local ready, line = ns .. ':ready', ns .. ':line:' .. key
 local id = redis.call('LINDEX', line, 0)
@@ -85,8 +72,50 @@ if nb > now then
 end
 local attempts = redis.call('HINCRBY', t, 'attempts', 1)
 redis.call('HSET', t, 'state', 'running', 'consumer', consumer, 'sid', sid)
-return {id, redis.call('HGET', t, 'meta'), redis.call('HGET', t, 'data') or '', attempts}
+local count = -1
+local window = tonumber(ARGV[6] or '0')
+if window > 0 then
+  local k = ns .. ':runs:' .. key
+  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - window)
+  redis.call('ZADD', k, now, id .. ':' .. attempts)
+  redis.call('EXPIRE', k, math.ceil(window) + 1)
+  count = redis.call('ZCARD', k)
+end
+return {id, redis.call('HGET', t, 'meta'), redis.call('HGET', t, 'data') or '', attempts, count}
 """
+
+# One round trip (and one AOF fsync) for a claim when work is waiting: due back-offs promoted,
+# the next entry read, its key's head leased and counted.
+_CLAIM_NEXT = """
+local ns, consumer = ARGV[1], ARGV[2]
+local now = tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', ns .. ':delayed', '-inf', now, 'LIMIT', 0, 100)
+for _, key in ipairs(due) do
+  redis.call('ZREM', ns .. ':delayed', key)
+  redis.call('XADD', ns .. ':ready', '*', 'k', key)
+end
+for _ = 1, 10 do
+  local r = redis.call('XREADGROUP', 'GROUP', 'workers', consumer, 'COUNT', 1, 'STREAMS', ns .. ':ready', '>')
+  if not r then break end
+  local entry = r[1][2][1]
+  local sid, key = entry[1], entry[2][2]
+  local got = TAKE_HEAD(ns, key, sid, consumer, now, ARGV[4])
+  if got then
+    table.insert(got, sid)
+    table.insert(got, key)
+    return got
+  end
+end
+local nxt = redis.call('ZRANGE', ns .. ':delayed', 0, 0, 'WITHSCORES')
+if nxt[2] then return {'', nxt[2]} end
+return false
+"""
+
+# As a function inside _CLAIM_NEXT, and as a script of its own after a blocking read.
+_TAKE_HEAD_FN = ("local function TAKE_HEAD(...)\n  local ARGV = {...}\n"
+                 + _TAKE_HEAD_BODY.replace("\n", "\n  ") + "\nend\n")
+_TAKE_HEAD = _TAKE_HEAD_BODY
+_CLAIM_NEXT = _TAKE_HEAD_FN + _CLAIM_NEXT
 
 # End of a delivery: `how` is ack (done), dead (to the dead letters) or retry (back-off).
 _FINISH = """
@@ -183,8 +212,9 @@ class RedisBackend(Backend):
         self.r = client or redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5,
                                                 health_check_interval=30)
         self._put = self.r.register_script(_PUT)
-        self._promote = self.r.register_script(_PROMOTE)
         self._take = self.r.register_script(_TAKE_HEAD)
+        self._claim_next = self.r.register_script(_CLAIM_NEXT)
+        self._next_stale = 0.0
         self._finish = self.r.register_script(_FINISH)
         self._beat = self.r.register_script(_HEARTBEAT)
         self._cancel = self.r.register_script(_CANCEL)
@@ -218,27 +248,34 @@ class RedisBackend(Backend):
                                max(1, int(dedupe_ttl)), task.enqueued_at])
         return bool(done)
 
-    def claim(self, consumer: str, timeout: float) -> Claimed | None:
+    def claim(self, consumer: str, timeout: float, window: float | None = None) -> Claimed | None:
         self._ensure_group()
         deadline = time.monotonic() + timeout
         while True:
             now = time.time()
-            next_due = self._promote(args=[self.ns, now])
-            entry = self._stale(consumer)
-            if entry is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                wait = left if next_due is None else max(0.001, min(left, float(next_due) - now))
-                answer = self.r.xreadgroup(GROUP, consumer, {self._k("ready"): ">"}, count=1,
-                                           block=max(1, int(wait * 1000)))
-                if not answer:
-                    continue
-                entry = answer[0][1][0]
-            sid, fields = entry
-            claimed = self._lease(consumer, sid, fields)
-            if claimed is not None:
-                return claimed
+            if time.monotonic() >= self._next_stale:  # a killed worker's entries: not on every claim
+                self._next_stale = time.monotonic() + min(1.0, self.lease / 4)
+                entry = self._stale(consumer)
+                if entry is not None:
+                    claimed = self._lease(consumer, entry[0], entry[1], window)
+                    if claimed is not None:
+                        return claimed
+            got = self._claim_next(args=[self.ns, consumer, now, window or 0])
+            if got and got[0]:
+                return self._claimed(got, consumer)
+            next_due = float(got[1]) if got else None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            wait = left if next_due is None else max(0.001, min(left, next_due - now))
+            wait = min(wait, max(0.05, min(1.0, self.lease / 4)))
+            answer = self.r.xreadgroup(GROUP, consumer, {self._k("ready"): ">"}, count=1,
+                                       block=max(1, int(wait * 1000)))
+            if answer:
+                sid, fields = answer[0][1][0]
+                claimed = self._lease(consumer, sid, fields, window)
+                if claimed is not None:
+                    return claimed
 
     def _stale(self, consumer: str) -> Any:
         """An entry whose consumer went silent for a whole lease (a killed worker)."""
@@ -251,15 +288,20 @@ class RedisBackend(Backend):
             self.r.xack(self._k("ready"), GROUP, sid)  # deleted meanwhile: nothing to run
         return None
 
-    def _lease(self, consumer: str, sid: Any, fields: dict) -> Claimed | None:
+    def _lease(self, consumer: str, sid: Any, fields: dict, window: float | None) -> Claimed | None:
         key = (fields.get(b"k") or b"").decode()
-        got = self._take(args=[self.ns, key, sid, consumer, time.time()])
+        got = self._take(args=[self.ns, key, sid, consumer, time.time(), window or 0])
         if not got:
             return None
-        tid, meta, data, attempts = got
+        return self._claimed([*got, sid, key.encode()], consumer)
+
+    def _claimed(self, got: list, consumer: str) -> Claimed:
+        tid, meta, data, attempts, count, sid, key = got
         task = Task.unpack(meta, data or None)
         task.attempts = int(attempts)
-        return Claimed(task, (sid, key), consumer, self.lease)
+        sid = sid.decode() if isinstance(sid, bytes) else sid
+        key = key.decode() if isinstance(key, bytes) else key
+        return Claimed(task, (sid, key), consumer, self.lease, runs_in_window=None if int(count) < 0 else int(count))
 
     def heartbeat(self, claimed: Claimed) -> bool:
         sid, _key = claimed.token

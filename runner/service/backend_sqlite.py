@@ -150,10 +150,10 @@ class SqliteBackend(Backend):
         self._notify()
         return True
 
-    def claim(self, consumer: str, timeout: float) -> Claimed | None:
+    def claim(self, consumer: str, timeout: float, window: float | None = None) -> Claimed | None:
         deadline = time.monotonic() + timeout
         while not self._closed:
-            claimed = self._try_claim(consumer)
+            claimed = self._try_claim(consumer, window)
             if claimed is not None:
                 return claimed
             left = deadline - time.monotonic()
@@ -163,7 +163,7 @@ class SqliteBackend(Backend):
                 self._wakeup.wait(min(left, self.poll))
         return None
 
-    def _try_claim(self, consumer: str) -> Claimed | None:
+    def _try_claim(self, consumer: str, window: float | None = None) -> Claimed | None:
         now = time.time()
         db = self._db()
         # A cheap read first: most empty polls end here without taking the write lock.
@@ -176,9 +176,20 @@ class SqliteBackend(Backend):
             seq, meta, data, attempts = row
             db.execute("UPDATE tasks SET state = 'leased', lease_owner = ?, lease_until = ?, attempts = ? "
                        "WHERE seq = ?", (consumer, now + self.lease, attempts + 1, seq))
+            count = self._count(db, self._key_of(db, seq), window, now) if window else None
         task = Task.unpack(meta, data)
         task.attempts = attempts + 1
-        return Claimed(task, seq, consumer, self.lease)
+        return Claimed(task, seq, consumer, self.lease, runs_in_window=count)
+
+    @staticmethod
+    def _key_of(db: sqlite3.Connection, seq: int) -> str:
+        return db.execute("SELECT key FROM tasks WHERE seq = ?", (seq,)).fetchone()[0]
+
+    @staticmethod
+    def _count(db: sqlite3.Connection, event: str, window: float, now: float) -> int:
+        db.execute("DELETE FROM run_starts WHERE event = ? AND at <= ?", (event, now - window))
+        db.execute("INSERT INTO run_starts(event, at) VALUES (?, ?)", (event, now))
+        return db.execute("SELECT COUNT(*) FROM run_starts WHERE event = ?", (event,)).fetchone()[0]
 
     def heartbeat(self, claimed: Claimed) -> bool:
         with self._tx() as db:
@@ -331,9 +342,7 @@ class SqliteBackend(Backend):
     def count_run(self, event: str, window: float, now: float | None = None) -> int:
         now = time.time() if now is None else now
         with self._tx() as db:
-            db.execute("DELETE FROM run_starts WHERE event = ? AND at <= ?", (event, now - window))
-            db.execute("INSERT INTO run_starts(event, at) VALUES (?, ?)", (event, now))
-            return db.execute("SELECT COUNT(*) FROM run_starts WHERE event = ?", (event,)).fetchone()[0]
+            return self._count(db, event, window, now)
 
     def claim_slot(self, name: str, slot: int) -> bool:
         with self._tx() as db:

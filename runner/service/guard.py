@@ -40,7 +40,8 @@ class Guard:
             return None
         return self.backend.own_write(task.key, float(feed["timestamp"]))
 
-    def loop(self, task: Task) -> int | None:
-        """The number of runs on the task's event in the window when it is over the limit."""
-        count = self.backend.count_run(task.key, self.config.window)
+    def loop(self, task: Task, counted: int | None = None) -> int | None:
+        """The number of runs on the task's event in the window when it is over the limit
+        (``counted``: the claim counted this run already)."""
+        count = counted if counted is not None else self.backend.count_run(task.key, self.config.window)
         return count if count > self.config.max_runs_per_event else None

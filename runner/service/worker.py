@@ -103,7 +103,7 @@ class Worker:
         failures = 0
         while not svc.stopping.is_set():
             try:
-                claimed = svc.backend.claim(self.name, timeout=1.0)
+                claimed = svc.backend.claim(self.name, timeout=1.0, window=svc.config.guard.window)
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the backend is down: wait and try again
                 failures += 1
@@ -148,7 +148,7 @@ class Worker:
                 self._finish(claimed, started, outcome="skipped", state="skipped",
                              message=f"caused by this service's own write (run {caused_by})", **base)
                 return
-            over = svc.guard.loop(task)
+            over = svc.guard.loop(task, claimed.runs_in_window)
             if over is not None:
                 message = (f"loop: {over} runs on {task.key} within {svc.config.guard.window:g} s "
                            f"(limit {svc.config.guard.max_runs_per_event}); not run")
