@@ -172,6 +172,7 @@ def redis_workers(url: str, messages: list[bytes], processes: int) -> tuple[floa
         backend = RedisBackend(server.url)
         ids = preload(backend, messages)
         backend.close()
+        intake = ServiceProcess(path, "--role", "intake")  # owns the history: the workers relay to it
         workers = [ServiceProcess(path, "--role", "worker", "--workers", "1", wait_ready=False)
                    for _ in range(processes)]
         try:
@@ -181,6 +182,7 @@ def redis_workers(url: str, messages: list[bytes], processes: int) -> tuple[floa
         finally:
             for worker in workers:
                 worker.stop()
+            intake.stop()
         return throughput(rows), check(rows, ids, f"redis x{processes}")
 
 
@@ -210,23 +212,23 @@ def latency(url: str, base: dict, rate: float, seconds: float) -> dict[str, Any]
 
 
 def recovery(url: str, base: dict, lease: float = 5.0) -> dict[str, Any]:
-    gate_events = events(200, base)
+    gate_events = events(3000, base)
     with tempfile.TemporaryDirectory(prefix="bench-svc-") as tmp, RedisServer() as server:
         root = Path(tmp)
         workflow_file(root / "workflows")
         path = config(root, url, backend="redis", url=server.url, lease=lease)
         backend = RedisBackend(server.url, lease=lease)
+        intake = ServiceProcess(path, "--role", "intake")
         workers = [ServiceProcess(path, "--role", "worker", "--workers", "1") for _ in range(2)]
         ids = []
         try:
-            for raw in gate_events[:100]:
-                ids += preload(backend, [raw])
-            wait_rows(root, 50)
+            ids += preload(backend, gate_events[:2000])
+            wait_rows(root, 100)
             victim = workers[0]
             held = [t for t, state in backend.pending(1000) if state == "running"]
             killed_at = time.time()
             victim.kill()
-            ids += preload(backend, gate_events[100:])
+            ids += preload(backend, gate_events[2000:])
             rows = wait_rows(root, len(ids))
             by_id = {r[0]: r for r in rows}
             lost_runs = [t.id for t in held if t.id in by_id and by_id[t.id][3] > killed_at]
@@ -234,6 +236,7 @@ def recovery(url: str, base: dict, lease: float = 5.0) -> dict[str, Any]:
         finally:
             for worker in workers:
                 worker.stop()
+            intake.stop()
             backend.close()
     result = {"lease_s": lease, "redelivered": len(lost_runs),
               "recovery_s": round(recovered, 3) if recovered is not None else None,

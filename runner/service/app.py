@@ -54,7 +54,11 @@ class Service:
         self.role = role
         self.stopping = threading.Event()
         self.backend = open_backend(config.queue)
-        self.history = History(config.history.url)
+        pg_history = config.history.url.startswith(("postgresql://", "postgres://"))
+        # Workers on a Redis queue hand their history to the intake, which owns the SQLite file
+        # (it may be on another host); with PostgreSQL every process writes it directly.
+        self.relay_history = self.backend.relays_history and not pg_history
+        self.history: Any = None if role == "worker" and self.relay_history else History(config.history.url)
         self.folder = WorkflowFolder(config.workflows, check_interval=config.reload_check)
         self.catalogs = Catalogs(config.modules_url)
         self.engine_settings = EngineSettings(
@@ -76,6 +80,8 @@ class Service:
         self.leases: Any = None
         self.feed: Any = None
         self.scheduler: Any = None
+        self.relay: Any = None
+        self._versions_sent: set[str] = set()
         self.worker_count = workers if workers is not None else config.workers
 
     # -- life -----------------------------------------------------------------------------
@@ -102,8 +108,12 @@ class Service:
                 self.feed.start()
             self.scheduler = Scheduler(self)
             self.scheduler.start()
+            if self.relay_history:
+                self.relay = HistoryRelay(self)
+                self.relay.start()
         log.info("service started: role %s, queue %s, history %s, %d worker(s), workflows in %s",
-                 self.role, self.backend.describe(), self.history.describe(), len(self.workers),
+                 self.role, self.backend.describe(),
+                 self.history.describe() if self.history is not None else "relayed through the queue", len(self.workers),
                  self.config.workflows)
 
     def stop(self) -> None:
@@ -114,6 +124,8 @@ class Service:
         if self.scheduler is not None:
             self.scheduler.stop()
         self.stopping.set()
+        if self.relay is not None:
+            self.relay.stop()
         self.backend.wake()
         deadline = time.monotonic() + self.config.shutdown_grace
         for worker in self.workers:
@@ -136,10 +148,22 @@ class Service:
         self.api_pool.shutdown(wait=False, cancel_futures=True)
         if not any(w.thread.is_alive() for w in self.workers):
             self.backend.close()  # an abandoned run's thread may still hold connections: leave them
-            self.history.close()
+            if self.history is not None:
+                self.history.close()
         log.info("service stopped")
 
     # -- shared helpers -------------------------------------------------------------------------
+    def record_version(self, version: str, name: str, content: bytes) -> None:
+        """Keep a workflow version's file in the history (through the relay when relaying)."""
+        if not self.relay_history:
+            self.history.add_version(version, name, content)
+            return
+        if version not in self._versions_sent:
+            from runner.service.history import version_entry
+
+            self.backend.relay_entry(version_entry(version, name, content))
+            self._versions_sent.add(version)
+
     def history_written(self) -> None:
         with self._written:
             self._written.notify_all()
@@ -164,6 +188,8 @@ class Service:
         try:
             self._maintained = now
             self.backend.maintain()
+            if self.history is None:
+                return
             h = self.config.history
             dropped = self.history.prune(h.max_age_days * 86400 if h.max_age_days else None, h.max_runs)
             if dropped:
@@ -205,3 +231,58 @@ class Service:
         body["workflows"] = len([w for w in self.folder.all() if not w.problem])
         body["status"] = "ok" if status == 200 and (self.feed is None or body["feed"]["alive"]) else "degraded"
         return status, body
+
+
+class HistoryRelay:
+    """Moves the history entries workers relayed through the queue backend into the history,
+    in batches, one relay at a time across processes (a lock in the backend). An entry leaves
+    the backend only after it is written; a relay that dies between the two writes it again
+    (rows are keyed by run id)."""
+
+    BATCH = 200
+
+    def __init__(self, service: Service) -> None:
+        import os
+
+        self.service = service
+        self.owner = f"{os.uname().nodename}:{os.getpid()}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="history-relay", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def drain(self) -> int:
+        from runner.service.history import apply_entries
+
+        svc = self.service
+        if not svc.backend.history_lock(self.owner, 30.0):
+            return 0
+        entries = svc.backend.history_batch(self.BATCH)
+        if not entries:
+            return 0
+        written = apply_entries(svc.history, entries)
+        svc.backend.history_done(len(entries))
+        if written:
+            svc.history_written()
+        return len(entries)
+
+    def _run(self) -> None:
+        idle = 0.01
+        while True:
+            try:
+                moved = self.drain()
+            except Exception as exc:  # noqa: BLE001 - the backend may be restarting
+                log.warning("history relay: %s: %s", type(exc).__name__, exc)
+                moved = 0
+            if moved:
+                idle = 0.01
+                continue
+            if self._stop.is_set():
+                return
+            self._stop.wait(idle)
+            idle = min(0.2, idle * 2)

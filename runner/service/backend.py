@@ -80,14 +80,15 @@ class Backend(ABC):
         """Extend the lease; False when the lease was lost (another worker has the task)."""
 
     @abstractmethod
-    def ack(self, claimed: Claimed) -> None:
-        """Done: off the queue, its checkpoint and write records dropped."""
+    def ack(self, claimed: Claimed, history: bytes | None = None) -> None:
+        """Done: off the queue, its checkpoint and write records dropped. ``history``: the run's
+        history entry, kept in the same step for the history relay (backends that relay)."""
 
     @abstractmethod
     def retry(self, claimed: Claimed, error: str, delay: float) -> None: ...
 
     @abstractmethod
-    def dead(self, claimed: Claimed, error: str) -> None: ...
+    def dead(self, claimed: Claimed, error: str, history: bytes | None = None) -> None: ...
 
     @abstractmethod
     def release(self, claimed: Claimed) -> None:
@@ -155,6 +156,24 @@ class Backend(ABC):
     @abstractmethod
     def claim_slot(self, name: str, slot: int) -> bool:
         """True for the first caller only: one schedule tick runs once across processes."""
+
+    # -- the history relay (backends whose workers cannot reach the history file) -------------
+    relays_history = False
+
+    def history_batch(self, limit: int) -> list[bytes]:
+        """The oldest relayed history entries, left in place until :meth:`history_done`."""
+        raise NotImplementedError
+
+    def history_done(self, count: int) -> None:
+        raise NotImplementedError
+
+    def relay_entry(self, entry: bytes) -> None:
+        """Relay an entry that comes with no ack (a workflow version)."""
+        raise NotImplementedError
+
+    def history_lock(self, owner: str, ttl: float) -> bool:
+        """One relay at a time: True while ``owner`` holds the lock (taken or extended)."""
+        raise NotImplementedError
 
     # -- life ------------------------------------------------------------------------------
     def maintain(self) -> None:  # noqa: B027 - optional: backends whose records expire by themselves skip it

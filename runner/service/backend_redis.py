@@ -138,6 +138,7 @@ end
 if redis.call('LINDEX', line, 0) == id then redis.call('LPOP', line) end
 redis.call('ZREM', ns .. ':tasks', id)
 redis.call('DEL', ns .. ':ckpt:' .. id, ns .. ':written:' .. id)
+if ARGV[9] and ARGV[9] ~= '' then redis.call('RPUSH', ns .. ':history', ARGV[9]) end
 if how == 'dead' then
   redis.call('HSET', t, 'state', 'dead', 'error', arg, 'dead_at', now)
   redis.call('ZADD', ns .. ':dead', now, id)
@@ -307,18 +308,18 @@ class RedisBackend(Backend):
         sid, _key = claimed.token
         return bool(self._beat(args=[self.ns, sid, claimed.consumer]))
 
-    def _end(self, claimed: Claimed, how: str, error: str = "", delay: float = 0.0) -> None:
+    def _end(self, claimed: Claimed, how: str, error: str = "", delay: float = 0.0, history: bytes = b"") -> None:
         sid, key = claimed.token
-        self._finish(args=[self.ns, key, sid, claimed.task.id, how, time.time(), error, delay])
+        self._finish(args=[self.ns, key, sid, claimed.task.id, how, time.time(), error, delay, history])
 
-    def ack(self, claimed: Claimed) -> None:
-        self._end(claimed, "ack")
+    def ack(self, claimed: Claimed, history: bytes | None = None) -> None:
+        self._end(claimed, "ack", history=history or b"")
 
     def retry(self, claimed: Claimed, error: str, delay: float) -> None:
         self._end(claimed, "retry", error, delay)
 
-    def dead(self, claimed: Claimed, error: str) -> None:
-        self._end(claimed, "dead", error)
+    def dead(self, claimed: Claimed, error: str, history: bytes | None = None) -> None:
+        self._end(claimed, "dead", error, history=history or b"")
 
     def release(self, claimed: Claimed) -> None:
         self._end(claimed, "release")
@@ -435,6 +436,27 @@ class RedisBackend(Backend):
 
     def claim_slot(self, name: str, slot: int) -> bool:
         return bool(self.r.set(self._k("slot", name, str(slot)), "1", nx=True, ex=7 * 86400))
+
+    # -- the history relay: workers on any host hand their runs' history to the intake ------
+    relays_history = True
+
+    def history_batch(self, limit: int) -> list[bytes]:
+        return self.r.lrange(self._k("history"), 0, limit - 1)
+
+    def relay_entry(self, entry: bytes) -> None:
+        self.r.rpush(self._k("history"), entry)
+
+    def history_done(self, count: int) -> None:
+        self.r.ltrim(self._k("history"), count, -1)
+
+    def history_lock(self, owner: str, ttl: float) -> bool:
+        key, ms = self._k("history-relay"), max(1, int(ttl * 1000))
+        if self.r.set(key, owner, nx=True, px=ms):
+            return True
+        if self.r.get(key) == owner.encode():
+            self.r.pexpire(key, ms)
+            return True
+        return False
 
     def close(self) -> None:
         self.r.close()

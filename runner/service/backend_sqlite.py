@@ -197,7 +197,7 @@ class SqliteBackend(Backend):
                              (time.time() + claimed.lease, claimed.token, claimed.consumer))
             return cur.rowcount == 1
 
-    def ack(self, claimed: Claimed) -> None:
+    def ack(self, claimed: Claimed, history: bytes | None = None) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM tasks WHERE seq = ?", (claimed.token,))
             db.execute("DELETE FROM checkpoints WHERE task_id = ?", (claimed.task.id,))
@@ -209,7 +209,7 @@ class SqliteBackend(Backend):
             db.execute("UPDATE tasks SET state = 'ready', not_before = ?, error = ?, lease_owner = NULL, "
                        "lease_until = NULL WHERE seq = ?", (time.time() + delay, error, claimed.token))
 
-    def dead(self, claimed: Claimed, error: str) -> None:
+    def dead(self, claimed: Claimed, error: str, history: bytes | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE tasks SET state = 'dead', error = ?, dead_at = ?, lease_owner = NULL, "
                        "lease_until = NULL WHERE seq = ?", (error, time.time(), claimed.token))

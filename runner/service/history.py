@@ -86,6 +86,38 @@ class RunRow:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def encode(self, detail: bytes | None) -> bytes:
+        """The row and its detail as one relayed history entry."""
+        import orjson
+
+        head = orjson.dumps(self.as_dict())
+        return b"R" + len(head).to_bytes(4, "big") + head + (detail or b"")
+
+
+def version_entry(version: str, name: str, content: bytes) -> bytes:
+    """A workflow version as one relayed history entry."""
+    import orjson
+
+    head = orjson.dumps({"version": version, "name": name})
+    return b"V" + len(head).to_bytes(4, "big") + head + content
+
+
+def apply_entries(history: History, entries: list[bytes]) -> int:
+    """Write relayed entries (runs in one transaction); returns the runs written."""
+    import orjson
+
+    runs = []
+    for entry in entries:
+        kind, size = entry[:1], int.from_bytes(entry[1:5], "big")
+        head, rest = orjson.loads(entry[5:5 + size]), entry[5 + size:]
+        if kind == b"V":
+            history.add_version(head["version"], head["name"], rest)
+        elif kind == b"R":
+            runs.append((RunRow(**head), rest or None))
+    if runs:
+        history.record_many(runs)
+    return len(runs)
+
 
 class History:
     def __init__(self, url: str) -> None:
@@ -151,6 +183,25 @@ class History:
         else:
             with self._write_lock:
                 self._execute(f"INSERT OR REPLACE INTO runs({names}) VALUES ({marks})", values)
+
+    def record_many(self, entries: list[tuple[RunRow, bytes | None]]) -> None:
+        """Several runs in one transaction (the history relay)."""
+        if self.pg:
+            for row, detail in entries:
+                self.record(row, detail)
+            return
+        names = ", ".join(COLUMNS) + ", detail"
+        marks = ", ".join("?" for _ in range(len(COLUMNS) + 1))
+        with self._write_lock:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(f"INSERT OR REPLACE INTO runs({names}) VALUES ({marks})",
+                               [[getattr(r, c) for c in COLUMNS] + [d] for r, d in entries])
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def add_version(self, version: str, name: str, content: bytes) -> None:
         """Keep a workflow version's file (once), so a run can be replayed on it later."""

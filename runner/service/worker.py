@@ -140,7 +140,7 @@ class Worker:
             wf = svc.folder.get(task.workflow)
             trigger = task.trigger or (None if wf.trigger else svc.config.adhoc_trigger)
             runnable, trigger = svc.folder.runnable(wf, trigger)
-            svc.history.add_version(wf.version, wf.name, wf.content)
+            svc.record_version(wf.version, wf.name, wf.content)
             base = dict(workflow=wf.name, version=wf.version, trigger=trigger)
             caused_by = svc.guard.caused_by_us(task)
             if caused_by:
@@ -239,11 +239,13 @@ class Worker:
                      state=state)
         if detail is None:
             detail = record.pack(task.data, {}, [], [], [message])
-        svc.history.record(row, detail)
+        relayed = row.encode(detail) if svc.relay_history else None
+        if relayed is None:
+            svc.history.record(row, detail)
         if state == "dead":
-            svc.backend.dead(claimed, message)
+            svc.backend.dead(claimed, message, history=relayed)
         else:
-            svc.backend.ack(claimed)
+            svc.backend.ack(claimed, history=relayed)
         svc.metrics.runs.labels(workflow, outcome).inc()
         svc.metrics.intake_to_done.observe(max(0.0, now - task.enqueued_at))
         svc.history_written()
