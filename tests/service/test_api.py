@@ -145,3 +145,17 @@ def test_workflows_are_listed_with_their_version_and_reloaded_on_change(tmp_path
                                                                    "data": red(EVENT)})[1]["id"])
     assert adhoc["trigger"] == "event-publish" and adhoc["outcome"] == "blocked"
     wait_until(lambda: service.request("GET", "/api/runs?workflow=guard")[1]["runs"], what="guard runs listed")
+
+
+def test_a_module_server_down_is_retried_then_dead_lettered(tmp_path, start_service):
+    wfs.write(tmp_path / "workflows", "guard", wfs.pap_tlp())
+    service = start_service(base_config(tmp_path, "http://127.0.0.1:9", queue={"max_attempts": 3, "backoff": 0.05}))
+    run_id = service.request("POST", "/api/runs", {"workflow": "guard", "data": EVENT})[1]["id"]
+    run = service.run_done(run_id)
+    assert (run["outcome"], run["state"], run["attempts"]) == ("error", "dead", 3)
+    assert run["message"].startswith("gave up after 3 attempts: module server: ")
+    dead = service.request("GET", "/api/dead-letters")[1]["dead_letters"]
+    assert [d["id"] for d in dead] == [run_id] and dead[0]["task"]["workflow"] == "guard"
+    status, text = service.request("GET", "/metrics", token=None)
+    assert 'misp_workflow_retries_total{workflow="guard"} 2.0' in text
+    assert service.logs().count("retry in") == 2
