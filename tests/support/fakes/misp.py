@@ -10,7 +10,15 @@ MISP does (``Authorization`` header): a wrong key gets MISP's 403.
 State: ``events`` (uuid -> ``{"Event": ...}``), ``warninglists`` (id -> warninglist),
 ``decay_scores`` (attribute uuid -> ``decay_score`` list); added attributes and objects are
 appended to their event. ``fail[path_prefix] = (status,
-body)`` makes matching requests fail. ``calls(path_prefix)`` lists the JSON bodies received.
+body)`` makes matching requests fail; ``holds[path_prefix] = threading.Event()`` makes them wait
+until it is set (``held`` is set when one starts waiting). ``calls(path_prefix)`` lists the JSON bodies received.
+
+With a ``feed`` (tests/support/feed.py), every write also publishes what MISP's ZeroMQ feed
+carries for it, as MISP does on save (docs/misp-behaviour.md §4.1, §4.3): the changed object on
+its topic (``misp_json_tag`` "attached to event", ``misp_json_attribute``, ``misp_json_object``)
+and the event, touched, on ``misp_json_event`` (``edit``; ``publish`` with the whole event). A
+write renews the event's ``timestamp`` (and the attribute's): the next second, or later, so two
+writes never share one (MISP's own resolution is the second).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,13 +42,17 @@ DESCRIBE_TYPES = json.loads((Path(pymisp.__file__).parent / "data" / "describeTy
 
 
 class MispFake(FakeService):
-    def __init__(self, key: str = API_KEY, events: list[dict] | None = None) -> None:
+    def __init__(self, key: str = API_KEY, events: list[dict] | None = None, feed: Any = None) -> None:
         self.key = key
+        self.feed = feed
+        self._write_lock = threading.RLock()
         self.events: dict[str, dict] = {}
         self.warninglists: dict[str, dict] = {}
         self.decay_scores: dict[str, list] = {}
         self.blocklist: list[dict] = []
         self.fail: dict[str, tuple[int, Any]] = {}
+        self.holds: dict[str, threading.Event] = {}  # path prefix -> requests wait until it is set
+        self.held = threading.Event()  # set when a request starts waiting on a hold
         self.users: list[dict] = []  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
         for event in events or []:
             self.add_event(event)
@@ -55,11 +69,13 @@ class MispFake(FakeService):
             ("POST", re.compile(r"/events/unpublish/([\w-]+)$"), self.unpublish),
             ("GET", re.compile(r"/events/view/([\w-]+)$"), self.view_event),
             ("GET", re.compile(r"/attributes/view/([\w-]+)$"), self.view_attribute),
+            ("GET", re.compile(r"/objects/view/([\w-]+)$"), self.view_object),
             ("POST", re.compile(r"/eventBlocklists/add$"), self.add_blocklist),
             ("GET", re.compile(r"/warninglists/view/(\d+)$"), self.view_warninglist),
             ("POST", re.compile(r"/warninglists/edit/(\d+)$"), self.edit_warninglist),
             ("POST", re.compile(r"/shadowAttributes/(accept|discard)/([\w-]+)$"), self.proposal),
             ("POST", re.compile(r"/attributes/restSearch$"), self.search_attributes),
+            ("POST", re.compile(r"/events/restSearch$"), self.search_events),
             ("POST", re.compile(r"/attributes/add/([\w-]+)$"), self.add_attribute),
             ("POST", re.compile(r"/objects/add/([\w-]+)$"), self.add_object),
             ("GET", re.compile(r"/admin/users/index$"), self.list_users),
@@ -99,6 +115,46 @@ class MispFake(FakeService):
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.requests]
 
+    def writes(self) -> list[str]:
+        """The write requests received (what a write-back did), in order."""
+        return [p for p in self.paths() if p.startswith("POST ") and "restSearch" not in p]
+
+    # --- the feed ---------------------------------------------------------------------------
+    @staticmethod
+    def _renew(holder: dict) -> None:
+        holder["timestamp"] = str(max(int(holder.get("timestamp") or 0) + 1, int(time.time())))
+
+    def light_event(self, event: dict) -> dict:
+        """The event's own fields and tags, as MISP's feed carries a saved event."""
+        return {k: v for k, v in event.items() if k not in ("Attribute", "Object", "ShadowAttribute",
+                                                            "RelatedEvent", "EventReport")}
+
+    def touched(self, event: dict, *published: tuple[str, dict]) -> None:
+        """``event`` changed: renew its timestamp, then publish ``published`` and the event's edit."""
+        self._renew(event)
+        if self.feed is None:
+            return
+        for topic, message in published:
+            self.feed.publish(topic, message)
+        self.feed.publish("misp_json_event", {"Event": self.light_event(event), "action": "edit"})
+
+    def edit_externally(self, ref: str, **fields: Any) -> dict:
+        """Someone edits the event in MISP's UI: its fields change and the feed says so."""
+        with self._write_lock:
+            event = self.event(ref)["Event"]
+            event.update(fields)
+            self.touched(event)
+            return copy.deepcopy(event)
+
+    def event_of(self, target: dict) -> dict | None:
+        for wrapped in self.events.values():
+            if wrapped["Event"] is target:
+                return target
+        for event, attribute in self.attributes():
+            if attribute is target:
+                return event
+        return None
+
     # --- dispatch --------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
         if request.header("Authorization") != self.key:
@@ -107,6 +163,10 @@ class MispFake(FakeService):
                                   "message": "Authentication failed. Please make sure you pass the API key of an "
                                              "API enabled user along in the Authorization header.",
                                   "url": request.path}, status=403)
+        for prefix, gate in list(self.holds.items()):
+            if request.path.startswith(prefix):
+                self.held.set()
+                gate.wait(60)
         for prefix, (status, body) in self.fail.items():
             if request.path.startswith(prefix):
                 return Response.json(body, status=status)
@@ -150,10 +210,19 @@ class MispFake(FakeService):
         target, kind = self._tag_target(body.get("uuid"))
         if target is None:
             return Response.json({"saved": False, "errors": "Invalid Target."}, status=404)
-        tags = target.setdefault("Tag", [])
-        if not any(t.get("name") == body["tag"] for t in tags):
-            tags.append({"name": body["tag"], "local": 1 if body.get("local") else 0,
-                         "relationship_type": body.get("relationship_type")})
+        with self._write_lock:
+            tags = target.setdefault("Tag", [])
+            if not any(t.get("name") == body["tag"] for t in tags):
+                tag = {"name": body["tag"], "local": 1 if body.get("local") else 0,
+                       "relationship_type": body.get("relationship_type")}
+                tags.append(tag)
+                event = self.event_of(target)
+                if kind == "Attribute":
+                    self._renew(target)
+                message = {"Tag": {**tag, "event_id": event.get("id"),
+                                   **({"attribute_id": target.get("id")} if kind == "Attribute" else {})},
+                           "action": f"attached to {kind.lower()}"}
+                self.touched(event, ("misp_json_tag", message))
         return Response.json({"saved": True, "success": f"Tag(s) attached to {kind}.", "check_publish": True})
 
     def remove_tag(self, request: Request) -> Response:
@@ -161,10 +230,14 @@ class MispFake(FakeService):
         target, kind = self._tag_target(body.get("uuid"))
         if target is None:
             return Response.json({"saved": False, "errors": "Invalid Target."}, status=404)
-        before = len(target.get("Tag") or [])
-        target["Tag"] = [t for t in target.get("Tag") or [] if t.get("name") != body.get("tag")]
-        if len(target["Tag"]) == before:
-            return Response.json({"saved": False, "errors": "Invalid tag or tag is not attached."}, status=404)
+        with self._write_lock:
+            before = len(target.get("Tag") or [])
+            target["Tag"] = [t for t in target.get("Tag") or [] if t.get("name") != body.get("tag")]
+            if len(target["Tag"]) == before:
+                return Response.json({"saved": False, "errors": "Invalid tag or tag is not attached."}, status=404)
+            event = self.event_of(target)
+            self.touched(event, ("misp_json_tag", {"Tag": {"name": body.get("tag"), "event_id": event.get("id")},
+                                                   "action": f"detached from {kind.lower()}"}))
         return Response.json({"saved": True, "success": f"Tag removed from {kind}.", "check_publish": True})
 
     def edit_attribute(self, request: Request, ref: str) -> Response:
@@ -173,7 +246,12 @@ class MispFake(FakeService):
             return Response.json({"name": "Invalid attribute", "message": "Invalid attribute", "url": request.path},
                                  status=404)
         body = request.json()
-        attribute.update(body.get("Attribute", body))
+        with self._write_lock:
+            attribute.update(body.get("Attribute", body))
+            self._renew(attribute)
+            event = self.event_of(attribute)
+            self.touched(event, ("misp_json_attribute", {"Attribute": attribute, "Event": self.light_event(event),
+                                                         "action": "edit"}))
         return Response.json({"Attribute": attribute})
 
     def edit_event(self, request: Request, ref: str) -> Response:
@@ -181,7 +259,9 @@ class MispFake(FakeService):
         if wrapped is None:
             return Response.json({"name": "Invalid event", "message": "Invalid event", "url": request.path}, 404)
         body = request.json()
-        wrapped["Event"].update(body.get("Event", body))
+        with self._write_lock:
+            wrapped["Event"].update(body.get("Event", body))
+            self.touched(wrapped["Event"])
         return Response.json(wrapped)
 
     def edit_object(self, request: Request, ref: str) -> Response:
@@ -197,7 +277,11 @@ class MispFake(FakeService):
         wrapped = self.event(ref)
         if wrapped is None:
             return Response.json({"name": "Invalid event", "message": "Invalid event", "url": request.path}, 404)
-        wrapped["Event"]["published"] = True
+        with self._write_lock:
+            wrapped["Event"]["published"] = True
+            self._renew(wrapped["Event"])
+            if self.feed is not None:
+                self.feed.publish("misp_json_event", {"Event": copy.deepcopy(wrapped["Event"]), "action": "publish"})
         return Response.json({"name": "Publish", "message": "Job queued", "url": f"/events/publish/{ref}",
                               "id": str(wrapped["Event"].get("id", ref))})
 
@@ -221,6 +305,13 @@ class MispFake(FakeService):
             return Response.json({"name": "Invalid attribute", "message": "Invalid attribute", "url": request.path},
                                  404)
         return Response.json({"Attribute": {**attribute, "event_id": event.get("id", event.get("uuid"))}})
+
+    def view_object(self, request: Request, ref: str) -> Response:
+        for wrapped in self.events.values():
+            for obj in wrapped["Event"].get("Object") or []:
+                if ref in (obj.get("uuid"), str(obj.get("id"))):
+                    return Response.json({"Object": obj})
+        return Response.json({"name": "Invalid object", "message": "Invalid object", "url": request.path}, 404)
 
     def add_blocklist(self, request: Request) -> Response:
         body = request.json()
@@ -274,9 +365,20 @@ class MispFake(FakeService):
         if wrapped is None:
             return Response.json({"name": "Invalid event.", "message": "Invalid event.", "url": request.path}, 404)
         body = request.json()
-        attribute = {"id": str(1000 + len(self.requests)), "event_id": wrapped["Event"].get("id"),
-                     "uuid": f"added-{len(self.requests)}", **body.get("Attribute", body)}
-        wrapped["Event"].setdefault("Attribute", []).append(attribute)
+        given = body.get("Attribute", body)
+        with self._write_lock:
+            if given.get("uuid") and self.find_attribute(given["uuid"])[1] is not None:
+                # MISP's validation: an attribute uuid is unique
+                return Response.json({"errors": [403, {"name": "Could not add Attribute", "message":
+                                      "Could not add Attribute", "url": request.path,
+                                      "errors": {"uuid": ["An attribute with this uuid already exists."]}}]},
+                                     status=403)
+            attribute = {"id": str(1000 + len(self.requests)), "event_id": wrapped["Event"].get("id"),
+                         "uuid": f"added-{len(self.requests)}", **given}
+            wrapped["Event"].setdefault("Attribute", []).append(attribute)
+            self._renew(attribute)
+            self.touched(wrapped["Event"], ("misp_json_attribute", {"Attribute": attribute, "action": "add",
+                                                                    "Event": self.light_event(wrapped["Event"])}))
         return Response.json({"Attribute": attribute})
 
     def add_object(self, request: Request, ref: str) -> Response:
@@ -287,6 +389,26 @@ class MispFake(FakeService):
         obj = {"id": str(2000 + len(self.requests)), "event_id": wrapped["Event"].get("id"), **body.get("Object", body)}
         wrapped["Event"].setdefault("Object", []).append(obj)
         return Response.json({"Object": obj})
+
+    def search_events(self, request: Request) -> Response:
+        """``events/restSearch``: by ``uuid``, ``eventid``, ``tags`` (any of), ``published``;
+        ``metadata`` leaves attributes and objects out."""
+        query = request.json()
+        found = []
+        tags = query.get("tags")
+        tags = [tags] if isinstance(tags, str) else tags
+        for wrapped in self.events.values():
+            event = wrapped["Event"]
+            if query.get("uuid") and event.get("uuid") != query["uuid"]:
+                continue
+            if query.get("eventid") and str(event.get("id")) != str(query["eventid"]):
+                continue
+            if tags and not {t.get("name") for t in event.get("Tag") or []} & set(tags):
+                continue
+            if "published" in query and bool(event.get("published")) != bool(query["published"]):
+                continue
+            found.append({"Event": self.light_event(event) if query.get("metadata") else copy.deepcopy(event)})
+        return Response.json({"response": found})
 
     def search_attributes(self, request: Request) -> Response:
         query = request.json()
