@@ -136,25 +136,31 @@ class _RecordingClient(ModuleClient):
             calls, self.calls = self.calls, []
         return calls
 
-    def query_bytes(self, payload: bytes, timeout: float | None = None) -> tuple[Any, float | None]:
+    def query_bytes(self, payload: bytes | list[bytes], timeout: float | None = None) -> tuple[Any, float | None]:
         started = time.perf_counter()
         try:
             answer, module_s = super().query_bytes(payload, timeout)
         except ModuleCallError as exc:
-            self._keep(Call(threading.current_thread().name, payload, b"", str(exc),
+            self._keep(Call(threading.current_thread().name, _joined(payload), b"", str(exc),
                             (time.perf_counter() - started) * 1000))
             raise
         try:
             encoded = orjson.dumps(answer)
         except TypeError:
             encoded = orjson.dumps(answer, option=orjson.OPT_NON_STR_KEYS)
-        self._keep(Call(threading.current_thread().name, payload, encoded, None,
+        self._keep(Call(threading.current_thread().name, _joined(payload), encoded, None,
                         (time.perf_counter() - started) * 1000))
         return answer, module_s
 
     def _keep(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
+
+
+def _joined(payload: bytes | list[bytes]) -> bytes:
+    """The request body the client sent (in parts for large events: the roaming data is encoded
+    once and shared by the nodes' requests)."""
+    return payload if isinstance(payload, bytes) else b"".join(payload)
 
 
 class Catalogs:
