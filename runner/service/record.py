@@ -33,6 +33,7 @@ class Detail:
     calls: list[dict[str, Any]] = field(default_factory=list)   # decoded lazily by nodes()
     written: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # how the run was asked for: mocks, a picked version
 
 
 def data_unchanged(document: Mapping) -> bool:
@@ -51,7 +52,7 @@ def slim(document: Mapping) -> dict:
 
 
 def pack(input_raw: bytes | None, document: Mapping | None, calls: Iterable[Call], written: list[dict],
-         notes: list[str]) -> bytes:
+         notes: list[str], meta: Mapping[str, Any] | None = None) -> bytes:
     parts: list[tuple[str, bytes]] = []
     document = slim(document or {})
     if input_raw is not None:
@@ -63,8 +64,11 @@ def pack(input_raw: bytes | None, document: Mapping | None, calls: Iterable[Call
         parts.append((f"call:{i}:answer", call.answer))
         call_meta.append({"thread": call.thread, "ms": round(call.ms, 3), "error": call.error})
     parts.append(("written", orjson.dumps(written)))
-    header = orjson.dumps({"parts": [[name, len(body)] for name, body in parts], "calls": call_meta,
-                           "notes": notes})
+    head: dict[str, Any] = {"parts": [[name, len(body)] for name, body in parts], "calls": call_meta,
+                            "notes": notes}
+    if meta:
+        head["meta"] = dict(meta)
+    header = _dumps(head)
     return compress(b"".join([MAGIC, struct.pack(">I", len(header)), header, *(body for _, body in parts)]))
 
 
@@ -93,7 +97,7 @@ def unpack(blob: bytes) -> Detail:
         calls.append({**meta, "request": parts.get(f"call:{i}:request", b""),
                       "answer": parts.get(f"call:{i}:answer", b"")})
     return Detail(parts.get("input"), orjson.loads(parts.get("document") or b"{}"), calls,
-                  orjson.loads(parts.get("written") or b"[]"), header.get("notes") or [])
+                  orjson.loads(parts.get("written") or b"[]"), header.get("notes") or [], header.get("meta") or {})
 
 
 def nodes(detail: Detail, *, with_data: bool = True) -> list[dict[str, Any]]:
