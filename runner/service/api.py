@@ -317,7 +317,13 @@ def _time(value: str | None) -> float | None:
 
 def make_app(service: Service) -> tornado.web.Application:
     init = {"service": service}
+    ui: list = []
+    if service.config.ui.enabled:  # the web debugger's pages (runner/service/ui, docs/ui.md)
+        from runner.service.ui import routes
+
+        ui = routes(service, events_dir=service.config.ui.events)
     return tornado.web.Application([
+        *ui,
         (r"/healthz", Health, init),
         (r"/metrics", MetricsHandler, init),
         (r"/api/workflows", Workflows, init),
