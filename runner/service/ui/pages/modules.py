@@ -77,6 +77,7 @@ class Module(Page):
         form = await self._form(name)
         data_text = await self.blocking(self._sample)
         self.page("module.html", title=f"Module {name}", form=form, values={}, data_text=data_text,
+                  event_files=self.ctx.event_files(), event=self.get_argument("event", ""),
                   convert=form.core_format, attribute_type=form.attribute_types[0] if form.attribute_types else "",
                   attribute_value="", raw_query="", result=None)
 
@@ -94,9 +95,10 @@ class Module(Page):
                     reader.close()
                 if raw:
                     return orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+        name = self.get_argument("event", "")
         files = self.ctx.event_files()
-        if files:
-            return self.ctx.event_file(files[0]).decode("utf-8", "replace")
+        if name in files or files:
+            return self.ctx.event_file(name if name in files else files[0]).decode("utf-8", "replace")
         return orjson.dumps(SAMPLE_EVENT, option=orjson.OPT_INDENT_2).decode()
 
     async def post(self, name: str) -> None:
@@ -143,4 +145,4 @@ class Module(Page):
         shown = {k: ("" if k in secret else v) for k, v in values.items()}
         self.page("module.html", 400 if "error" in result else 200, title=f"Module {name}", form=form, values=shown,
                   data_text=data_text, convert=convert, attribute_type=attribute_type, attribute_value=attribute_value,
-                  raw_query=raw_query, result=result)
+                  raw_query=raw_query, result=result, event_files=self.ctx.event_files(), event="")

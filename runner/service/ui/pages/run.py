@@ -53,16 +53,19 @@ def graph_svg(view: runview.RunView, walk_id: str, states: WalkStates) -> str:
 
 async def load_or_pending(page: Page, run_id: str) -> runview.RunView | None:
     """The run, or None after answering the pending page (queued or running) or a 404 page."""
+    seq = await page.blocking(page.ctx.service.history.last_seq)  # first: a run written after it wakes the page
     view = await page.blocking(runview.load, page.ctx, run_id)
     if view is not None:
         return view
     queued = await page.blocking(page.ctx.service.backend.get, run_id)
     if queued is None:
+        view = await page.blocking(runview.load, page.ctx, run_id)  # it finished between the two reads
+        if view is not None:
+            return view
         raise PageError(404, f"there is no run {run_id}: the id is wrong, or the run was dropped by the history's "
                              "retention ([history] max_age_days, max_runs)", title="No such run")
     task, state = queued
-    page.page("pending.html", title=f"Run {run_id[:8]} ({state})", task=task.summary(), state=state,
-              seq=await page.blocking(page.ctx.service.history.last_seq))
+    page.page("pending.html", title=f"Run {run_id[:8]} ({state})", task=task.summary(), state=state, seq=seq)
     return None
 
 
