@@ -42,6 +42,7 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.set_page_load_timeout(WAIT)
+        self.driver.set_script_timeout(WAIT)
         self.shots = Path(os.environ.get("MW_UI_SCREENSHOTS") or shots)
         self.shots.mkdir(parents=True, exist_ok=True)
 
