@@ -35,7 +35,8 @@ def test_a_missing_run_and_a_missing_page_say_so(browser, ui_service):
 def test_the_module_server_down_is_named_on_the_modules_page(browser, tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     root = folder(tmp_path)
-    with ServiceProcess(write_config(root, base_config(root, dead))) as service:
+    config = base_config(root, dead, queue={"max_attempts": 2, "backoff": 0.05})
+    with ServiceProcess(write_config(root, config)) as service:
         base = base_url(service)
         browser.login(base, TOKEN)
         browser.get(f"{base}/ui/modules")
@@ -43,6 +44,13 @@ def test_the_module_server_down_is_named_on_the_modules_page(browser, tmp_path):
         assert f"the module server at {dead}" in browser.text("[data-error]")
         assert "[service] modules_url" in browser.text("[data-error]")
         browser.screenshot("module-server-down")
+        # a run it could not make: dead-lettered, and its page says what happened
+        status, queued = service.request("POST", "/api/runs", {"workflow": "guard", "data": EVENT})
+        service.run_done(queued["id"])
+        browser.get(f"{base}/ui/runs/{queued['id']}")
+        assert browser.css("#outcome").text == "error"
+        assert browser.text("#message").startswith("gave up after 2 attempts: module server: ")
+        assert "drawn from the run's trace" in browser.text("#drawing-note")
 
 
 def test_a_page_left_open_says_when_the_service_stops(browser, tmp_path, ui_modules):

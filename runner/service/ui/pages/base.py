@@ -43,6 +43,10 @@ class Page(tornado.web.RequestHandler):
 
     def initialize(self, ctx: UiContext) -> None:
         self.ctx = ctx
+        self.gone = False
+
+    def on_connection_close(self) -> None:
+        self.gone = True  # a long poll stops waiting for a page that went away
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", CSP)

@@ -66,7 +66,7 @@ async def wait_for_rows(page: Page, since: int, wait: float) -> list[dict[str, A
     history = page.ctx.service.history
     while True:
         rows = await page.blocking(history.since, since)
-        if rows or time.monotonic() >= deadline or page.ctx.service.stopping.is_set():
+        if rows or time.monotonic() >= deadline or page.ctx.service.stopping.is_set() or page.gone:
             return rows
         await asyncio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
 
