@@ -20,7 +20,7 @@ EXIT_INVALID_INPUT = 2
 EXIT_FAILURE = 3
 
 SUBCOMMANDS = ("runner.cmd_hashpath", "runner.cmd_validate", "runner.cmd_run", "runner.cmd_debug_listener",
-               "runner.cmd_watch", "runner.service.cmd_serve", "runner.service.cmd_history")
+               "runner.cmd_watch", "runner.service.cmd_serve", "runner.service.cmd_history", "runner.service.ui.cmd_ui")
 
 
 class Parser(argparse.ArgumentParser):

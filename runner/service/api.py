@@ -118,10 +118,10 @@ class Runs(Base):
 
     def _queue(self) -> tuple[int, dict]:
         body = self.body_json()
-        unknown = set(body) - {"workflow", "trigger", "data", "event_id", "source"}
+        unknown = set(body) - {"workflow", "trigger", "data", "event_id", "source", "mocks", "version"}
         if unknown:
             raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))} (known: workflow, trigger, data, "
-                                "event_id, source)")
+                                "event_id, source, mocks, version)")
         source = body.get("source", "api")
         if source not in ("api", "action"):
             raise ApiError(400, "`source` is `api` (default) or `action` (MISP's queue_workflow_run node)")
@@ -132,7 +132,8 @@ class Runs(Base):
         if event_id is not None and not isinstance(event_id, (str, int)):
             raise ApiError(400, "`event_id` must be an event id or uuid")
         task = self.service.intake.submit(workflow=workflow, trigger=body.get("trigger"), data=body.get("data"),
-                                          event_ref=None if event_id is None else str(event_id), source=source)
+                                          event_ref=None if event_id is None else str(event_id), source=source,
+                                          **_run_options(body))
         return 202, {"id": task.id, "status": "queued", "workflow": task.workflow, "trigger": task.trigger,
                      "url": f"/api/runs/{task.id}"}
 
@@ -199,6 +200,8 @@ class Run(Base):
             row["changes_detail"] = doc.get("changes", [])
             row["written_detail"] = detail.written
             row["notes"] = detail.notes
+            row["mocks"] = detail.meta.get("mocks")
+            row["picked_version"] = detail.meta.get("version")
             if with_data:
                 row["input"] = orjson.loads(detail.input) if detail.input else None
                 row["final_data"] = doc.get("data")
@@ -226,8 +229,35 @@ class Rerun(Base):
         await self.guarded(self._rerun, run_id)
 
     def _rerun(self, run_id: str) -> tuple[int, dict]:
-        task = self.service.rerun(run_id)
+        body = self.body_json()
+        unknown = set(body) - {"data", "event_id", "mocks", "version"}
+        if unknown:
+            raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))} (known: data, event_id, mocks, "
+                                "version)")
+        if "data" in body and "event_id" in body:
+            raise ApiError(400, "give `data` (an edited input) or `event_id` (an event fetched from MISP), not both")
+        event_id = body.get("event_id")
+        if event_id is not None and not isinstance(event_id, (str, int)):
+            raise ApiError(400, "`event_id` must be an event id or uuid")
+        task = self.service.rerun(run_id, data=body.get("data"), event_ref=None if event_id is None else str(event_id),
+                                  **_run_options(body))
         return 202, {"id": task.id, "status": "queued", "parent": run_id, "url": f"/api/runs/{task.id}"}
+
+
+class Versions(Base):
+    """``GET /api/workflows/<name>/versions``: the versions a run can be asked for."""
+
+    async def get(self, name: str) -> None:
+        await self.guarded(self._versions, name)
+
+    def _versions(self, name: str) -> tuple[int, dict]:
+        wf = self.service.folder.get(name)
+        kept = self.service.history.versions(wf.name)
+        current = [{"version": wf.version, "first_seen": None}]
+        versions = current + [v for v in kept if v["version"] != wf.version]
+        for v in versions:
+            v["current"] = v["version"] == wf.version
+        return 200, {"workflow": wf.name, "current": wf.version, "versions": versions}
 
 
 class DeadLetters(Base):
@@ -245,6 +275,17 @@ class Requeue(Base):
         if task is None:
             raise ApiError(404, f"no dead task {dead_id} (rejected feed messages cannot be requeued)")
         return 202, {"id": task.id, "status": "queued"}
+
+
+def _run_options(body: dict[str, Any]) -> dict[str, Any]:
+    """The ``mocks`` and ``version`` of a request that queues a run, checked for shape."""
+    mocks, version = body.get("mocks"), body.get("version")
+    if mocks is not None and not isinstance(mocks, dict):
+        raise ApiError(400, "`mocks` maps node ids to results: {\"<node id>\": true | false | "
+                            "{\"success\": bool, \"errors\": [...]} | {\"exception\": \"...\"}}")
+    if version is not None and not isinstance(version, str):
+        raise ApiError(400, "`version` is a workflow version (GET /api/workflows/<name>/versions)")
+    return {"mocks": mocks, "version": version}
 
 
 def _int(value: str | None, default: int, maximum: int | None) -> int:
@@ -276,10 +317,17 @@ def _time(value: str | None) -> float | None:
 
 def make_app(service: Service) -> tornado.web.Application:
     init = {"service": service}
+    ui: list = []
+    if service.config.ui.enabled:  # the web debugger's pages (runner/service/ui, docs/ui.md)
+        from runner.service.ui import routes
+
+        ui = routes(service, events_dir=service.config.ui.events)
     return tornado.web.Application([
+        *ui,
         (r"/healthz", Health, init),
         (r"/metrics", MetricsHandler, init),
         (r"/api/workflows", Workflows, init),
+        (r"/api/workflows/([^/]+)/versions", Versions, init),
         (r"/api/runs", Runs, init),
         (r"/api/runs/changes", Changes, init),
         (r"/api/runs/([\w-]+)", Run, init),

@@ -204,19 +204,25 @@ class Service:
             ok = self.alerts.send(kind, title, details)
             self.metrics.alerts.labels("sent" if ok else "failed").inc()
 
-    def rerun(self, run_id: str) -> Task:
-        """Queue the input of a finished run again, on the workflow's current version."""
+    def rerun(self, run_id: str, *, data: Any = None, event_ref: str | None = None,
+              mocks: dict[str, Any] | None = None, version: str | None = None) -> Task:
+        """Queue a finished run again: its input (or ``data``, or the MISP event ``event_ref``:
+        a re-run with an edited event), on the workflow's current version (or ``version``), with
+        ``mocks`` scripting some nodes (none by default)."""
         from runner.service import record
 
         row = self.history.find(run_id)
         if row is None:
             raise LookupError(f"no run {run_id}")
-        blob = self.history.detail_blob(row["id"])
-        detail = record.unpack(blob) if blob else None
-        if detail is None or detail.input is None:
-            raise ValueError(f"run {run_id} kept no input to run again")
-        return self.intake.submit(workflow=row["workflow"], trigger=row["trigger"], data_bytes=detail.input,
-                                  source="rerun", parent=row["id"])
+        data_bytes = None
+        if data is None and event_ref is None:
+            blob = self.history.detail_blob(row["id"])
+            detail = record.unpack(blob) if blob else None
+            if detail is None or detail.input is None:
+                raise ValueError(f"run {run_id} kept no input to run again")
+            data_bytes = detail.input
+        return self.intake.submit(workflow=row["workflow"], trigger=row["trigger"], data=data, data_bytes=data_bytes,
+                                  event_ref=event_ref, source="rerun", parent=row["id"], mocks=mocks, version=version)
 
     def health(self) -> tuple[int, dict]:
         body: dict[str, Any] = {"role": self.role, "workers": len(self.workers)}

@@ -85,6 +85,12 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class UiConfig:
+    enabled: bool = True         # the web debugger under /ui/ on the API's port (docs/ui.md)
+    events: str | None = None    # a folder of event files the pages offer as inputs
+
+
+@dataclass(frozen=True)
 class GuardConfig:
     window: float = 300.0
     max_runs_per_event: int = 20
@@ -126,6 +132,7 @@ class ServiceConfig:
     misp: MispConfig = field(default_factory=MispConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     alerts: AlertConfig = field(default_factory=AlertConfig)
     schedules: tuple[Schedule, ...] = ()
@@ -199,7 +206,7 @@ def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> S
 
 
 def from_mapping(data: Mapping[str, Any], where: str, base: Path, env: Mapping[str, str]) -> ServiceConfig:
-    sections = ("service", "queue", "history", "misp", "feed", "api", "guard", "alerts", "schedule")
+    sections = ("service", "queue", "history", "misp", "feed", "api", "ui", "guard", "alerts", "schedule")
     top = _Reader(where, "top level", data, sections)
     del top
     s = _Reader(where, "service", data.get("service", {}), (
@@ -268,6 +275,10 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Path, env: Mapping[s
         raise a.fail("tokens", "the API needs at least one token (or MISP_WORKFLOW_API_TOKENS), "
                                "or set [api] enabled = false")
 
+    u = _Reader(where, "ui", data.get("ui", {}), tuple(UiConfig.__dataclass_fields__))
+    events = u.text("events", None)
+    ui = UiConfig(enabled=u.flag("enabled", True), events=_path(base, events) if events else None)
+
     g = _Reader(where, "guard", data.get("guard", {}), tuple(GuardConfig.__dataclass_fields__))
     guard = GuardConfig(window=g.number("window", 300.0, 1.0),
                         max_runs_per_event=g.number("max_runs_per_event", 20, 1, whole=True),
@@ -309,5 +320,5 @@ def from_mapping(data: Mapping[str, Any], where: str, base: Path, env: Mapping[s
         carry_module_data=s.flag("carry_module_data", False), host_org_id=host_org, adhoc_trigger=adhoc,
         shutdown_grace=s.number("shutdown_grace", 30.0, 0.0), reload_check=s.number("reload_check", 1.0, 0.0),
         transient_errors=s.strings("transient_errors", execution.DEFAULT_TRANSIENT_ERRORS),
-        queue=queue, history=history, misp=misp, feed=feed, api=api, guard=guard, alerts=alerts,
+        queue=queue, history=history, misp=misp, feed=feed, api=api, ui=ui, guard=guard, alerts=alerts,
         schedules=tuple(schedules), source=where)

@@ -3,8 +3,9 @@
 Everything the service needs from ``runner`` goes through this module, so the runner's
 internals can change (one run context, keyword-only results) with one file to follow: the
 public API used here is the loader (``workflow_from_document``), the module catalog
-(``Catalog.from_modules``, ``Enablement.parse``), ``Runner.run`` with ``RunOptions``, the
-trigger table (``get_trigger``) and the ``--json`` document (``report.document``).
+(``Catalog.from_modules``, ``Enablement.parse``), ``Runner.run`` with ``RunOptions``, scripted
+node results (``Mocks.from_mapping``), the trigger table (``get_trigger``) and the ``--json``
+document (``report.document``).
 
 Runs are always dry runs for the modules (``dry_run=True``): modules report their changes
 and never write to MISP themselves; the service writes them back once, idempotently
@@ -15,6 +16,7 @@ module server itself could not be reached: such a run is a *transient* failure, 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -29,6 +31,7 @@ from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.errors import InputError
 from runner.loader import workflow_from_document
+from runner.mocks import Mocks
 from runner.report import document
 from runner.triggers import TRIGGERS, get_trigger
 
@@ -104,6 +107,27 @@ def workflow_trigger(workflow: Any) -> str | None:
 
 def workflow_kind(workflow: Any) -> str:
     return workflow.kind
+
+
+class MocksInvalid(ValueError):
+    """Scripted node results the runner refuses (the message names the node and the problem)."""
+
+
+def parse_mocks(raw: Any, workflow: Any) -> Mocks:
+    """``raw`` (``{"<node id>": true | false | {"success", "errors"} | {"exception"}}``, the
+    runner's ``--mocks`` format) as the runner's mocks, checked against the workflow's node ids;
+    :class:`MocksInvalid` says what is wrong."""
+    try:
+        mocks = Mocks.from_mapping(raw, "mocks")
+        mocks.check(key for key, _node in workflow.nodes())
+    except InputError as exc:
+        raise MocksInvalid(str(exc)) from None
+    return mocks
+
+
+def workflow_nodes(workflow: Any) -> list[tuple[str, dict]]:
+    """The nodes of a loaded workflow, ``(node key, node as MISP stores it)``, in graph order."""
+    return list(workflow.nodes())
 
 
 def check_data(raw: Any, trigger_id: str) -> Any:
@@ -217,10 +241,17 @@ class Engine:
             host_org_id=settings.host_org_id, max_parallel=settings.max_parallel)
         self._transient = [re.compile(p, re.IGNORECASE) for p in settings.transient_errors]
 
-    def run(self, workflow: Any, raw: Any, trigger_id: str) -> Execution:
-        """Run ``workflow`` on ``raw`` for ``trigger_id``. Raises :class:`DataInvalid` for data
-        the trigger cannot take; a module server that cannot be reached is a transient run."""
+    def run(self, workflow: Any, raw: Any, trigger_id: str, mocks: Mapping[str, Any] | None = None) -> Execution:
+        """Run ``workflow`` on ``raw`` for ``trigger_id``, with ``mocks`` scripting some nodes'
+        results (:func:`parse_mocks`). Raises :class:`DataInvalid` for data the trigger cannot
+        take; a module server that cannot be reached is a transient run."""
         raw = check_data(raw, trigger_id)
+        options = self.options
+        if mocks:
+            try:
+                options = dataclasses.replace(options, mocks=parse_mocks(mocks, workflow))
+            except MocksInvalid as exc:
+                return Execution("error", str(exc), {}, [])
         started = time.perf_counter()
         try:
             catalog = self.catalogs.get()
@@ -229,7 +260,7 @@ class Engine:
                              transient=f"module server: {exc}", duration=time.perf_counter() - started)
         self.client.take()
         try:
-            result = Runner(catalog, self.client, self.options).run(workflow, raw, trigger_id)
+            result = Runner(catalog, self.client, options).run(workflow, raw, trigger_id)
         except InputError as exc:
             return Execution("error", str(exc), {}, [], self.client.take(), duration=time.perf_counter() - started)
         doc = document(result)

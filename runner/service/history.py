@@ -251,6 +251,12 @@ class History:
         row = self._execute("SELECT name, content FROM workflow_versions WHERE version = ?", (version,)).fetchone()
         return (row[0], decompress(bytes(row[1]))) if row else None
 
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """The kept versions of workflow ``name``, newest first: ``{version, first_seen}``."""
+        rows = self._execute("SELECT version, first_seen FROM workflow_versions WHERE name = ? "
+                             "ORDER BY first_seen DESC", (name,)).fetchall()
+        return [{"version": r[0], "first_seen": r[1]} for r in rows]
+
     def list(self, filters: Mapping[str, Any] | None = None, *, since_time: float | None = None,
              until_time: float | None = None, before: tuple[float, int] | None = None,
              limit: int = 50) -> tuple[list[dict[str, Any]], tuple[float, int] | None]:

@@ -14,6 +14,7 @@ import orjson
 
 from runner.service import execution, feedmap
 from runner.service.tasks import Task
+from runner.service.workflows import WorkflowFile, pinned
 
 if TYPE_CHECKING:  # pragma: no cover
     from runner.service.app import Service
@@ -67,10 +68,17 @@ class Intake:
         return queued, duplicates
 
     def submit(self, *, workflow: str, trigger: str | None = None, data: Any = None, data_bytes: bytes | None = None,
-               event_ref: str | None = None, source: str = "api", parent: str | None = None) -> Task:
-        """Queue one run of ``workflow`` (by name) on ``data`` (or the MISP event ``event_ref``)."""
+               event_ref: str | None = None, source: str = "api", parent: str | None = None,
+               mocks: Mapping[str, Any] | None = None, version: str | None = None) -> Task:
+        """Queue one run of ``workflow`` (by name) on ``data`` (or the MISP event ``event_ref``),
+        on the folder's file or a kept ``version`` of it, with some nodes' results scripted
+        (``mocks``)."""
         svc = self.service
         wf = svc.folder.get(workflow)  # UnknownWorkflow names what exists
+        workflow_file = None
+        if version is not None:
+            wf = self._version(wf, version)
+            workflow_file = wf.content.decode("utf-8")
         if trigger is not None and not execution.trigger_is_known(trigger):
             raise IntakeError(f"unknown trigger `{trigger}` (known: {', '.join(execution.trigger_ids())})")
         run_trigger = wf.trigger or trigger or svc.config.adhoc_trigger
@@ -95,7 +103,35 @@ class Intake:
             if checked is not data or data_bytes is None:  # wrapped, or never encoded: encode it
                 data_bytes = orjson.dumps(checked, option=orjson.OPT_NON_STR_KEYS)
             data = checked
+        if mocks is not None:
+            mocks = self._mocks(wf, run_trigger, mocks)
         task = Task(workflow=wf.name, source=source, key=key_for(data, event_ref), trigger=run_trigger,
-                    data=data_bytes, event_ref=str(event_ref) if event_ref is not None else None, parent=parent)
+                    data=data_bytes, event_ref=str(event_ref) if event_ref is not None else None, parent=parent,
+                    mocks=mocks or None, version=version, workflow_file=workflow_file)
         svc.backend.put(task)
         return task
+
+    def _version(self, current: WorkflowFile, version: str) -> WorkflowFile:
+        """Workflow ``current.name`` as it was at ``version`` (the folder's file, or one the
+        history kept); :class:`IntakeError` naming the versions known otherwise."""
+        if not isinstance(version, str) or not version:
+            raise IntakeError("`version` must be a workflow version (16 hex digits, GET /api/workflows/<name>/versions)")
+        if version == current.version:
+            return current
+        history = self.service.history
+        kept = history.version_content(version) if history is not None else None
+        if kept is None or kept[0] != current.name:
+            known = [v["version"] for v in history.versions(current.name)] if history is not None else []
+            known = [current.version] + [v for v in known if v != current.version]
+            raise IntakeError(f"workflow `{current.name}` has no version `{version}` (known: {', '.join(known)})")
+        return pinned(current.name, kept[1])
+
+    def _mocks(self, wf: WorkflowFile, trigger: str, mocks: Any) -> dict[str, Any]:
+        """``mocks`` checked against the workflow's nodes (:class:`IntakeError` when the runner
+        would refuse them), as plain JSON."""
+        try:
+            runnable, _trigger = self.service.folder.runnable(wf, trigger)
+            execution.parse_mocks(mocks, runnable)
+        except (execution.MocksInvalid, execution.WorkflowInvalid) as exc:
+            raise IntakeError(str(exc)) from None
+        return {str(k): v for k, v in mocks.items()}

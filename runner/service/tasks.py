@@ -47,7 +47,9 @@ def new_run_id() -> str:
 @dataclass
 class Task:
     """What a worker needs to run a workflow once. ``data`` (the trigger's raw data, JSON
-    bytes) or ``event_ref`` (an event id/uuid fetched from MISP when the run starts)."""
+    bytes) or ``event_ref`` (an event id/uuid fetched from MISP when the run starts). A run on
+    a picked ``version`` carries that version's file (``workflow_file``): a worker may be on a
+    host without the history that keeps old versions."""
 
     workflow: str
     source: str
@@ -57,6 +59,9 @@ class Task:
     event_ref: str | None = None
     feed: dict[str, Any] | None = None     # the feed message's identity (topic, uuid, timestamp, event)
     parent: str | None = None              # the run this one re-runs
+    mocks: dict[str, Any] | None = None    # node id -> scripted result (docs/runner.md, "Scripted results")
+    version: str | None = None             # a version picked for this run (None: the folder's file when it runs)
+    workflow_file: str | None = field(default=None, repr=False)  # that version's file (JSON text), carried
     id: str = field(default_factory=new_run_id)
     enqueued_at: float = field(default_factory=time.time)
     attempts: int = 0                      # deliveries so far (set by the queue)
@@ -81,4 +86,5 @@ class Task:
         """The task as the API lists a queued run."""
         return {"id": self.id, "workflow": self.workflow, "trigger": self.trigger, "source": self.source,
                 "key": self.key, "event_ref": self.event_ref, "enqueued_at": self.enqueued_at,
-                "attempts": self.attempts, "error": self.error, "parent": self.parent}
+                "attempts": self.attempts, "error": self.error, "parent": self.parent, "mocks": self.mocks,
+                "version": self.version}

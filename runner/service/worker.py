@@ -35,7 +35,7 @@ from runner.service.execution import Call, Engine
 from runner.service.history import RunRow
 from runner.service.misp import MispNotConfigured, MispRefused, MispTransient
 from runner.service.tasks import Task, compress, decompress
-from runner.service.workflows import UnknownWorkflow
+from runner.service.workflows import UnknownWorkflow, pinned
 from runner.service.writeback import EventRef, WriteTransient, prepare
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,7 +137,8 @@ class Worker:
             if task.attempts > max_attempts + 1:
                 raise Permanent(f"delivered {task.attempts - 1} times without finishing (its worker was lost "
                                 "each time)")
-            wf = svc.folder.get(task.workflow)
+            wf = svc.folder.get(task.workflow) if task.workflow_file is None else \
+                pinned(task.workflow, task.workflow_file.encode("utf-8"))
             trigger = task.trigger or (None if wf.trigger else svc.config.adhoc_trigger)
             runnable, trigger = svc.folder.runnable(wf, trigger)
             svc.record_version(wf.version, wf.name, wf.content)
@@ -168,7 +169,7 @@ class Worker:
                 notes = ["resumed from a checkpoint: the run had finished, its write-back had not"]
             else:
                 raw, raw_bytes = self._data(task)
-                ex = self.engine.run(runnable, raw, trigger)
+                ex = self.engine.run(runnable, raw, trigger, task.mocks)
                 if self.abandoned:
                     return  # released at shutdown: another worker runs it again
                 if ex.transient:
@@ -179,7 +180,7 @@ class Worker:
                 event = _event_ref(raw, task)
                 notes = []
                 if ex.changes and svc.writeback.enabled and svc.misp.configured:
-                    blob = record.pack(raw_bytes, ex.document, ex.calls, [], notes)
+                    blob = record.pack(raw_bytes, ex.document, ex.calls, [], notes, _meta(task))
                     svc.backend.save_checkpoint(task.id, compress(orjson.dumps({
                         "detail": blob.hex(), "outcome": ex.outcome, "message": ex.message, "changes": ex.changes,
                         "duration": ex.duration, "event": [event.id, event.uuid]})))
@@ -187,7 +188,7 @@ class Worker:
             written = svc.writeback.apply(task.id, task.id, ex.changes, event)
             for entry in written:
                 svc.metrics.written.labels(entry["state"]).inc()
-            detail_blob = record.pack(raw_bytes, ex.document, ex.calls, written, notes)
+            detail_blob = record.pack(raw_bytes, ex.document, ex.calls, written, notes, _meta(task))
             applied = sum(1 for w in written if w["state"] in ("applied", "already"))
             self._finish(claimed, started, outcome=ex.outcome, state="done", message=ex.message,
                          duration_ms=round(ex.duration * 1000, 3), nodes=len(ex.document.get("nodes") or []),
@@ -238,7 +239,7 @@ class Worker:
                      finished_at=now, duration_ms=duration_ms, nodes=nodes, changes=changes, written=written,
                      state=state)
         if detail is None:
-            detail = record.pack(task.data, {}, [], [], [message])
+            detail = record.pack(task.data, {}, [], [], [message], _meta(task))
         relayed = row.encode(detail) if svc.relay_history else None
         if relayed is None:
             svc.history.record(row, detail)
@@ -274,6 +275,11 @@ class Worker:
                      version=None, trigger=task.trigger)
         svc.alert("dead", f"misp-workflow: run of {task.workflow} dead-lettered",
                   {"run": task.id, "workflow": task.workflow, "message": error, **self._event_ids(task)})
+
+
+def _meta(task: Task) -> dict[str, Any]:
+    """What the run was asked for beyond its input, kept with its detail (a re-run offers it again)."""
+    return {k: v for k, v in (("mocks", task.mocks), ("version", task.version)) if v}
 
 
 def _event_ref(raw: Any, task: Task) -> EventRef:

@@ -54,6 +54,25 @@ def version_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()[:16]
 
 
+def _trigger_of(content: bytes, path: str) -> tuple[str | None, str | None]:
+    """``(trigger, problem)``: the trigger an export is stored for (None for a blueprint), or
+    why the runner refuses the file."""
+    try:
+        workflow = execution.load_workflow(content, path)
+    except execution.WorkflowInvalid as exc:
+        return None, str(exc)
+    return (execution.workflow_trigger(workflow) if execution.workflow_kind(workflow) == "workflow" else None), None
+
+
+def pinned(name: str, content: bytes) -> WorkflowFile:
+    """A kept version of workflow ``name`` (its file's bytes), to run instead of the folder's
+    current file: never bound to a trigger, named ``<name>@<version>`` in messages."""
+    version = version_of(content)
+    path = f"{name}@{version}"
+    trigger, problem = _trigger_of(content, path)
+    return WorkflowFile(name, path, version, content, trigger, False, problem)
+
+
 class WorkflowFolder:
     def __init__(self, root: str | Path, *, check_interval: float = 1.0) -> None:
         self.root = Path(root)
@@ -108,12 +127,7 @@ class WorkflowFolder:
                 files[f"{name}@{path}"] = WorkflowFile(name, path, version_of(content), content, None, False,
                                                        f"duplicate name: {files[name].path} has it")
                 continue
-            problem, trigger = None, None
-            try:
-                workflow = execution.load_workflow(content, path)
-                trigger = execution.workflow_trigger(workflow) if execution.workflow_kind(workflow) == "workflow" else None
-            except execution.WorkflowInvalid as exc:
-                problem = str(exc)
+            trigger, problem = _trigger_of(content, path)
             bound = bool(top and trigger and problem is None)
             if bound and trigger in bound_to:
                 problem = f"trigger `{trigger}` is already served by workflow `{bound_to[trigger]}` (MISP runs one " \
