@@ -9,6 +9,7 @@ Routes and fields: docs/service.md, "HTTP API".
 
 from __future__ import annotations
 
+import datetime
 import hmac
 import logging
 from collections.abc import Callable
@@ -301,18 +302,25 @@ def _int(value: str | None, default: int, maximum: int | None) -> int:
 
 
 def _time(value: str | None) -> float | None:
+    try:
+        return unix_time(value)
+    except ValueError:
+        raise ApiError(400, f"expected a unix time or an ISO 8601 date, got {value!r}") from None
+
+
+def unix_time(value: str | None) -> float | None:
+    """A time filter's value: a unix time, or an ISO 8601 date (UTC when it names no zone, the
+    same for the API and the pages); None when empty. ValueError for anything else."""
     if value in (None, ""):
         return None
     try:
         return float(value)
     except ValueError:
         pass
-    import datetime
-
-    try:
-        return datetime.datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        raise ApiError(400, f"expected a unix time or an ISO 8601 date, got {value!r}") from None
+    parsed = datetime.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
 
 
 def make_app(service: Service) -> tornado.web.Application:

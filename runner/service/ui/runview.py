@@ -24,6 +24,22 @@ from runner.service.ui.context import UiContext
 from runner.service.ui.states import run_walks
 
 
+def input_text(ctx: UiContext, run_id: str) -> str | None:
+    """A kept run's input event as indented JSON (for a form to edit), or None when the history
+    has no record of it. Only the record's first part is decompressed."""
+    blob = ctx.service.history.detail_blob(run_id)
+    if blob is None:
+        return None
+    reader = PartReader(blob)
+    try:
+        raw = reader.take(["input"]).get("input")
+    finally:
+        reader.close()
+    if not raw:
+        return None
+    return orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+
+
 @dataclass
 class Drawing:
     nodes: dict[str, Mapping[str, Any]]

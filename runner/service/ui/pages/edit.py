@@ -14,7 +14,6 @@ import orjson
 
 from runner.service import execution
 from runner.service.intake import IntakeError
-from runner.service.record import PartReader
 from runner.service.ui import runview
 from runner.service.ui.pages.base import Page, PageError
 from runner.service.workflows import UnknownWorkflow
@@ -76,16 +75,7 @@ class EditForm(Page):
             trigger = view.row.get("trigger")
             version = view.row.get("version")
             mocks = mock_fields(view.meta.get("mocks"))
-            blob = svc.history.detail_blob(run_id)
-            if blob is not None:
-                reader = PartReader(blob)
-                try:
-                    raw = reader.take(["input"]).get("input")
-                finally:
-                    reader.close()
-                if raw:
-                    input_text = orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 |
-                                              orjson.OPT_NON_STR_KEYS).decode()
+            input_text = runview.input_text(self.ctx, run_id) or ""
         else:
             name = self.get_argument("workflow", "") or (names[0] if names else "")
         current = None

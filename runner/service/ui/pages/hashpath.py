@@ -16,6 +16,7 @@ import orjson
 from misp_modules.semantics import convert, hashpath, php
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.preg import PhpRegexWarning
+from runner.service.ui import runview
 from runner.service.ui.locate import locate, pointer
 from runner.service.ui.pages.base import Page
 from runner.service.ui.pages.modules import SAMPLE_EVENT
@@ -80,17 +81,9 @@ class Playground(Page):
     def _event_text(self) -> str:
         run_id, name = self.get_argument("run", ""), self.get_argument("event", "")
         if run_id:
-            from runner.service.record import PartReader
-
-            blob = self.ctx.service.history.detail_blob(run_id)
-            if blob is not None:
-                reader = PartReader(blob)
-                try:
-                    raw = reader.take(["input"]).get("input")
-                finally:
-                    reader.close()
-                if raw:
-                    return orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+            text = runview.input_text(self.ctx, run_id)
+            if text is not None:
+                return text
         if name:
             try:
                 return self.ctx.event_file(name).decode("utf-8", "replace")

@@ -14,7 +14,7 @@ import orjson
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from misp_modules.lib.redact import redact
-from runner.service.ui import forms
+from runner.service.ui import forms, runview
 from runner.service.ui.pages.base import Page, PageError
 
 SAMPLE_EVENT = {"Event": {"id": "1", "uuid": "5f2d7c1e-8b4a-4e3f-9c6d-1a0b2c3d4e5f", "info": "An example event",
@@ -84,17 +84,9 @@ class Module(Page):
     def _sample(self) -> str:
         run_id = self.get_argument("run", "")
         if run_id:
-            from runner.service.record import PartReader
-
-            blob = self.ctx.service.history.detail_blob(run_id)
-            if blob is not None:
-                reader = PartReader(blob)
-                try:
-                    raw = reader.take(["input"]).get("input")
-                finally:
-                    reader.close()
-                if raw:
-                    return orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+            text = runview.input_text(self.ctx, run_id)
+            if text is not None:
+                return text
         name = self.get_argument("event", "")
         files = self.ctx.event_files()
         if name in files or files:

@@ -10,12 +10,12 @@ page (an older page stays as it was).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import re
 import time
 from typing import Any
 
 from runner.service import execution
+from runner.service.api import unix_time
 from runner.service.ui.pages.base import Page, PageError
 
 OUTCOMES = ("success", "blocked", "failure", "error", "skipped", "loop")
@@ -24,19 +24,10 @@ UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 
 
 def parse_time(value: str, name: str) -> float | None:
-    if not value:
-        return None
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.datetime.fromisoformat(value)
+        return unix_time(value)
     except ValueError:
         raise PageError(400, f"{name}: expected a date and time (YYYY-MM-DDTHH:MM), got {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.timestamp()
 
 
 def filters_of(page: Page) -> tuple[dict[str, str], dict[str, str]]:
