@@ -16,12 +16,12 @@ from typing import Any
 
 import orjson
 
-from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("history", help="list, show, compare and replay the service's runs",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__))
     sub = parser.add_subparsers(dest="history_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:

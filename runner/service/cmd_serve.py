@@ -12,12 +12,12 @@ import logging
 import signal
 import sys
 
-from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK
+from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="run the automation service (feed, API, queue, workers, history)",
-                                   description=__doc__.splitlines()[0])
+                                   description=describe(__doc__))
     parser.add_argument("--config", required=True, metavar="FILE", help="the service's automation.toml")
     parser.add_argument("--role", default="all", choices=("all", "intake", "worker"),
                         help="all (default): everything in one process; intake: feed, API and schedules; "
