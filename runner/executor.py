@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.semantics.php import is_empty, json_type
 from misp_modules.server.misp_nodes import LOGIC_IDS
 from runner import graph as g
 from runner import params as P
@@ -195,25 +196,25 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
     except ModuleCallError as exc:
         raise NodeException(str(exc)) from None
     if not isinstance(answer, dict):
-        raise NodeException(f"the module server answered a JSON {_json_type(answer)}, not an object")
+        raise NodeException(f"the module server answered a JSON {json_type(answer)}, not an object")
     return _interpret(env, spec, run, answer, roaming)
 
 
 def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, roaming: Any) -> tuple[bool, list[str]]:
     error = answer.get("error")
     if "result" in answer:
-        result = not _empty(answer["result"])
+        result = not is_empty(answer["result"])
         errors = answer.get("errors")
         if not isinstance(errors, list):
-            errors = [] if _empty(error) else [str(error)]
+            errors = [] if is_empty(error) else [str(error)]
         errors = [str(e) for e in errors]
     elif spec.kind == "runner":
         # Runner-only modules always answer `result`; without it the server reports a failure
         # that is not the module's decision (it raised, timed out, was not found).
-        raise NodeException(str(error) if not _empty(error) else "the module answered without a `result`")
+        raise NodeException(str(error) if not is_empty(error) else "the module answered without a `result`")
     else:
         # MISP's rule for misp-modules: only a non-empty `error` fails the node.
-        result = _empty(error)
+        result = is_empty(error)
         errors = [] if result else [error if isinstance(error, str) else str(error)]
     warnings = answer.get("warnings")
     if isinstance(warnings, list) and warnings:
@@ -234,19 +235,3 @@ def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, r
         run.changes = env.stored.apply(changes, run.node)
     return result, errors
 
-
-def _empty(value: Any) -> bool:
-    """PHP's ``empty()``."""
-    return value in (None, False, 0, "", "0") or (isinstance(value, (list, dict)) and not value)
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from misp_modules.semantics.php import truthy
+
 if TYPE_CHECKING:  # pragma: no cover
     from pymisp import PyMISP
 
@@ -163,10 +165,6 @@ def _tag_name(item: Any, row: bool) -> Any:
     return item["Tag"].get("name") if row and isinstance(item.get("Tag"), dict) else item.get("name")
 
 
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, 0.0, "", "0", [], {})
-
-
 class _EventView:
     """Mutates one event dict in place; knows where MISP keeps copies of each attribute.
 
@@ -285,7 +283,7 @@ class _EventView:
             for holder, key, rows in self.tag_lists(change["scope"], target):
                 items = _values(holder.get(key))
                 kept = [t for t in items if not (_tag_name(t, rows) == name
-                                                 and (local is None or _truthy(t.get("local")) == local))]
+                                                 and (local is None or truthy(t.get("local")) == local))]
                 if len(kept) != len(items):
                     holder[key] = kept
                     self.tags_changed = True
@@ -327,7 +325,7 @@ class _EventView:
         target_uuid = change.get("attribute_uuid")
         if target_uuid:
             for attr in self.attribute_copies(target_uuid):
-                if _truthy(proposal.get("proposal_to_delete")):
+                if truthy(proposal.get("proposal_to_delete")):
                     attr["deleted"] = True
                 else:
                     for key in PROPOSAL_FIELDS:

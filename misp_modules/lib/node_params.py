@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from misp_modules.semantics import hashpath
+from misp_modules.semantics.php import a_json_type
 
 TEXT_TYPES = ("input", "textarea", "hashpath")
 
@@ -60,7 +61,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
                 issue = hashpath.validate(value)
                 message = None if issue is None else f"invalid hash path {value!r}: {issue}"
         elif kind == "checkbox" and not isinstance(value, bool):
-            message = f"expected true or false, got {kind_of(value)}"
+            message = f"expected true or false, got {a_json_type(value)}"
         else:
             message = None
         if message:
@@ -71,7 +72,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
 def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[Any]) -> str | None:
     allowed = option_values(descriptor)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return f"expected one of {', '.join(allowed)}, got {kind_of(value)}"
+        return f"expected one of {', '.join(allowed)}, got {a_json_type(value)}"
     accepted = set(allowed) | {str(e) for e in extra}
     if "default" in descriptor:
         accepted.add(str(descriptor["default"]))
@@ -83,35 +84,21 @@ def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[A
 def _picker_problem(descriptor: Mapping[str, Any], value: Any) -> str | None:
     if descriptor.get("multiple") in (True, "true"):
         if isinstance(value, bool) or not isinstance(value, (list, dict, str, int)):
-            return f"expected a list, got {kind_of(value)}"
+            return f"expected a list, got {a_json_type(value)}"
         items = value.values() if isinstance(value, dict) else (value if isinstance(value, list) else [])
         odd = [v for v in items if isinstance(v, (list, dict)) or isinstance(v, bool) or v is None]
         if odd:
-            return f"expected a list of names or ids, got an item of type {kind_of(odd[0])}"
+            return f"expected a list of names or ids, got an item of type {a_json_type(odd[0])}"
         return None
     if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, list))):
-        return f"expected one value, got {kind_of(value)}"
+        return f"expected one value, got {a_json_type(value)}"
     return None
 
 
 def _text_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return f"expected a string, got {kind_of(value)}"
+        return f"expected a string, got {a_json_type(value)}"
     return None
-
-
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return type(value).__name__
 
 
 def merge(*groups: Iterable[str]) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from misp_modules.lib.node_params import kind_of
+from misp_modules.semantics.php import a_json_type
 
 EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
 
@@ -281,5 +281,5 @@ def roaming_object(data: Any, module: str) -> dict:
     object (MISP always sends its decoded roaming data) is a :class:`ParamError` naming it."""
     if not isinstance(data, dict):
         raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
-                         f"(a JSON object), not {kind_of(data)}")
+                         f"(a JSON object), not {a_json_type(data)}")
     return data

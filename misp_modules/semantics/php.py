@@ -16,7 +16,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -150,6 +150,36 @@ empty = is_empty
 def truthy(value: Any) -> bool:
     """PHP's boolean conversion (``(bool)$x``)."""
     return not is_empty(value)
+
+
+def flag(value: Any) -> bool:
+    """A boolean field of data MISP did not write itself (a hand-edited workflow file, an event
+    exported by another tool): PHP's truthiness, except that the string ``"false"`` is false,
+    as whoever wrote it meant. A deliberate variant of :func:`truthy`, for what the project
+    reads or shows about such data; MISP never writes ``"false"`` (and would read it as true)."""
+    return value != "false" and not is_empty(value)
+
+
+_JSON_TYPES = {dict: "object", list: "array", tuple: "array", str: "string", bool: "boolean", int: "number",
+               float: "number", type(None): "null"}
+_ARTICLES = {"object": "an object", "array": "an array", "string": "a string", "number": "a number",
+             "boolean": "a boolean", "null": "null"}
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value (``object``, ``array``, ``string``, ``number``,
+    ``boolean``, ``null``), for messages about data of the wrong shape: what the sender wrote,
+    in JSON's words. PHP's own names (TypeError messages) are :func:`php_type_name`."""
+    kind = _JSON_TYPES.get(type(value))
+    if kind is None:
+        kind = "object" if isinstance(value, Mapping) else "array" if isinstance(value, (list, tuple)) else None
+    return kind or type(value).__name__
+
+
+def a_json_type(value: Any) -> str:
+    """:func:`json_type` with its article (``an object``, ``an array``, ``a string``, ``null``)."""
+    kind = json_type(value)
+    return _ARTICLES.get(kind, kind)
 
 
 _WS = " \t\n\r\v\f"

@@ -30,6 +30,7 @@ import tornado.web
 from tornado import httputil
 
 from misp_modules.lib.redact import request_secrets
+from misp_modules.semantics.php import a_json_type
 from misp_modules.server.connections import BodyBudget
 from misp_modules.server.dispatch import Dispatcher, Outcome, error_body
 from misp_modules.server.logs import AccessLog, field, request_preview, shown
@@ -276,12 +277,12 @@ def parse_query(body: bytes) -> tuple[dict, str, float | None]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(request, dict):
-        raise BadRequest(f"Request body must be a JSON object, not {_json_type(request)}")
+        raise BadRequest(f"Request body must be a JSON object, not {a_json_type(request)}")
     module = request.get("module")
     if module is None:
         raise BadRequest("Missing `module`: the request must name the module to run")
     if not isinstance(module, str) or not module:
-        raise BadRequest(f"`module` must be a non-empty string, not {_json_type(module)}")
+        raise BadRequest(f"`module` must be a non-empty string, not {a_json_type(module)}")
     timeout = request.get("timeout")
     return request, module, None if timeout is None else parse_timeout(timeout)
 
@@ -293,13 +294,8 @@ def parse_timeout(value: Any) -> float:
         except ValueError:
             raise BadRequest(f"`timeout` must be a number of seconds, not {shown(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"`timeout` must be a number of seconds, not {_json_type(value)}")
+        raise BadRequest(f"`timeout` must be a number of seconds, not {a_json_type(value)}")
     if value <= 0:
         raise BadRequest(f"`timeout` must be positive, not {value!r}")
     return float(value)
 
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)

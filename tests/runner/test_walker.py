@@ -188,3 +188,10 @@ def test_deep_chain_does_not_hit_recursion_limit():
         G.node(i, "webhook", outputs={"output_1": [i + 1] if i < n else []}) for i in range(2, n + 1)]
     ok, rec, _, _ = walk(nodes)
     assert ok and len(rec.executed) == n - 1
+
+
+def test_a_connection_target_is_cast_as_php_casts_it():
+    """MISP's walker follows ``(int)$conn['node']``: ``"1e3"`` is node 1000 (PHP 8), not node 1."""
+    nodes = [G.trigger(1, "event-publish", ["1e3"]), G.node(1000, "webhook", outputs={"output_1": []})]
+    ok, rec, _, _ = walk(nodes)
+    assert ok and rec.executed == ["1000"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from misp_modules.semantics.php import flag
 from misp_modules.settings import get_settings
 
 THREAT_LEVELS = {"1": "High", "2": "Medium", "3": "Low", "4": "Undefined"}
@@ -140,7 +141,7 @@ def _summarise_event(summary: dict[str, Any], event: Mapping[str, Any], link_bas
         threat_level=THREAT_LEVELS.get(_text(event.get("threat_level_id")), _text(event.get("threat_level_id"))),
         analysis=ANALYSIS.get(_text(event.get("analysis")), _text(event.get("analysis"))),
         distribution=DISTRIBUTION.get(_text(event.get("distribution")), _text(event.get("distribution"))),
-        published=_truthy(event.get("published")), tags=tags,
+        published=flag(event.get("published")), tags=tags,
         attribute_count=len(attributes), object_count=len(objects), object_attribute_count=object_attributes,
     )
     if link_base and event_id:
@@ -184,7 +185,7 @@ def _attribute(item: Any) -> dict[str, Any] | None:
     if not isinstance(item, Mapping) or "value" not in item:
         return None
     return {"type": _text(item.get("type")), "value": _text(item.get("value")),
-            "category": _text(item.get("category")), "to_ids": _truthy(item.get("to_ids")),
+            "category": _text(item.get("category")), "to_ids": flag(item.get("to_ids")),
             "uuid": _text(item.get("uuid"))}
 
 
@@ -207,7 +208,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "0", "", "false", [])

@@ -33,6 +33,7 @@ from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import ParamError, module_functions, reply
+from misp_modules.semantics.php import flag
 from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "hashlookup_curation"
@@ -107,7 +108,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             continue
         uuid = attribute.get("uuid")
         edits = []
-        if truthy(attribute.get("to_ids")):
+        if flag(attribute.get("to_ids")):
             index.override(attribute, {**attribute, "to_ids": False})
             edits.append(ch.set_field("attribute", uuid, "to_ids", False))
             data_changed = True
@@ -153,7 +154,3 @@ def known_good(record: Any, minimum_trust: int) -> bool:
     except (TypeError, ValueError):
         trust = 50
     return trust >= minimum_trust
-
-
-def truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "0", "", "false")

@@ -15,6 +15,7 @@ from misp_modules.lib.logic_nodes import crash_reason
 from misp_modules.lib.workflow import NodeRequest, declare, module_functions, no_decision, node_handler, reply
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
+from misp_modules.semantics.php import a_json_type
 
 OPERATORS = {"in": "In", "not_in": "Not in", "equals": "Equals", "not_equals": "Not equals",
              "any_value": "Any value", "in_or": "Any value from"}
@@ -46,7 +47,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
     warnings = node_params.problems(PARAMS, p)
     if isinstance(p["filtering-label"], (list, dict)):
-        return no_decision(f"param `filtering-label` is {node_params.kind_of(p['filtering-label'])}: MISP crashes "
+        return no_decision(f"param `filtering-label` is {a_json_type(p['filtering-label'])}: MISP crashes "
                            "here (Illegal offset type)")
     try:
         data = roaming.add_filter(req.data, p["filtering-label"], p["selector"], p["hash_path"],
