@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from misp_modules.semantics.convert import is_bare_event
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.engine import Runner, RunOptions, refuse_cycles
@@ -22,7 +23,6 @@ from runner.mocks import Mocks
 from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
 from runner.report import text, write_document
 from runner.textsafe import printable
-from runner.triggers import TRIGGERS, get_trigger
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
 

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract.ids import logic_kind
+from misp_modules.contract.triggers import Trigger, get_trigger
 from runner import gcpause
 from runner import graph as g
 from runner.catalog import Catalog, Enablement
@@ -32,9 +34,9 @@ from runner.paths import Path
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
-from runner.triggers import DEFAULT_FAILURE_TITLE, Trigger, caller_log, condition_holds, get_trigger, normalize
+from runner.triggers import DEFAULT_FAILURE_TITLE, caller_log, condition_holds, normalize
 from runner.validate import first_cycle
-from runner.walker import logic_kind_for, walk_graph
+from runner.walker import walk_graph
 
 INVALID_START = "Invalid start node `-1`"
 CONDITION_FAILED = "Conditions on the trigger are not satisfied to continue the execution"
@@ -314,7 +316,7 @@ class WalkContext:
         def declared() -> str | None:
             spec = self.env.catalog.get("logic", g.module_id(node))
             return spec.logic_kind if spec else None
-        return logic_kind_for(node, declared)
+        return logic_kind(g.module_id(node), declared())
 
     def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None:
         job = self.next_job()

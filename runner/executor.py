@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract.ids import LOGIC_IDS
 from misp_modules.semantics.php import is_empty, json_type
-from misp_modules.server.misp_nodes import LOGIC_IDS
 from runner import graph as g
 from runner import params as P
 from runner.catalog import Catalog, Enablement, ModuleSpec

@@ -11,9 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract.request import merge_filters
 from misp_modules.semantics.php import intval
-
-EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
 
 
 @dataclass
@@ -81,13 +80,7 @@ def indexed_params(node: Mapping) -> Mapping:
 
 def saved_filters(node: Mapping) -> dict:
     """The node's filters merged with the empty default (misp-behaviour.md §2.7)."""
-    merged = dict(EMPTY_FILTERS)
-    raw = node_data(node).get("saved_filters")
-    if isinstance(raw, Mapping):
-        for key in EMPTY_FILTERS:
-            if key in raw:
-                merged[key] = raw[key]
-    return merged
+    return merge_filters(node_data(node).get("saved_filters"))
 
 
 def outputs(node: Mapping) -> list[tuple[str, list]]:

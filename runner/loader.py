@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.triggers import DEFAULT_TRIGGER, TRIGGERS, get_trigger
 from misp_modules.semantics.php import flag, intval
 from runner import graph as g
 from runner.errors import InputError
 from runner.jsonio import read_json
-from runner.triggers import DEFAULT_TRIGGER, TRIGGERS, get_trigger
 
 
 def load_workflow(path: str | Path, trigger_id: str | None = None) -> g.Workflow:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import math
 
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.catalog import Catalog, Enablement
 from runner.client import DEFAULT_TIMEOUT, DEFAULT_URL, ModuleCallError, ModuleClient, parse_base_url
 from runner.errors import RunnerError
-from runner.triggers import TRIGGERS, get_trigger
 
 MAX_TIMEOUT = 3600.0  # seconds; MISP's own client gives up after Plugin.Action_timeout (10 s)
 

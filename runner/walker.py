@@ -19,9 +19,10 @@ blocking error in MISP's wording, so the outcome says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from misp_modules.contract.ids import CONCURRENT_ID
 from runner import graph as g
 from runner.errors import RunAborted
 from runner.paths import ROOT, Path
@@ -29,9 +30,6 @@ from runner.records import NodeRun, WalkRecord
 
 NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
                     "`MISP.host_org_id` or make sure a valid site_admin user exists.")
-
-FILTER_IDS = ("generic-filter-data", "generic-filter-reset")
-CONCURRENT_ID = "concurrent-task"
 
 
 class GraphError(RunAborted):
@@ -219,15 +217,3 @@ def _raise_if_aborted(run: NodeRun, record: WalkRecord) -> None:
         run.output, run.undecided, run.closed = None, True, "stopped the run"
         record.failed.append(run.node)
         raise RunAborted(run.aborted)
-
-
-def logic_kind_for(node: Mapping, declared: Callable[[], str | None]) -> str:
-    """MISP dispatches on the node's module id; our own custom logic modules say what they are."""
-    mid = g.module_id(node)
-    if mid == CONCURRENT_ID:
-        return "concurrent"
-    if mid in FILTER_IDS:
-        return "filter"
-    if mid == "if":
-        return "if"
-    return declared() or "if"

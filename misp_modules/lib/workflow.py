@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract.request import EMPTY_FILTERS, merge_filters
 from misp_modules.semantics.php import a_json_type
-
-EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
 
 
 class ParamError(ValueError):
@@ -171,16 +170,6 @@ def resolve_params(declared: Sequence[Mapping[str, Any]], given: Any) -> dict[st
                 value = ""
         resolved[pid] = value
     return resolved
-
-
-def merge_filters(node_filters: Any) -> dict[str, str]:
-    """A node's ``saved_filters`` merged with the empty default (docs/misp-behaviour.md §2.7)."""
-    merged = dict(EMPTY_FILTERS)
-    if isinstance(node_filters, Mapping):
-        for key in EMPTY_FILTERS:
-            if key in node_filters:
-                merged[key] = node_filters[key]
-    return merged
 
 
 def reply(

@@ -24,13 +24,13 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.catalog import Catalog, Enablement
 from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.errors import InputError
 from runner.loader import workflow_from_document
 from runner.report import document
-from runner.triggers import TRIGGERS, get_trigger
 
 # Node errors that mean "try again later", in the wording of the project's outbound HTTP kit
 # (misp_modules.lib.http.errors) and of the runner's module client.
