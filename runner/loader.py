@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from misp_modules.contract.triggers import DEFAULT_TRIGGER, TRIGGERS, get_trigger
-from misp_modules.semantics.php import flag, intval
+from misp_modules.semantics.php import flag, intval, json_type
 from runner import graph as g
 from runner.errors import InputError
 from runner.jsonio import read_json
@@ -39,7 +39,7 @@ def workflow_from_document(doc: Any, source: str, trigger_id: str | None = None)
         raise InputError(f"not a MISP workflow: {source} holds a list of {len(doc)} items; "
                          "export a single workflow (/workflows/view/<id>.json)")
     if not isinstance(doc, Mapping):
-        raise InputError(f"not a MISP workflow: {source} holds a JSON {type(doc).__name__}, "
+        raise InputError(f"not a MISP workflow: {source} holds a JSON {json_type(doc)}, "
                          "expected an object with a `Workflow` or `WorkflowBlueprint` key")
     if isinstance(doc.get("Workflow"), Mapping):
         return _from_workflow(doc["Workflow"], source, trigger_id)
@@ -68,7 +68,7 @@ def _from_workflow(record: Mapping, source: str, trigger_id: str | None) -> g.Wo
     data = _decode_data(record, source)
     if not isinstance(data, Mapping):
         raise InputError(f"not a MISP workflow: `Workflow.data` in {source} must be an object "
-                         f"of nodes keyed by id, not a JSON {type(data).__name__}")
+                         f"of nodes keyed by id, not a JSON {json_type(data)}")
     nodes = _check_nodes(((k, v) for k, v in data.items() if k != "_frames"), source)
     stored_trigger = record.get("trigger_id")
     if stored_trigger is None:

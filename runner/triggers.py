@@ -28,6 +28,28 @@ _CALLER_LOG = {
 }
 
 
+class TriggerDataError(ValueError):
+    """Data the trigger cannot take; the message completes "the data ..." or "<file> ..."."""
+
+
+def trigger_data(trigger: Trigger, raw: Any) -> Any:
+    """``raw`` as ``trigger`` takes it: a bare event (PyMISP's ``MISPEvent.to_json()``, without its
+    wrapper) gets its ``Event`` key; :class:`TriggerDataError` when it is not an object, or lacks
+    the key the trigger needs (``Event`` for event triggers)."""
+    from misp_modules.semantics.convert import is_bare_event
+    from misp_modules.semantics.php import json_type
+
+    required = trigger.required_key
+    if required == "Event" and is_bare_event(raw):
+        raw = {"Event": raw}
+    if not isinstance(raw, Mapping):
+        raise TriggerDataError(f"holds a JSON {json_type(raw)}, expected an object")
+    if required and required not in raw:
+        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
+        raise TriggerDataError(f"has no `{required}` key, which trigger `{trigger.id}` needs (top-level keys: {keys})")
+    return raw
+
+
 def normalize(trigger: Trigger, raw: Any) -> Any:
     """The roaming data for ``raw`` (misp-behaviour.md §4.3). Raises ``NormalizationError`` like MISP fails."""
     from misp_modules.semantics import convert

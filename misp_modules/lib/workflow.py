@@ -262,7 +262,7 @@ def as_list(value: Any, pid: str) -> list:
         return list(value.values())
     if isinstance(value, (str, int, float)):
         return [value]
-    raise ParamError(f"param `{pid}`: expected a list, got {type(value).__name__}")
+    raise ParamError(f"param `{pid}`: expected a list, got {a_json_type(value)}")
 
 
 def roaming_object(data: Any, module: str) -> dict:

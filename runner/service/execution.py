@@ -31,6 +31,7 @@ from runner.engine import Runner, RunOptions
 from runner.errors import InputError
 from runner.loader import workflow_from_document
 from runner.report import document
+from runner.triggers import TriggerDataError, trigger_data
 
 # Node errors that mean "try again later", in the wording of the project's outbound HTTP kit
 # (misp_modules.lib.http.errors) and of the runner's module client.
@@ -80,11 +81,6 @@ def trigger_is_known(trigger_id: str) -> bool:
     return get_trigger(trigger_id) is not None
 
 
-def trigger_required_key(trigger_id: str) -> str | None:
-    trigger = get_trigger(trigger_id)
-    return trigger.required_key if trigger else None
-
-
 def load_workflow(content: bytes, source: str, trigger_id: str | None = None) -> Any:
     """The runner's workflow object for a MISP workflow export or blueprint (file bytes)."""
     try:
@@ -109,18 +105,13 @@ def workflow_kind(workflow: Any) -> str:
 def check_data(raw: Any, trigger_id: str) -> Any:
     """``raw`` as the trigger takes it (a bare PyMISP event gets its ``Event`` wrapper), or
     :class:`DataInvalid` saying what is missing."""
-    from misp_modules.semantics.convert import is_bare_event
-
-    required = trigger_required_key(trigger_id)
-    if required == "Event" and is_bare_event(raw):
-        raw = {"Event": raw}
-    if not isinstance(raw, Mapping):
-        raise DataInvalid(f"the data is a JSON {type(raw).__name__}, trigger `{trigger_id}` needs an object")
-    if required and required not in raw:
-        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
-        raise DataInvalid(f"the data has no `{required}` key, which trigger `{trigger_id}` needs "
-                          f"(top-level keys: {keys})")
-    return raw
+    trigger = get_trigger(trigger_id)
+    if trigger is None:
+        raise DataInvalid(f"unknown trigger `{trigger_id}`")
+    try:
+        return trigger_data(trigger, raw)
+    except TriggerDataError as exc:
+        raise DataInvalid(f"the data {exc}") from None
 
 
 class _RecordingClient(ModuleClient):

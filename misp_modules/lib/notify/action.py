@@ -27,6 +27,7 @@ from misp_modules.lib.notify import summary
 from misp_modules.lib.redact import redact
 from misp_modules.lib.templating import TemplateRenderError, render, render_async
 from misp_modules.lib.workflow import ParamError
+from misp_modules.semantics.php import a_json_type
 from misp_modules.settings import SettingsError
 
 _AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
@@ -147,7 +148,7 @@ def parse_action(module: str, spec: Mapping[str, Mapping[str, Any]], request: Ma
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
         elif not isinstance(value, str):
-            raise ParamError(f"param `{name}` must be a string, not {type(value).__name__}")
+            raise ParamError(f"param `{name}` must be a string, not {a_json_type(value)}")
         params[name] = value
     large = frozenset(n for n, p in spec.items() if p.get("type") == "large_string")
     return ActionRequest(module, params, request, large, frozenset(secret_params))

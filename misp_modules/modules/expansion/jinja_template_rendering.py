@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from misp_modules.lib.templating import TemplateRenderError, render
+from misp_modules.semantics.php import a_json_type
 
 misperrors = {"error": "Error"}
 mispattributes = {"input": ["text"], "output": ["text"]}
@@ -53,7 +54,7 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
     if not text:
         return {"error": "jinja_template_rendering needs `text`: a JSON string with `template` and `data`"}
     if not isinstance(text, str):
-        return {"error": f"`text` must be a JSON string, not {type(text).__name__}"}
+        return {"error": f"`text` must be a JSON string, not {a_json_type(text)}"}
     try:
         payload = json.loads(text)
     except ValueError as exc:
@@ -62,7 +63,7 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": "`text` must hold a JSON object with `template` and `data`"}
     template = payload.get("template", DEFAULT_TEMPLATE)
     if not isinstance(template, str):
-        return {"error": f"`template` must be a string, not {type(template).__name__}"}
+        return {"error": f"`template` must be a string, not {a_json_type(template)}"}
     data = payload.get("data", {})
     if data == []:  # PHP encodes an empty array (no roaming data) as []
         data = {}
