@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from misp_modules.contract.ids import LOGIC_IDS
-from misp_modules.semantics.php import is_empty, json_type
+from misp_modules.contract.reply import AnswerError, read_answer
+from misp_modules.contract.request import Render, filtered_items, matching_data, request_fields, resolve_params
 from runner import graph as g
-from runner import params as P
 from runner.catalog import Catalog, Enablement, ModuleSpec
 from runner.client import ModuleCallError, ModuleClient
 from runner.debug import DebugPoster
@@ -75,7 +75,7 @@ class RunSettings:
     workflow: g.Workflow
     catalog: Catalog
     client: ModuleClient | None
-    render: P.Render
+    render: Render
     trigger: Mapping[str, Any]           # {"id", "blocking", "misp_core_format"} sent to modules
     stored: StoredEvent
     enablement: Enablement = field(default_factory=Enablement)
@@ -165,26 +165,23 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
     if env.client is None:
         raise NodeException("no module server configured")
     data, data_json = roaming.view_json()
+    saved_filters = g.saved_filters(node)
     try:
-        params = P.resolve(spec, node, data, env.render)
-        body: dict[str, Any] = {"module": spec.name, "params": params or []}
+        params = resolve_params(spec.params, g.indexed_params(node), env.render, data)
+        extra: dict[str, Any] = {}
         if spec.is_misp_module:
             if spec.support_filters:
-                body["filteredItems"] = P.filtered_items(node, data)
-            matching = P.matching_data(spec, params, data)
+                extra["filteredItems"] = filtered_items(saved_filters, data)
+            matching = matching_data(spec.params, params, data)
             if matching:
-                body["matchingData"] = matching
-    except NodeException:
-        raise
+                extra["matchingData"] = matching
     except Exception as exc:  # noqa: BLE001 - e.g. a hash path the semantics library rejects
         raise NodeException(str(exc) or type(exc).__name__) from None
-    body["node"] = {"id": run.node, "saved_filters": g.saved_filters(node),
-                    "indexed_params": g.node_data(node).get("indexed_params") or []}
-    body["trigger"] = env.trigger
-    body["workflow"] = {"id": env.workflow.id, "name": env.workflow.name}
-    body["dry_run"] = env.dry_run
     timeout = env.timeout or env.client.timeout
-    body["timeout"] = timeout  # upstream's /query deadline: the server gives up when we do
+    body = request_fields(module=spec.name, params=params, node_id=run.node, saved_filters=saved_filters,
+                          indexed_params=g.node_data(node).get("indexed_params"), trigger=env.trigger,
+                          workflow={"id": env.workflow.id, "name": env.workflow.name}, dry_run=env.dry_run,
+                          timeout=timeout, extra=extra)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
@@ -192,46 +189,21 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
         parts += [b'"stored_event":', env.stored.snapshot_json(), b","]
     parts.append(dumps(body)[1:])
     try:  # the parts as they are: the data's one encoding is not copied into a joined body
-        answer, run.module_time = env.client.query_bytes(parts, timeout + 1.0)
-    except ModuleCallError as exc:
+        raw, run.module_time = env.client.query_bytes(parts, timeout + 1.0)
+        answer = read_answer(raw, runner_only=spec.kind == "runner")
+    except (ModuleCallError, AnswerError) as exc:
         raise NodeException(str(exc)) from None
-    if not isinstance(answer, dict):
-        raise NodeException(f"the module server answered a JSON {json_type(answer)}, not an object")
-    return _interpret(env, spec, run, answer, roaming)
-
-
-def _interpret(env: RunSettings, spec: ModuleSpec, run: NodeRun, answer: dict, roaming: Any) -> tuple[bool, list[str]]:
-    error = answer.get("error")
-    if "result" in answer:
-        result = not is_empty(answer["result"])
-        errors = answer.get("errors")
-        if not isinstance(errors, list):
-            errors = [] if is_empty(error) else [str(error)]
-        errors = [str(e) for e in errors]
-    elif spec.kind == "runner":
-        # Runner-only modules always answer `result`; without it the server reports a failure
-        # that is not the module's decision (it raised, timed out, was not found).
-        raise NodeException(str(error) if not is_empty(error) else "the module answered without a `result`")
-    else:
-        # MISP's rule for misp-modules: only a non-empty `error` fails the node.
-        result = is_empty(error)
-        errors = [] if result else [error if isinstance(error, str) else str(error)]
-    warnings = answer.get("warnings")
-    if isinstance(warnings, list) and warnings:
-        run.warnings = [str(w) for w in warnings]
-    data = answer.get("data")
-    # A PHP array either way: runner-only modules may set a list (MISP's reset can make the data [])
-    if isinstance(data, dict) or (isinstance(data, list) and spec.kind == "runner"):
+    if answer.warnings:
+        run.warnings = answer.warnings
+    if answer.data is not None:
         if spec.kind == "runner":
-            roaming.set_data(data)
+            roaming.set_data(answer.data)
             run.data_changed = True
         elif env.carry_module_data:  # opt-in: MISP ignores a misp-module's data (§11.2)
-            roaming.set_data(data)
+            roaming.set_data(answer.data)
             run.data_changed = run.data_carried = True
         else:
             run.data_ignored = True
-    changes = answer.get("changes")
-    if isinstance(changes, list) and changes:
-        run.changes = env.stored.apply(changes, run.node)
-    return result, errors
-
+    if answer.changes:
+        run.changes = env.stored.apply(answer.changes, run.node)
+    return answer.result, answer.errors

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from misp_modules.contract.reply import if_reply, no_decision
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
-from misp_modules.lib.workflow import NodeRequest, if_reply, no_decision
 from misp_modules.semantics import decisions
 from misp_modules.semantics.errors import SemanticsError
 

@@ -1,7 +1,7 @@
 """Building blocks for runner-only workflow modules (MISP's built-in nodes re-implemented).
 
 A runner-only module declares the MISP node it implements (``misp_workflow`` metadata, see
-docs/contract.md) and answers the runner's request with :func:`reply`. This file keeps those
+docs/contract.md) and answers the runner's request with ``misp_modules.contract.reply.reply``. This file keeps those
 modules short: their params as MISP declares them, then a handler.
 
 Example::
@@ -22,18 +22,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from misp_modules.contract.request import EMPTY_FILTERS, merge_filters
+from misp_modules.contract.reply import no_decision, reply
+from misp_modules.contract.request import NodeRequest, ParamError
 from misp_modules.semantics.php import a_json_type
-
-
-class ParamError(ValueError):
-    """A node parameter is missing, has the wrong type or an unsupported value.
-
-    The message names the parameter, e.g. ``param `operator`: unknown value 'bogus' ...``.
-    """
 
 
 def declare(
@@ -113,111 +106,6 @@ def module_functions(moduleinfo: Mapping[str, Any], moduleconfig: Mapping[str, A
         return {**moduleinfo, "config": dict(moduleconfig)}
 
     return introspection, version
-
-
-@dataclass
-class NodeRequest:
-    """The runner's request to a module, with params resolved the way MISP resolves them."""
-
-    data: Any
-    params: dict[str, Any]
-    saved_filters: dict[str, str] = field(default_factory=lambda: dict(EMPTY_FILTERS))
-    node_id: str | None = None
-    indexed_params: Mapping[str, Any] = field(default_factory=dict)
-    trigger: Mapping[str, Any] = field(default_factory=dict)
-    workflow: Mapping[str, Any] = field(default_factory=dict)
-    stored_event: Any = None
-    dry_run: bool = False
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, request: Mapping[str, Any], declared: Sequence[Mapping[str, Any]]) -> NodeRequest:
-        if not isinstance(request, Mapping):
-            raise ParamError("the request must be a JSON object")
-        data = request.get("data", {})
-        node = request.get("node") or {}
-        if not isinstance(node, Mapping):
-            raise ParamError("`node` must be an object")
-        return cls(
-            data=data,
-            params=resolve_params(declared, request.get("params")),
-            saved_filters=merge_filters(node.get("saved_filters")),
-            node_id=None if node.get("id") is None else str(node.get("id")),
-            indexed_params=node.get("indexed_params") or {},
-            trigger=request.get("trigger") or {},
-            workflow=request.get("workflow") or {},
-            stored_event=request.get("stored_event"),
-            dry_run=bool(request.get("dry_run", False)),
-            raw=request,
-        )
-
-
-def resolve_params(declared: Sequence[Mapping[str, Any]], given: Any) -> dict[str, Any]:
-    """MISP's ``getParamsWithValues`` without Jinja: declared params only; null or missing →
-    default → ``""``; existing ``""``/``[]`` kept. (Jinja rendering is the caller's job: the
-    runner renders before calling, as MISP does.)"""
-    if given in (None, []):  # PHP sends an empty array as []
-        given = {}
-    if not isinstance(given, Mapping):
-        raise ParamError("`params` must be an object mapping param ids to values")
-    resolved: dict[str, Any] = {}
-    for param in declared:
-        pid = param["id"]
-        value = given.get(pid)
-        if value is None:
-            value = param.get("default", "")
-            if value is None:
-                value = ""
-        resolved[pid] = value
-    return resolved
-
-
-def reply(
-    result: bool,
-    *,
-    errors: Iterable[str] = (),
-    data: Any = None,
-    changes: Iterable[Mapping[str, Any]] | None = None,
-    output: str | None = None,
-    warnings: Iterable[str] = (),
-    **extra: Any,
-) -> dict[str, Any]:
-    """The contract's response. ``data`` only when the module changed the roaming data.
-
-    ``warnings``: what MISP does not report but the analyst should know (a param MISP reads
-    anyway, an empty selection, lookups that failed); kept apart from ``errors``, which are
-    MISP's."""
-    errors = [str(e) for e in errors]
-    answer: dict[str, Any] = {"result": bool(result), "errors": errors}
-    if errors:
-        answer["error"] = ", ".join(errors)
-    warnings = [str(w) for w in warnings]
-    if warnings:
-        answer["warnings"] = warnings
-    if output is not None:
-        answer["output"] = output
-    if data is not None:
-        answer["data"] = data
-    if changes is not None:
-        answer["changes"] = list(changes)
-    answer.update(extra)
-    return answer
-
-
-EMPTY_SELECTION = ("no attribute matched the node's filter: MISP counts an empty selection as a failed node "
-                   "(partial-success), without an error")
-
-
-def no_decision(reason: str) -> dict[str, Any]:
-    """The answer of a logic module that cannot decide as MISP would (MISP itself crashes on this
-    input, or the request is malformed): no ``result``, only ``error``. The runner fails the
-    node and the path it guards (docs/runner.md, "Fail closed"); it never takes this as false."""
-    return {"error": str(reason)}
-
-
-def if_reply(result: bool, errors: Iterable[str] = (), warnings: Iterable[str] = ()) -> dict[str, Any]:
-    """An IF-style logic answer: true follows ``output_1`` (then), false ``output_2`` (else)."""
-    return reply(result, errors=errors, output="output_1" if result else "output_2", warnings=warnings)
 
 
 def node_handler(declared: Sequence[Mapping[str, Any]], *, decides: bool = False) -> Callable:

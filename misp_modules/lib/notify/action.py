@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import summary
 from misp_modules.lib.redact import redact
 from misp_modules.lib.templating import TemplateRenderError, render, render_async
-from misp_modules.lib.workflow import ParamError
 from misp_modules.semantics.php import a_json_type
 from misp_modules.settings import SettingsError
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp import MispNotConfigured
 from misp_modules.lib.misp_edits import attributes_of
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty

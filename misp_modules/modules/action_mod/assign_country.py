@@ -21,9 +21,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.php import is_array, loose_eq
 

@@ -30,9 +30,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest, ParamError
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
-from misp_modules.lib.workflow import NodeRequest, ParamError, as_list, declare, module_functions, reply, roaming_object
+from misp_modules.lib.workflow import as_list, declare, module_functions, roaming_object
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, iter_items

@@ -16,17 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import warninglists
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
-from misp_modules.lib.workflow import (
-    NodeRequest,
-    as_list,
-    declare,
-    module_functions,
-    node_handler,
-    reply,
-    roaming_object,
-)
+from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler, roaming_object
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty

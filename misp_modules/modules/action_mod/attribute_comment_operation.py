@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import EMPTY_SELECTION, reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import edit_attributes
 from misp_modules.lib.templating import render_or_empty
-from misp_modules.lib.workflow import EMPTY_SELECTION, NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.settings import get_settings

@@ -23,6 +23,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.attribute_copies import target_attributes
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
@@ -30,7 +32,7 @@ from misp_modules.lib.intel.errors import IntelError, LookupIssue
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
-from misp_modules.lib.workflow import ParamError, module_functions, reply
+from misp_modules.lib.workflow import module_functions
 from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "bgpranking_curation"

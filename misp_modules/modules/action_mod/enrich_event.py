@@ -33,11 +33,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest, ParamError
 from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.misp_writes import write_changes
-from misp_modules.lib.workflow import NodeRequest, ParamError, declare, module_functions, reply
+from misp_modules.lib.workflow import declare, module_functions
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.convert import to_core_format
 from misp_modules.semantics.php import is_empty, iter_items

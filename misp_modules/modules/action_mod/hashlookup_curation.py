@@ -25,6 +25,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import ParamError
 from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
@@ -32,7 +34,7 @@ from misp_modules.lib.intel.errors import IntelError, InvalidValue
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_changes
 from misp_modules.lib.notify.action import param, parse_action
-from misp_modules.lib.workflow import ParamError, module_functions, reply
+from misp_modules.lib.workflow import module_functions
 from misp_modules.semantics.php import flag
 from misp_modules.settings import SettingsError, get_settings
 

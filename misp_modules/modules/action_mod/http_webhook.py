@@ -9,10 +9,11 @@ TLS is verified; ``[modules.http_webhook] ca_bundle`` trusts a private CA and
 ``self_signed = allow`` turns verification off for one node. HTTP 429 is retried within bounds.
 """
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.notify import webhook
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
-from misp_modules.lib.workflow import ParamError, module_functions
+from misp_modules.lib.workflow import module_functions
 
 MODULE = "http_webhook"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

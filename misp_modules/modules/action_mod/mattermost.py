@@ -6,11 +6,12 @@ working; unlike upstream, any hostname form works, the token is verified once an
 every call has a timeout (lib/notify/mattermost.py).
 """
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import mattermost
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
 from misp_modules.lib.notify.summary import TEXT_TEMPLATE
-from misp_modules.lib.workflow import ParamError, module_functions
+from misp_modules.lib.workflow import module_functions
 
 MODULE = "mattermost"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

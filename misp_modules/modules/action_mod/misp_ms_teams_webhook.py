@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.workflow import NodeRequest, choice, declare, module_functions, node_handler
+from misp_modules.lib.workflow import choice, declare, module_functions, node_handler
 from misp_modules.modules.action_mod.misp_webhook import run_webhook
 from misp_modules.semantics import php
 

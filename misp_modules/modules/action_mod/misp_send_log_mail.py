@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.notify import recipients
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.modules.action_mod.misp_send_mail import PARAMS as MAIL_PARAMS
 from misp_modules.modules.action_mod.misp_send_mail import send_like_misp
 

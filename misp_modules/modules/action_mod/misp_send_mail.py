@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import mail, recipients
-from misp_modules.lib.workflow import NodeRequest, as_list, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler
 
 MODULE = "misp_send_mail"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

@@ -14,11 +14,13 @@ from typing import Any
 
 import requests
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.http import HttpPolicy, transport_reason
 from misp_modules.lib.notify import telegram
 from misp_modules.lib.notify.webhook import USER_AGENT
 from misp_modules.lib.redact import redact
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 MODULE = "misp_telegram_send_alert"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

@@ -15,9 +15,11 @@ from typing import Any
 
 import requests
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.workflow import NodeRequest, choice, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import choice, declare, module_functions, node_handler
 from misp_modules.settings import get_settings
 
 MODULE = "misp_webhook"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import changes as ch
 from misp_modules.lib.misp import MispNotConfigured
 from misp_modules.lib.misp_edits import event_of
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 PARAMS: list[dict[str, Any]] = []
 

@@ -11,9 +11,10 @@ Deployment settings: ``[services] automation`` (the service's API, e.g.
 ``[api] tokens``; a secret, never logged), ``request_timeout`` (default 5 s).
 """
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import HttpPolicy, send_with_retry, status_failure, target_of
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
-from misp_modules.lib.workflow import ParamError, module_functions
+from misp_modules.lib.workflow import module_functions
 from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "queue_workflow_run"

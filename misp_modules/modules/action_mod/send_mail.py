@@ -9,10 +9,11 @@ STARTTLS/TLS, login, sender) are deployment settings in ``[modules.send_mail]``,
 import re
 from email.utils import parseaddr
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.notify import mail, recipients
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
 from misp_modules.lib.notify.summary import PLAIN_TEMPLATE, SUBJECT_TEMPLATE
-from misp_modules.lib.workflow import ParamError, module_functions
+from misp_modules.lib.workflow import module_functions
 
 MODULE = "send_mail"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

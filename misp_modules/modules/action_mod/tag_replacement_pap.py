@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import changes as ch
 from misp_modules.lib.misp_edits import REPLACEMENT_PARAMS, replace_tags
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 PARAMS = REPLACEMENT_PARAMS
 # MISP's PCRE without /u: \w is ASCII.

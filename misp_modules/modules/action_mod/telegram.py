@@ -7,11 +7,12 @@ truncated (``long_messages = truncate``). Runs on the server's event loop with a
 call; ``retry_after`` is honoured within bounds. The Bot API URL is ``[services] telegram``.
 """
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import HttpPolicy
 from misp_modules.lib.notify import telegram
 from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
 from misp_modules.lib.notify.summary import HTML_TEMPLATE
-from misp_modules.lib.workflow import ParamError, module_functions
+from misp_modules.lib.workflow import module_functions
 
 MODULE = "telegram"
 timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits

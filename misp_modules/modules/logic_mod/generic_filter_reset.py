@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.reply import no_decision, reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.logic_nodes import crash_reason
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, no_decision, node_handler, reply
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 PARAMS = [
     {"id": "org_type", "label": "Organisation Type", "type": "select", "default": "orgc",

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 CONDITIONS = {"in_or": "Is tagged with any (OR)", "in_and": "Is tagged with all (AND)",
               "not_in_or": "Is not tagged with any (OR)", "not_in_and": "Is not tagged with all (AND)"}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler
+from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 CONDITIONS = {"equals": "Is", "not_equals": "Is not", "greater_or_equal_than": "Greater or equal than",
               "less_or_equal_than": "Less or equal than"}
