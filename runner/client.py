@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from runner.jsonio import dumps
+from misp_modules.contract.wire import dumps
 
 DEFAULT_URL = "http://127.0.0.1:6666"
 DEFAULT_TIMEOUT = 10.0  # MISP's Plugin.Action_timeout

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract import jinja
 from misp_modules.contract.ids import logic_kind
 from misp_modules.contract.triggers import Trigger, get_trigger
 from runner import gcpause
@@ -26,7 +27,6 @@ from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
 from runner.errors import InputError, RunAborted
 from runner.executor import DEFAULT_MAX_EXECUTIONS, Budget, RunSettings, execute_node
-from runner.jinja import MODULE as JINJA_MODULE
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
@@ -94,7 +94,7 @@ class Runner:
         self.catalog = catalog
         self.client = client
         self.options = options or RunOptions()
-        self.render = Renderer(client, JINJA_MODULE in catalog.expansions)
+        self.render = Renderer(client, jinja.MODULE in catalog.expansions)
 
     def run(self, workflow: g.Workflow, raw: Any, trigger_id: str | None = None) -> RunResult:
         return _Run(self, workflow, raw, trigger_id).execute()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from misp_modules.contract.wire import dumps
 from runner import graph as g
 from runner.engine import RunResult
-from runner.jsonio import dumps, dumps_shared
+from runner.jsonio import dumps_shared
 from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.textsafe import printable

@@ -53,7 +53,7 @@ class StoredEvent:
         event = self.snapshot()
         with self._lock:
             if self._json_of is not event:
-                from runner.jsonio import dumps
+                from misp_modules.contract.wire import dumps
 
                 self._json, self._json_of = dumps(event), event
             return self._json

@@ -26,9 +26,9 @@ from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import summary
 from misp_modules.lib.redact import redact
-from misp_modules.lib.templating import TemplateRenderError, render, render_async
 from misp_modules.semantics.php import a_json_type
 from misp_modules.settings import SettingsError
+from misp_modules.templating import TemplateRenderError, render, render_async
 
 _AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
 _AUTOESCAPE_CLOSE = "{% endautoescape %}"

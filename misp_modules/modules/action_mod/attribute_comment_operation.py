@@ -8,19 +8,20 @@ The comment is a Jinja template. Faithful to MISP (docs/misp-behaviour.md ยง8, ย
 *once*, against the whole roaming data, before the call, so ``__currentAttribute`` is undefined
 and every attribute gets the same text. Opt-in (``[modules.attribute_comment_operation]
 render_per_attribute = true``): the raw template (``node.indexed_params.comment``) is rendered
-per attribute with ``__currentAttribute`` set -- what the MISP blueprints using it intend.
+per attribute with ``__currentAttribute`` set, the way a param is rendered
+(``misp_modules.contract.jinja``) -- what the MISP blueprints using it intend.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract import jinja
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import edit_attributes
-from misp_modules.lib.templating import render_or_empty
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -61,7 +62,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         text = comment
         if per_attribute and isinstance(template, str) and template:
             context = dict(req.data) if isinstance(req.data, dict) else {}
-            text = render_or_empty(template, {**context, "__currentAttribute": attribute})
+            text = jinja.render_or_empty(template, {**context, "__currentAttribute": attribute})
         return {**attribute, "comment": text}
 
     success, data, changes = edit_attributes(req.data, items, edit, ("comment",))
