@@ -26,6 +26,7 @@ from typing import Any
 
 from misp_modules.contract.reply import no_decision, reply
 from misp_modules.contract.request import NodeRequest, ParamError
+from misp_modules.contract.spec import workflow_meta
 from misp_modules.semantics.php import a_json_type
 
 
@@ -53,27 +54,11 @@ def declare(
     ``module-type`` is ``["workflow"]`` so MISP never lists it as an action node (its ids are
     MISP's own built-in ids); the runner finds it through ``misp_workflow.id``.
     """
-    if module_type not in ("logic", "action"):
-        raise ValueError(f"module_type must be 'logic' or 'action', not {module_type!r}")
-    if outputs is None:
-        outputs = 2 if module_type == "logic" and logic_kind in (None, "if") else 1
-    if module_type == "logic" and logic_kind is None:
-        logic_kind = "if"
-    workflow = {
-        "id": misp_id,
-        "module_type": module_type,
-        "name": name,
-        "version": version,
-        "blocking": blocking,
-        "support_filters": support_filters,
-        "expect_misp_core_format": expect_misp_core_format,
-        "multiple_output_connection": multiple_output_connection,
-        "outputs": outputs,
-        "needs_stored_event": needs_stored_event,
-        "params": [dict(p) for p in params],
-    }
-    if module_type == "logic":
-        workflow["logic_kind"] = logic_kind
+    workflow = workflow_meta(
+        misp_id=misp_id, module_type=module_type, name=name, version=version, params=params, blocking=blocking,
+        support_filters=support_filters, expect_misp_core_format=expect_misp_core_format,
+        multiple_output_connection=multiple_output_connection, outputs=outputs, logic_kind=logic_kind,
+        needs_stored_event=needs_stored_event)
     moduleinfo = {
         "version": version,
         "author": author,
