@@ -124,7 +124,7 @@ def text(result: RunResult) -> str:
     if result.outcome == "success" and result.errors:
         lines.append("Errors that did not stop the run: " + ", ".join(result.errors))
     if result.stored.changes:
-        from misp_modules.lib.changes import describe
+        from misp_modules.contract.changes import describe
 
         lines.append(f"Changes to MISP's stored event ({len(result.stored.changes)}):")
         for change in result.stored.changes:

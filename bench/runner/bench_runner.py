@@ -22,7 +22,7 @@ For each (blueprint, size): wall time per run (median) and runs per second, and 
   orjson, which is what the server's orjson sent;
 * ``ratio`` = overhead / baseline (target <= 3);
 * ``fold ms``: nodes that need the stored event only: the part of the overhead spent folding the
-  changes recorded so far into the runner's stored-event view (``misp_modules.lib.changes.
+  changes recorded so far into the runner's stored-event view (``misp_modules.contract.changes.
   apply_changes``), replayed on the same changes; ``ratio-fold`` is the ratio without it.
 
 Before the table: the floor, one HTTP round trip of a tiny ``/query`` to ``stop-execution`` on

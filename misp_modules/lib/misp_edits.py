@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import AttributeIndex, entries, json_copy
 from misp_modules.semantics import conditions, convert
 from misp_modules.semantics.errors import SemanticsError

@@ -65,6 +65,17 @@ def is_array(value: Any) -> bool:
     return isinstance(value, (list, dict, tuple))
 
 
+def array_values(value: Any) -> list[Any]:
+    """The values of a PHP array in order, whether a list or a map (``{"0": a, "2": c}`` after a
+    filter); ``[]`` for a missing or scalar container (what ``(array)`` of null gives, and what
+    callers walking optional MISP collections want for anything else)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return list(value.values())
+    return []
+
+
 def is_list_keys(keys: list) -> bool:
     """Keys exactly ``0..n-1`` in order (PHP's ``array_is_list``)."""
     return all(php_key(k) == i for i, k in enumerate(keys))

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
-from misp_modules.lib.misp import MispNotConfigured
 from misp_modules.lib.misp_edits import attributes_of
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -57,10 +57,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         if value is not None and value not in values:
             values.append(value)
     change = ch.add_to_warninglist(selected, values)
-    try:
-        changes = ch.write_back([change], dry_run=req.dry_run, action="add_to_warninglist", required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back([change], dry_run=req.dry_run, action="add_to_warninglist", required=True)
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     return reply(True, errors=errors, changes=changes)

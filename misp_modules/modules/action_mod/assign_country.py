@@ -24,7 +24,7 @@ from typing import Any
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.misp_edits import TagBook, event_of
-from misp_modules.lib.misp_writes import write_changes
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.php import is_array, loose_eq
@@ -102,7 +102,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
             tags = country_tags(hashpath.extract(attribute, path))
             result, more = book.attach("attribute", attribute, tags, local, relationship, event_uuid)
             changes += more
-    changes, failure = write_changes(changes, dry_run=req.dry_run, action="assign_country")
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="assign_country")
     if failure is not None:
         return reply(False, errors=[failure], changes=changes)
     return reply(result, changes=changes)

@@ -13,9 +13,9 @@ from typing import Any
 
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import edit_attributes
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -47,8 +47,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     success, data, changes = edit_attributes(req.data, items, lambda a: {**a, "to_ids": to_ids}, ("to_ids",))
     if not success:
         return reply(False, errors=errors, warnings=[EMPTY_SELECTION])
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="attribute_ids_flag_operation")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], data=data, changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="attribute_ids_flag_operation")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], data=data, changes=changes)
     return reply(True, errors=errors, data=data, changes=changes)

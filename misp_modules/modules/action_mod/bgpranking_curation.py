@@ -30,7 +30,7 @@ from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
 from misp_modules.lib.intel.errors import IntelError, LookupIssue
 from misp_modules.lib.misp_edits import TagBook, event_of
-from misp_modules.lib.misp_writes import write_changes
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import module_functions
 from misp_modules.settings import SettingsError, get_settings
@@ -128,7 +128,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes += book.attach("attribute", attribute, [tag], local, None, event_uuid)[1]
     for item in notes:
         log.info("%s: skipped %s: %s", MODULE, item["uuid"], item["note"])
-    changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, changes=changes, notes=notes)

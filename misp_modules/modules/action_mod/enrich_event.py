@@ -33,12 +33,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest, ParamError
-from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import json_copy
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
-from misp_modules.lib.misp_writes import write_changes
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.convert import to_core_format
@@ -109,7 +109,7 @@ async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             failure = f"Invalid response received from module {name}: {said}"
             break
         changes += result_changes(event.get("uuid"), answer["results"], known, notes, attribute)
-    changes, write_failure = write_changes(changes, dry_run=req.dry_run, action="enrich-event")
+    changes, write_failure = write_back(changes, dry_run=req.dry_run, action="enrich-event")
     if write_failure is not None:
         return reply(False, errors=[write_failure], changes=changes, notes=notes)
     if failure is not None:

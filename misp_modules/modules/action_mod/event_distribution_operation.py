@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import json_copy
 from misp_modules.lib.misp_edits import event_of
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -75,8 +76,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         changes.append(ch.set_field("event", event.get("uuid"), "sharing_group_id", group))
     if not loose_eq(p["freeze"], "freeze"):
         changes.append(ch.touch("event", event.get("uuid")))
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="Module_event_distribution_operation")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="Module_event_distribution_operation")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     return reply(True, errors=errors, data=data, changes=changes)

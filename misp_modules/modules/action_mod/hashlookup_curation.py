@@ -25,14 +25,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import ParamError
-from misp_modules.lib import changes as ch
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import IntelError, InvalidValue
 from misp_modules.lib.misp_edits import TagBook, event_of
-from misp_modules.lib.misp_writes import write_changes
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.notify.action import param, parse_action
 from misp_modules.lib.workflow import module_functions
 from misp_modules.semantics.php import flag
@@ -120,7 +120,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes += edits + [ch.touch("attribute", uuid, event_uuid=event_of(data).get("uuid"))]
     for note in notes:
         log.info("%s: skipped %s: %s", MODULE, note["uuid"], note["note"])
-    changes, failure = write_changes(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, data=data if data_changed else None, changes=changes, notes=notes)

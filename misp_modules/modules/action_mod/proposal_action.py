@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import entries
-from misp_modules.lib.misp import MispNotConfigured
 from misp_modules.lib.misp_edits import event_of, node_items, reload_event
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -61,12 +61,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return reply(True, errors=errors, changes=[])
     make = ch.discard_proposal if loose_eq(p["action"], "remove") else ch.accept_proposal
     changes = [make(proposal_key(proposal), attribute_uuid) for proposal, attribute_uuid in found]
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="proposal-action", required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="proposal-action", required=True)
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     try:
         data = reload_event(req, changes)
     except (LookupError, SemanticsError) as exc:

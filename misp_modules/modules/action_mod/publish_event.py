@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
-from misp_modules.lib.misp import MispNotConfigured
 from misp_modules.lib.misp_edits import event_of
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 PARAMS: list[dict[str, Any]] = []
@@ -34,11 +34,8 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     target = event.get("uuid") or event.get("id")
     if target in (None, ""):
         return reply(False, errors=["publish-event: the roaming data holds no event (no Event.uuid or Event.id)"])
-    try:
-        changes = ch.write_back([ch.publish(str(target))], dry_run=req.dry_run, action="publish-event",
-                                required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied)
+    changes, failure = write_back([ch.publish(str(target))], dry_run=req.dry_run, action="publish-event",
+                                  required=True)
+    if failure is not None:
+        return reply(False, errors=[failure], changes=changes)
     return reply(True, changes=changes)

@@ -18,9 +18,9 @@ from typing import Any
 
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib import node_params
 from misp_modules.lib.misp_edits import TagBook, attributes_of, event_of, node_items
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
@@ -83,10 +83,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
                 done, more = book.attach("attribute", attribute, tags, local, p["relationship_type"], event_uuid)
             result = result or done
             changes += more
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="tag_operation")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="tag_operation")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     warnings = []
     if not result and not errors:
         warnings = [EMPTY_SELECTION] if not by_event and not attributes_of(items) else [

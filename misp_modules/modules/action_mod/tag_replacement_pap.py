@@ -14,8 +14,8 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib import changes as ch
 from misp_modules.lib.misp_edits import REPLACEMENT_PARAMS, replace_tags
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 PARAMS = REPLACEMENT_PARAMS
@@ -42,8 +42,7 @@ def substitute(tag: str) -> str | None:
 @node_handler(PARAMS)
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     result, changes, errors = replace_tags(req, substitute)
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="tag_replacement_pap")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="tag_replacement_pap")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     return reply(result, errors=errors, changes=changes)

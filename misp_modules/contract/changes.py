@@ -2,13 +2,12 @@
 
 MISP's built-in actions change its database without touching the roaming data (tag operations,
 publish, blocklist, ...) or change both (attribute edits). Outside MISP nobody stores anything,
-so every data-changing module reports its changes as records (docs/contract.md §4). Three
-consumers share this one vocabulary:
+so every data-changing module reports its changes as records (docs/contract.md §4), which:
 
-* the runner folds them into its stored-event view with :func:`apply_changes`, so its report and
+* the runner folds into its stored-event view with :func:`apply_changes`, so its report and
   ``reload-full-event`` show the event as MISP would store it after the run;
-* :func:`apply_to_misp` replays them on a live MISP through PyMISP;
-* :func:`write_back` is the policy every data-changing module uses to pick between the two.
+* modules, and the automation service, replay on a live MISP through PyMISP
+  (``misp_modules.lib.misp_writes``).
 
 Records are plain JSON-able dicts built by the constructors below, never by hand.
 """
@@ -19,14 +18,11 @@ import copy
 import time
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from misp_modules.semantics.php import truthy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pymisp import PyMISP
+from misp_modules.semantics.php import array_values, truthy
 
 TAG_SCOPES = ("event", "attribute")
 SET_SCOPES = ("event", "attribute", "object")
@@ -38,16 +34,6 @@ PROPOSAL_FIELDS = ("type", "category", "value", "to_ids", "comment", "first_seen
 
 class ChangeError(ValueError):
     """A malformed change record (unknown op, missing field, bad scope)."""
-
-
-class MispWriteError(RuntimeError):
-    """Applying a change to MISP failed. The message names the change and what MISP said;
-    ``applied`` holds the changes that were applied before the failure."""
-
-    def __init__(self, message: str, applied: list[dict] | None = None, change: Mapping | None = None):
-        super().__init__(message)
-        self.applied = applied or []
-        self.change = change
 
 
 # --- constructors (one per op of docs/contract.md §4) -------------------------------------------
@@ -150,15 +136,6 @@ def _copy(event: Mapping) -> dict:
         return copy.deepcopy(dict(event))
 
 
-def _values(container: Any) -> list:
-    """The items of a JSON list or of a PHP-style map (``{"0": a, "2": c}``)."""
-    if isinstance(container, list):
-        return container
-    if isinstance(container, dict):
-        return list(container.values())
-    return []
-
-
 def _tag_name(item: Any, row: bool) -> Any:
     if not isinstance(item, dict):
         return None
@@ -190,7 +167,7 @@ class _EventView:
         for attr in self.all_attributes():
             self._copies.setdefault(attr.get("uuid"), []).append(attr)
         for obj in self.all_objects():
-            for attr in _values(obj.get("Attribute")):
+            for attr in array_values(obj.get("Attribute")):
                 if isinstance(attr, dict):
                     holders = self._holders.setdefault(attr.get("uuid"), [])
                     if not any(o is obj for o in holders):
@@ -206,20 +183,20 @@ class _EventView:
 
     def all_attributes(self) -> Iterator[dict]:
         for holder in (self.event, self.siblings):
-            for attr in _values(holder.get("Attribute")):
+            for attr in array_values(holder.get("Attribute")):
                 if isinstance(attr, dict):
                     yield attr
         for obj in self.all_objects():
-            for attr in _values(obj.get("Attribute")):
+            for attr in array_values(obj.get("Attribute")):
                 if isinstance(attr, dict):
                     yield attr
-        for attr in _values(self.event.get("_AttributeFlattened")):
+        for attr in array_values(self.event.get("_AttributeFlattened")):
             if isinstance(attr, dict):
                 yield attr
 
     def all_objects(self) -> Iterator[dict]:
         for holder in (self.event, self.siblings):
-            for obj in _values(holder.get("Object")):
+            for obj in array_values(holder.get("Object")):
                 if isinstance(obj, dict):
                     yield obj
 
@@ -265,7 +242,7 @@ class _EventView:
         name, rel = change["tag"], change.get("relationship_type")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
-                items = _values(holder.get(key))
+                items = array_values(holder.get(key))
                 holder[key] = items
                 existing = [t for t in items if _tag_name(t, rows) == name]
                 for item in existing:
@@ -281,7 +258,7 @@ class _EventView:
         name, local = change["tag"], change.get("local")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
-                items = _values(holder.get(key))
+                items = array_values(holder.get(key))
                 kept = [t for t in items if not (_tag_name(t, rows) == name
                                                  and (local is None or truthy(t.get("local")) == local))]
                 if len(kept) != len(items):
@@ -347,9 +324,9 @@ class _EventView:
             return
         self._forget()
         attribute = copy.deepcopy(dict(change["attribute"]))
-        self.event["Attribute"] = _values(self.event.get("Attribute")) + [attribute]
+        self.event["Attribute"] = array_values(self.event.get("Attribute")) + [attribute]
         if "_AttributeFlattened" in self.event:
-            self.event["_AttributeFlattened"] = _values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
+            self.event["_AttributeFlattened"] = array_values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
         self.tags_changed = True  # refreshes _allTags on the new copies
 
     def op_add_object(self, change: Mapping) -> None:
@@ -357,10 +334,10 @@ class _EventView:
             return
         self._forget()
         obj = copy.deepcopy(dict(change["object"]))
-        self.event["Object"] = _values(self.event.get("Object")) + [obj]
+        self.event["Object"] = array_values(self.event.get("Object")) + [obj]
         if "_AttributeFlattened" in self.event:
-            self.event["_AttributeFlattened"] = (_values(self.event["_AttributeFlattened"])
-                                                 + copy.deepcopy(_values(obj.get("Attribute"))))
+            self.event["_AttributeFlattened"] = (array_values(self.event["_AttributeFlattened"])
+                                                 + copy.deepcopy(array_values(obj.get("Attribute"))))
         self.tags_changed = True
 
     # helpers
@@ -372,7 +349,7 @@ class _EventView:
             proposals = holder.get("ShadowAttribute")
             if proposals is None:
                 continue
-            items = _values(proposals)
+            items = array_values(proposals)
             named = [p for p in items if isinstance(p, dict)
                      and proposal_uuid in (p.get("uuid"), None if p.get("id") is None else str(p.get("id")))]
             if named:
@@ -398,10 +375,10 @@ class _EventView:
     def all_tags(self) -> Iterator[dict]:
         holders = [self.event, self.siblings] + list(self.all_attributes())
         for holder in holders:
-            for tag in _values(holder.get("Tag")):
+            for tag in array_values(holder.get("Tag")):
                 if isinstance(tag, dict):
                     yield tag
-            for row in _values(holder.get("EventTag")) + _values(holder.get("AttributeTag")):
+            for row in array_values(holder.get("EventTag")) + array_values(holder.get("AttributeTag")):
                 if isinstance(row, dict) and isinstance(row.get("Tag"), dict):
                     yield row["Tag"]
 
@@ -413,57 +390,13 @@ class _EventView:
         """Recompute ``_allTags`` (event tags first) where the view carries it."""
         if not self.tags_changed:
             return
-        event_tags = [t for t in _values(self.event.get("Tag")) if isinstance(t, dict)]
+        event_tags = [t for t in array_values(self.event.get("Tag")) if isinstance(t, dict)]
         has_all_tags = any("_allTags" in a for a in self.all_attributes())
         for attr in self.all_attributes():
             if "_allTags" in attr or (has_all_tags and "_allTags" not in attr):
-                own = [t for t in _values(attr.get("Tag")) if isinstance(t, dict)]
+                own = [t for t in array_values(attr.get("Tag")) if isinstance(t, dict)]
                 attr["_allTags"] = ([{**t, "inherited": True} for t in event_tags]
                                     + [{**t, "inherited": False} for t in own])
-
-
-# --- a live MISP --------------------------------------------------------------------------------
-
-def apply_to_misp(misp: PyMISP, changes: Iterable[Mapping]) -> list[dict]:
-    """Replay ``changes`` on MISP through PyMISP, in order; return them marked ``applied``.
-
-    Consecutive ``set`` changes on the same entity become one edit call. A touch unpublishes the
-    event (MISP's REST edits already renew attribute timestamps). Raises :class:`MispWriteError`
-    naming the failing change and MISP's answer; earlier changes stay applied (``.applied``).
-    """
-    applied: list[dict] = []
-    pending = [dict(c) for c in changes]
-    unpublished: set[str] = set()
-    i = 0
-    while i < len(pending):
-        change = pending[i]
-        op = change.get("op")
-        try:
-            if op == "set":
-                group = [change]
-                while (i + len(group) < len(pending) and pending[i + len(group)].get("op") == "set"
-                       and pending[i + len(group)].get("scope") == change.get("scope")
-                       and pending[i + len(group)].get("uuid") == change.get("uuid")):
-                    group.append(pending[i + len(group)])
-                _check(change, _apply_set(misp, group))
-                for item in group:
-                    applied.append({**item, "applied": True})
-                i += len(group)
-                continue
-            answer = _apply_one(misp, change, unpublished)
-            if answer is not None:
-                _check(change, answer)
-        except MispWriteError as exc:
-            exc.applied = applied
-            raise
-        except ChangeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - PyMISP and requests errors, reported with context
-            raise MispWriteError(f"{describe(change)} failed: {type(exc).__name__}: {exc}",
-                                 applied, change) from None
-        applied.append({**change, "applied": True})
-        i += 1
-    return applied
 
 
 def describe(change: Mapping) -> str:
@@ -477,116 +410,3 @@ def describe(change: Mapping) -> str:
         return f"add_to_warninglist {change.get('warninglist_id')}"
     target = change.get("uuid") or change.get("event_uuid")
     return f"{op} {target}"
-
-
-def _apply_set(misp: PyMISP, group: list[Mapping]) -> Any:
-    first = group[0]
-    fields = {c["field"]: c["value"] for c in group}
-    if first["scope"] == "attribute":
-        return misp.update_attribute(fields, attribute_id=first["uuid"])
-    if first["scope"] == "object":
-        return misp.update_object(fields, object_id=first["uuid"])
-    return misp.update_event(fields, event_id=first["uuid"])
-
-
-def _apply_one(misp: PyMISP, change: Mapping, unpublished: set[str]) -> Any:
-    op = change.get("op")
-    if op == "attach_tag":
-        return misp.tag(change["uuid"], change["tag"], local=bool(change.get("local")),
-                        relationship_type=change.get("relationship_type") or None)
-    if op == "detach_tag":
-        return misp.untag(change["uuid"], change["tag"])
-    if op == "touch":
-        event_uuid = change["uuid"] if change["scope"] == "event" else change.get("event_uuid")
-        if event_uuid is None:
-            attribute = misp.get_attribute(change["uuid"])
-            _check(change, attribute)
-            event_uuid = str(attribute.get("Attribute", {}).get("event_id"))
-        if event_uuid in unpublished:
-            return None
-        unpublished.add(event_uuid)
-        return misp.unpublish(event_uuid)
-    if op == "publish":
-        return misp.publish(change["uuid"])
-    if op == "add_eventblocklist_entry":
-        return misp.add_event_blocklist(uuids=[change["event_uuid"]], comment=change.get("comment"),
-                                        event_info=change.get("event_info"), event_orgc=change.get("event_orgc"))
-    if op == "add_to_warninglist":
-        return _append_to_warninglist(misp, change)
-    if op == "accept_proposal":
-        return misp.accept_attribute_proposal(change["uuid"])
-    if op == "discard_proposal":
-        return misp.discard_attribute_proposal(change["uuid"])
-    if op == "add_attribute":
-        return misp.add_attribute(change["event_uuid"], change["attribute"])
-    if op == "add_object":
-        return misp.add_object(change["event_uuid"], change["object"])
-    raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
-
-
-def _append_to_warninglist(misp: PyMISP, change: Mapping) -> Any:
-    """MISP re-imports the whole custom list: read its entries, append the new values, save."""
-    wl_id = change["warninglist_id"]
-    current = misp.get_warninglist(wl_id)
-    _check(change, current)
-    wl = current.get("Warninglist", current)
-    entries = [e for e in _values(wl.get("WarninglistEntry")) if isinstance(e, dict)]
-    known = {str(e.get("value")) for e in entries}
-    lines = [e["value"] + (f" # {e['comment']}" if e.get("comment") else "") for e in entries]
-    for value in change.get("values", []):
-        if str(value) not in known:
-            known.add(str(value))
-            lines.append(str(value))
-    types = [t.get("type") for t in _values(wl.get("WarninglistType")) if isinstance(t, dict)]
-    payload = {"Warninglist": {"name": wl.get("name"), "description": wl.get("description"),
-                               "type": wl.get("type"), "category": wl.get("category"),
-                               "matching_attributes": types, "entries": "\n".join(lines)}}
-    return misp.direct_call(f"warninglists/edit/{wl_id}", payload)
-
-
-def _check(change: Mapping, answer: Any) -> None:
-    """PyMISP returns MISP's error answers instead of raising: turn them into an exception."""
-    failed = False
-    said: Any = None
-    if isinstance(answer, Mapping):
-        if answer.get("errors"):
-            failed, said = True, answer["errors"]
-        elif answer.get("saved") is False or answer.get("success") is False:
-            failed, said = True, answer.get("message") or answer.get("errors") or answer
-    elif isinstance(answer, str):
-        failed, said = True, answer[:500]
-    if failed:
-        if isinstance(said, (list, tuple)) and len(said) == 2 and isinstance(said[0], int):
-            status, body = said
-            if isinstance(body, Mapping):
-                body = body.get("message") or body.get("errors") or body
-            said = f"HTTP {status}: {body}"
-        raise MispWriteError(f"{describe(change)} failed: MISP said: {said}", change=change)
-
-
-# --- the policy ---------------------------------------------------------------------------------
-
-def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writing changes to MISP",
-               required: bool = False) -> list[dict]:
-    """What every data-changing module does with its changes: apply them to the configured MISP
-    (marked ``applied``) unless ``dry_run``; without a MISP connection, return them unapplied so
-    the runner folds them into its stored-event view -- or, when the action only makes sense
-    against a live MISP (``required``: publish, blocklist, ...), raise ``MispNotConfigured``."""
-    changes = [dict(c) for c in changes]
-    if dry_run:
-        return changes
-    from misp_modules.lib.misp import get_misp, misp_configured
-
-    if not misp_configured():
-        if required:
-            get_misp(action)  # raises MispNotConfigured, naming the action
-        return changes
-    if not changes:
-        return changes
-    from misp_modules.lib.misp import MispUnreachable
-
-    try:
-        misp = get_misp(action)
-    except MispUnreachable as exc:
-        raise MispWriteError(str(exc)) from None
-    return apply_to_misp(misp, changes)
