@@ -12,13 +12,14 @@ from typing import Any
 
 from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.client import connect
 from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
 from runner.executor import DEFAULT_MAX_EXECUTIONS
 from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
-from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
+from runner.options import add_module_options, enablement, http_url, known_trigger, positive_int
 from runner.report import text, write_document
 from runner.textsafe import printable
 from runner.triggers import TriggerDataError, trigger_data
@@ -102,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
         print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
-        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
+        client, catalog = connect(args)
     except RunnerError as exc:
         print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE

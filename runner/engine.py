@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from misp_modules.contract import jinja
+from misp_modules.contract.client import ModuleClient
 from misp_modules.contract.ids import logic_kind
 from misp_modules.contract.triggers import Trigger, get_trigger
 from runner import gcpause
 from runner import graph as g
 from runner.catalog import Catalog, Enablement
-from runner.client import ModuleClient
 from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
 from runner.errors import InputError, RunAborted
 from runner.executor import DEFAULT_MAX_EXECUTIONS, Budget, RunSettings, execute_node

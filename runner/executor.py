@@ -27,13 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 from misp_modules.contract.ids import LOGIC_IDS
 from misp_modules.contract.reply import AnswerError, read_answer
 from misp_modules.contract.request import Render, filtered_items, matching_data, request_fields, resolve_params
 from misp_modules.contract.wire import dumps
 from runner import graph as g
 from runner.catalog import Catalog, Enablement, ModuleSpec
-from runner.client import ModuleCallError, ModuleClient
 from runner.debug import DebugPoster
 from runner.errors import RunAborted
 from runner.logfile import WorkflowLog

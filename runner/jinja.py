@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from misp_modules.contract import jinja
-from runner.client import ModuleCallError, ModuleClient
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 
 log = logging.getLogger(__name__)
 

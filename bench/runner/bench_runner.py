@@ -52,9 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson  # noqa: E402
 from events import make_event  # noqa: E402
 
+from misp_modules.contract.client import ModuleClient  # noqa: E402
 from runner import gcpause  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
-from runner.client import ModuleClient  # noqa: E402
 from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
 from runner.stored import StoredEvent  # noqa: E402

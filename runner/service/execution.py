@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.catalog import Catalog, Enablement
-from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.errors import InputError
 from runner.loader import workflow_from_document
@@ -168,7 +168,7 @@ class Catalogs:
         """The catalog; :class:`ModuleCallError` when the server cannot be asked."""
         with self._lock:
             if self._catalog is None:
-                client = ModuleClient(self.modules_url, pool_size=1)
+                client = ModuleClient(self.modules_url)
                 try:
                     entries = client.modules()
                 finally:
@@ -200,8 +200,7 @@ class Engine:
     def __init__(self, settings: EngineSettings, catalogs: Catalogs) -> None:
         self.settings = settings
         self.catalogs = catalogs
-        self.client = _RecordingClient(settings.modules_url, timeout=settings.node_timeout,
-                                       pool_size=max(4, settings.max_parallel + 1))
+        self.client = _RecordingClient(settings.modules_url, timeout=settings.node_timeout)
         self.options = RunOptions(
             enablement=Enablement.parse(settings.enabled_modules, settings.disabled_modules),
             timeout=settings.node_timeout, dry_run=True, carry_module_data=settings.carry_module_data,

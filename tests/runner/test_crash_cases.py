@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
+from misp_modules.contract.client import ModuleClient
 from runner.catalog import Catalog
-from runner.client import ModuleClient
 from runner.debug_listener import CaptureStore, make_server
 from runner.engine import Runner, RunOptions
 from runner.jinja import Renderer

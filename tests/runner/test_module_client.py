@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 from runner.catalog import Catalog
-from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
 from runner.paths import PathTable
@@ -314,3 +314,17 @@ def test_collector_paused_during_a_run_and_restored(enabled_before):
             (gc.enable if was else gc.disable)()
     assert probe.collector == [False, False]
     assert after is enabled_before
+
+
+def test_credentials_in_the_url_are_basic_authentication_and_messages_show_the_callers_url(fake):
+    base = fake.url.replace("http://", "http://user:p%40ss@")
+    client = ModuleClient(base, timeout=5, name="the forward server", shown=fake.url)
+    try:
+        client.modules()
+        assert fake.requests[-1].header("Authorization") == "Basic dXNlcjpwQHNz"  # user:p@ss
+        fake.answers["tag_if"] = Response(500, b"down")
+        with pytest.raises(ModuleCallError) as failure:
+            client.query({"module": "tag_if"})
+        assert str(failure.value).startswith("the forward server answered HTTP 500") and "p%40ss" not in str(failure.value)
+    finally:
+        client.close()
