@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from typing import Any
 
-from misp_modules.semantics.convert import is_bare_event
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.client import connect
+from runner.context import DEFAULT_MAX_EXECUTIONS
 from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
-from runner.executor import DEFAULT_MAX_EXECUTIONS
 from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
-from runner.options import add_module_options, connect, enablement, http_url, known_trigger, positive_int
+from runner.options import add_module_options, enablement, http_url, known_trigger, positive_int
 from runner.report import text, write_document
 from runner.textsafe import printable
-from runner.triggers import TRIGGERS, get_trigger
+from runner.triggers import TriggerDataError, trigger_data
 
 EXIT_BY_OUTCOME = {"success": EXIT_OK, "blocked": EXIT_BLOCKED, "failure": EXIT_FAILURE}
 
@@ -85,6 +85,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
+        pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )
 
 
@@ -103,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
         print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
     try:
-        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
+        client, catalog = connect(args)
     except RunnerError as exc:
         print(printable(f"misp-workflow run: {exc}"), file=sys.stderr)
         return EXIT_FAILURE
@@ -148,9 +149,10 @@ def _inputs(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     trigger = get_trigger(trigger_id or workflow.trigger_id or "")
     if trigger is None:
         raise InputError(f"{args.workflow}: no trigger to fire (give --trigger ID)")
-    if trigger.required_key == "Event" and is_bare_event(raw):
-        raw = {"Event": raw}  # PyMISP's MISPEvent.to_json(): an event without its wrapper
-    _check_data(raw, trigger.required_key, source, trigger.id)
+    try:
+        raw = trigger_data(trigger, raw)
+    except TriggerDataError as exc:
+        raise InputError(f"not a MISP event: {source} {exc}") from None
     return workflow, raw, trigger.id
 
 
@@ -183,12 +185,3 @@ def load_config(args: argparse.Namespace) -> None:
         set_settings(load_settings(args.config))
     except SettingsError as exc:
         raise InputError(str(exc)) from None
-
-
-def _check_data(raw: Any, required: str | None, source: str, trigger_id: str) -> None:
-    if not isinstance(raw, Mapping):
-        raise InputError(f"not a MISP event: {source} holds a JSON {type(raw).__name__}, expected an object")
-    if required and required not in raw:
-        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
-        raise InputError(f"not a MISP event: {source} has no `{required}` key, which trigger `{trigger_id}` "
-                         f"needs (top-level keys: {keys})")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from misp_modules.contract.wire import dumps
 from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.client import connect
 from runner.errors import InputError, RunnerError
-from runner.jsonio import dumps
 from runner.loader import load_workflow
-from runner.options import add_module_options, connect, enablement, known_trigger
+from runner.options import add_module_options, enablement, known_trigger
 from runner.textsafe import printable
 from runner.validate import Finding, summary, validate
 

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.cli import EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
+from runner.client import connect
 from runner.cmd_run import add_run_options, check_log_file, load_config, load_mocks, run_options
 from runner.engine import Runner, refuse_cycles
 from runner.errors import InputError, RunnerError
 from runner.loader import load_workflow
-from runner.options import add_module_options, connect, known_trigger, positive_int, seconds
+from runner.options import add_module_options, known_trigger, positive_int, seconds
 from runner.report import write_document
 from runner.sources import zmq_events
 from runner.textsafe import printable
@@ -57,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
         print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_INVALID_INPUT
     try:
-        client, catalog = connect(args, pool_size=max(4, args.parallel + 1))
+        client, catalog = connect(args)
     except RunnerError as exc:
         print(printable(f"misp-workflow watch: {exc}"), file=sys.stderr)
         return EXIT_FAILURE

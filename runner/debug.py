@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import requests
 
+from misp_modules.contract.wire import dumps
 from runner.errors import RunAborted
-from runner.jsonio import dumps
 
 DEFAULT_DEBUG_URL = "http://127.0.0.1:27051"
 TIMEOUT = 5.0

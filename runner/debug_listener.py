@@ -30,8 +30,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from misp_modules.contract.wire import dumps
 from runner.errors import InputError
-from runner.jsonio import dumps, read_json
+from runner.jsonio import read_json
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")

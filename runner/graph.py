@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-EMPTY_FILTERS = {"selector": "", "value": "", "operator": "", "path": ""}
+from misp_modules.contract.request import merge_filters
+from misp_modules.semantics.php import intval
 
 
 @dataclass
@@ -39,29 +40,6 @@ class Workflow:
             if module_type(node) == "trigger":
                 return key, node
         return None
-
-
-def php_int(value: Any) -> int:
-    """PHP's ``(int)`` cast as the walker applies it to a connection's ``node``."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        sign = 1
-        if text[:1] in "+-" and text:
-            sign = -1 if text[0] == "-" else 1
-            text = text[1:]
-        digits = ""
-        for ch in text:
-            if not ch.isdigit() or not ch.isascii():
-                break
-            digits += ch
-        return sign * int(digits) if digits else 0
-    return 0
 
 
 def node_key(node_id: Any) -> str:
@@ -102,13 +80,7 @@ def indexed_params(node: Mapping) -> Mapping:
 
 def saved_filters(node: Mapping) -> dict:
     """The node's filters merged with the empty default (misp-behaviour.md §2.7)."""
-    merged = dict(EMPTY_FILTERS)
-    raw = node_data(node).get("saved_filters")
-    if isinstance(raw, Mapping):
-        for key in EMPTY_FILTERS:
-            if key in raw:
-                merged[key] = raw[key]
-    return merged
+    return merge_filters(node_data(node).get("saved_filters"))
 
 
 def outputs(node: Mapping) -> list[tuple[str, list]]:
@@ -134,9 +106,9 @@ def output(node: Mapping, name: str) -> list | None:
 
 
 def connection_target(conn: Any) -> str:
-    """The target node key of a connection (the walker casts it to int, as PHP does)."""
+    """The target node key of a connection: MISP's walker casts it with ``(int)`` (``"1e3"`` is node 1000)."""
     raw = conn.get("node") if isinstance(conn, Mapping) else None
-    return str(php_int(raw))
+    return str(intval(raw))
 
 
 def edges(node_key_: str, node: Mapping) -> Iterator[tuple[str, int, str]]:

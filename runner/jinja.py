@@ -2,10 +2,10 @@
 
 MISP renders through the module server's ``jinja_template_rendering`` expansion module; so does
 the runner when the server offers it. When it does not, or cannot be reached (where MISP
-crashes, §15.3), the runner renders locally with the same sandboxed Jinja2
-(``misp_modules.lib.templating``), and the run says so in a note: MISP's run would have died
-there, so a workflow that renders here may fail in MISP. Either way a failing template renders
-as ``""``.
+crashes, §15.3), the runner renders locally, through the very function the server's module
+renders with (``misp_modules.contract.jinja``), and the run says so in a note: MISP's run would
+have died there, so a workflow that renders here may fail in MISP. Either way a failing
+template renders as ``""``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from misp_modules.lib.templating import render_or_empty
-from runner.client import ModuleCallError, ModuleClient
-from runner.jsonio import dumps
+from misp_modules.contract import jinja
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 
-MODULE = "jinja_template_rendering"
 log = logging.getLogger(__name__)
 
 
@@ -38,11 +36,11 @@ class Renderer:
                 return self._remote(template, data)
             except ModuleCallError as exc:
                 log.warning("jinja_template_rendering unavailable (%s); rendering locally", exc)
-                self.local_reason = f"the module server's {MODULE} could not be asked ({exc})"
+                self.local_reason = f"the module server's {jinja.MODULE} could not be asked ({exc})"
         elif self.local_reason is None:
-            self.local_reason = f"the module server does not offer {MODULE}"
+            self.local_reason = f"the module server does not offer {jinja.MODULE}"
         self.local_renders += 1
-        return render_or_empty(template, data if isinstance(data, dict) else {})
+        return jinja.render_or_empty(template, data)
 
     def note_since(self, count: int) -> str | None:
         """The run's note when templates were rendered locally since ``local_renders`` was ``count``."""
@@ -51,12 +49,5 @@ class Renderer:
         return LOCAL_NOTE.format(why=self.local_reason or "the module server could not render them")
 
     def _remote(self, template: str, data: Any) -> str:
-        text = dumps({"template": template, "data": data}).decode()
-        answer, _ = self.client.query({"module": MODULE, "text": text})
-        if not isinstance(answer, dict) or answer.get("error"):
-            return ""
-        try:
-            value = answer["results"][0]["values"][0]
-        except (KeyError, IndexError, TypeError):
-            return ""
-        return value if isinstance(value, str) else ""
+        answer, _ = self.client.query(jinja.request(template, data))
+        return jinja.rendered(answer)

@@ -1,4 +1,4 @@
-"""Reading and writing JSON the fast way (orjson), with errors an analyst can act on."""
+"""Reading JSON files with errors an analyst can act on, and encoding roaming data once."""
 
 from __future__ import annotations
 
@@ -7,33 +7,8 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.wire import dumps
 from runner.errors import InputError
-
-_DUMP_OPTS = orjson.OPT_NON_STR_KEYS
-
-
-def loads(raw: bytes | str) -> Any:
-    return orjson.loads(raw)
-
-
-def dumps(value: Any, *, indent: bool = False) -> bytes:
-    """JSON bytes. Non-string keys (PHP integer keys) become strings, as PHP's json_encode does.
-
-    Decoded JSON only has string keys, so the (slower) non-string-key mode is the fallback."""
-    if indent:
-        return orjson.dumps(value, option=_DUMP_OPTS | orjson.OPT_INDENT_2, default=_fallback)
-    try:
-        return orjson.dumps(value, default=_fallback)
-    except TypeError:
-        return orjson.dumps(value, option=_DUMP_OPTS, default=_fallback)
-
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def read_json(path: str | Path, what: str) -> Any:

@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.triggers import DEFAULT_TRIGGER, TRIGGERS, get_trigger
+from misp_modules.semantics.php import flag, intval, json_type
 from runner import graph as g
 from runner.errors import InputError
 from runner.jsonio import read_json
-from runner.triggers import DEFAULT_TRIGGER, TRIGGERS, get_trigger
 
 
 def load_workflow(path: str | Path, trigger_id: str | None = None) -> g.Workflow:
@@ -38,7 +39,7 @@ def workflow_from_document(doc: Any, source: str, trigger_id: str | None = None)
         raise InputError(f"not a MISP workflow: {source} holds a list of {len(doc)} items; "
                          "export a single workflow (/workflows/view/<id>.json)")
     if not isinstance(doc, Mapping):
-        raise InputError(f"not a MISP workflow: {source} holds a JSON {type(doc).__name__}, "
+        raise InputError(f"not a MISP workflow: {source} holds a JSON {json_type(doc)}, "
                          "expected an object with a `Workflow` or `WorkflowBlueprint` key")
     if isinstance(doc.get("Workflow"), Mapping):
         return _from_workflow(doc["Workflow"], source, trigger_id)
@@ -67,7 +68,7 @@ def _from_workflow(record: Mapping, source: str, trigger_id: str | None) -> g.Wo
     data = _decode_data(record, source)
     if not isinstance(data, Mapping):
         raise InputError(f"not a MISP workflow: `Workflow.data` in {source} must be an object "
-                         f"of nodes keyed by id, not a JSON {type(data).__name__}")
+                         f"of nodes keyed by id, not a JSON {json_type(data)}")
     nodes = _check_nodes(((k, v) for k, v in data.items() if k != "_frames"), source)
     stored_trigger = record.get("trigger_id")
     if stored_trigger is None:
@@ -78,7 +79,7 @@ def _from_workflow(record: Mapping, source: str, trigger_id: str | None) -> g.Wo
                          f"not `{trigger_id}` (--trigger only applies to blueprints)")
     return g.Workflow(
         id=record.get("id", 0), name=str(record.get("name") or f"Workflow for trigger {stored_trigger}"),
-        trigger_id=stored_trigger, graph=nodes, debug_enabled=_truthy(record.get("debug_enabled")),
+        trigger_id=stored_trigger, graph=nodes, debug_enabled=flag(record.get("debug_enabled")),
         source=source, kind="workflow", record=dict(record),
     )
 
@@ -116,7 +117,7 @@ def _from_blueprint(record: Mapping, source: str, trigger_id: str) -> g.Workflow
             raise InputError(f"cannot attach trigger `{trigger.id}` to the blueprint in {source}: it needs "
                              f"exactly one entry node (a node nothing connects to), found: {listing}")
         entry = entries[0]
-        trigger_key = "1" if "1" not in nodes else str(max(g.php_int(k) for k in nodes) + 1)
+        trigger_key = "1" if "1" not in nodes else str(max(intval(k) for k in nodes) + 1)
         nodes = {trigger_key: {
             "id": int(trigger_key), "name": trigger.name, "class": "block-type-trigger", "typenode": False,
             "data": trigger.node_data(), "inputs": [],
@@ -169,6 +170,3 @@ def _first_trigger_id(nodes: Mapping[str, Mapping]) -> str | None:
             return g.module_id(node)
     return None
 
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "0", "", "false")

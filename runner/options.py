@@ -1,4 +1,4 @@
-"""Command-line options shared by the sub-commands, their checks, and the catalog they need.
+"""Command-line options shared by the sub-commands, and their checks.
 
 Every option value is checked where argparse reads it (the ``type=`` functions here): a bad
 value is one line on stderr and exit 2 (``runner.cli.Parser``), whichever command it is given to.
@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from runner.catalog import Catalog, Enablement
-from runner.client import DEFAULT_TIMEOUT, DEFAULT_URL, ModuleCallError, ModuleClient, parse_base_url
-from runner.errors import RunnerError
-from runner.triggers import TRIGGERS, get_trigger
+from misp_modules.contract.client import DEFAULT_TIMEOUT, DEFAULT_URL, parse_base_url
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
+from runner.catalog import Enablement
 
 MAX_TIMEOUT = 3600.0  # seconds; MISP's own client gives up after Plugin.Action_timeout (10 s)
 
@@ -84,14 +83,3 @@ def add_module_options(parser: argparse.ArgumentParser) -> None:
 
 def enablement(args: argparse.Namespace) -> Enablement:
     return Enablement.parse(args.enabled_modules, args.disable)
-
-
-def connect(args: argparse.Namespace, pool_size: int = 8) -> tuple[ModuleClient, Catalog]:
-    """The module client and the catalog from its ``/modules``; :class:`RunnerError` if the
-    server cannot be asked."""
-    client = ModuleClient(args.modules_url, timeout=args.timeout, pool_size=pool_size)
-    try:
-        entries = client.modules()
-    except ModuleCallError as exc:
-        raise RunnerError(f"cannot load the module list: {exc}") from None
-    return client, Catalog.from_modules(entries, action_services=not args.no_action_services)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from misp_modules.contract.wire import dumps
 from runner import graph as g
 from runner.engine import RunResult
-from runner.jsonio import dumps, dumps_shared
+from runner.jsonio import dumps_shared
 from runner.paths import PathTable
 from runner.records import Branch, NodeRun, WalkRecord
 from runner.textsafe import printable
@@ -123,7 +124,7 @@ def text(result: RunResult) -> str:
     if result.outcome == "success" and result.errors:
         lines.append("Errors that did not stop the run: " + ", ".join(result.errors))
     if result.stored.changes:
-        from misp_modules.lib.changes import describe
+        from misp_modules.contract.changes import describe
 
         lines.append(f"Changes to MISP's stored event ({len(result.stored.changes)}):")
         for change in result.stored.changes:

@@ -3,7 +3,7 @@
 Nodes see the roaming data; MISP's database changes only through what actions do (tags,
 flags, publication, ...), which modules report as ``changes`` (docs/contract.md §4). The runner
 keeps this second view: the trigger's event with every change applied in order
-(``misp_modules.lib.changes.apply_changes``). ``reload-full-event`` reads it back
+(``misp_modules.contract.changes.apply_changes``). ``reload-full-event`` reads it back
 (``stored_event`` in the request), as MISP re-reads its database.
 
 Changes are recorded as they come and folded into the event only when someone reads it (a
@@ -37,7 +37,7 @@ class StoredEvent:
         """The stored event with every change recorded so far."""
         with self._lock:
             if self._pending:
-                from misp_modules.lib.changes import apply_changes
+                from misp_modules.contract.changes import apply_changes
 
                 pending, self._pending = self._pending, []
                 try:
@@ -53,7 +53,7 @@ class StoredEvent:
         event = self.snapshot()
         with self._lock:
             if self._json_of is not event:
-                from runner.jsonio import dumps
+                from misp_modules.contract.wire import dumps
 
                 self._json, self._json_of = dumps(event), event
             return self._json

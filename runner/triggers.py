@@ -1,76 +1,18 @@
-"""MISP's trigger catalogue (docs/misp-behaviour.md §4.1) and what a trigger does before the walk.
+"""What a trigger does before the walk and after a failed run (docs/misp-behaviour.md §4).
 
-A trigger decides three things: whether the run is blocking, how the raw data becomes roaming
-data (normalisation, §4.3, done by ``misp_modules.semantics.convert``), and, for
-``tag-attached-after-save`` only, whether the run happens at all (§4.4).
+A trigger (its table: ``misp_modules.contract.triggers``) decides whether the run is blocking,
+how the raw data becomes roaming data (normalisation, §4.3, done by
+``misp_modules.semantics.convert``), for ``tag-attached-after-save`` only whether the run happens
+at all (§4.4), and what MISP's caller logs when a blocking run fails (§4.2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from runner.graph import EMPTY_FILTERS
+from misp_modules.contract.triggers import Trigger
 
-
-@dataclass(frozen=True)
-class Trigger:
-    id: str
-    name: str
-    scope: str
-    blocking: bool
-    misp_core_format: bool
-    overhead: int  # 1 low, 2 medium, 3 high
-    required_key: str | None = None  # the top-level key the raw data must carry (CLI input check)
-    description: str = ""
-
-    @property
-    def for_path(self) -> str:
-        return "blocking" if self.blocking else "non-blocking"
-
-    def node_data(self) -> dict:
-        """The trigger module config MISP copies into a trigger node's ``data``."""
-        return {
-            "id": self.id, "scope": self.scope, "name": self.name, "description": self.description,
-            "icon": "", "inputs": 0, "outputs": 1, "blocking": self.blocking,
-            "misp_core_format": self.misp_core_format, "trigger_overhead": self.overhead,
-            "trigger_overhead_message": "", "is_misp_module": False, "is_custom": False,
-            "expect_misp_core_format": False, "version": "0.1", "icon_class": "",
-            "multiple_output_connection": False, "support_filters": False,
-            "saved_filters": dict(EMPTY_FILTERS), "module_type": "trigger",
-            "html_template": "trigger", "disabled": False, "indexed_params": [],
-        }
-
-
-def _t(id_, name, scope, blocking, core, overhead, required=None, description=""):
-    return Trigger(id_, name, scope, blocking, core, overhead, required, description)
-
-
-TRIGGERS: dict[str, Trigger] = {t.id: t for t in (
-    _t("attribute-after-save", "Attribute After Save", "attribute", False, True, 3, "Attribute"),
-    _t("enrichment-before-query", "Enrichment Before Query", "others", True, True, 1, "Event"),
-    _t("event-after-save", "Event After Save", "event", False, True, 3, "Event"),
-    _t("event-after-save-new", "Event After Save New", "event", False, True, 1, "Event"),
-    _t("event-after-save-new-from-pull", "Event After Save New From Pull", "event", False, True, 1, "Event"),
-    _t("event-before-save", "Event Before Save", "event", True, True, 3, "Event"),
-    _t("event-publish", "Event Publish", "event", True, True, 1, "Event",
-       "This trigger is called just before a MISP Event starts the publishing process"),
-    _t("event-report-after-save", "Event Report After Save", "event-report", False, True, 1, "EventReport"),
-    _t("log-after-save", "Log After Save", "log", False, False, 3, "Log"),
-    _t("object-after-save", "Object After Save", "object", False, True, 3, "Object"),
-    _t("post-after-save", "Post After Save", "post", False, False, 1, "Post"),
-    _t("shadow-attribute-after-save", "Shadow Attribute After Save", "shadow-attribute", False, True, 2,
-       "ShadowAttribute"),
-    _t("shadow-attribute-before-save", "Shadow Attribute Before Save", "shadow-attribute", True, True, 2,
-       "ShadowAttribute"),
-    _t("sighting-after-save", "Sighting After Save", "sighting", False, True, 2, "Sighting"),
-    _t("tag-attached-after-save", "Tag Attached After Save", "tag", False, True, 3, "Tag"),
-    _t("user-after-save", "User After Save", "user", False, False, 1),
-    _t("user-before-save", "User Before Save", "user", True, False, 1),
-)}
-
-DEFAULT_TRIGGER = "event-publish"
 DEFAULT_FAILURE_TITLE = "Error while executing workflow."  # MISP's executeTrigger, when the caller gives none
 
 # What the MISP caller writes to its log when a blocking run fails (misp-behaviour.md §4.2).
@@ -86,8 +28,26 @@ _CALLER_LOG = {
 }
 
 
-def get_trigger(trigger_id: str) -> Trigger | None:
-    return TRIGGERS.get(trigger_id)
+class TriggerDataError(ValueError):
+    """Data the trigger cannot take; the message completes "the data ..." or "<file> ..."."""
+
+
+def trigger_data(trigger: Trigger, raw: Any) -> Any:
+    """``raw`` as ``trigger`` takes it: a bare event (PyMISP's ``MISPEvent.to_json()``, without its
+    wrapper) gets its ``Event`` key; :class:`TriggerDataError` when it is not an object, or lacks
+    the key the trigger needs (``Event`` for event triggers)."""
+    from misp_modules.semantics.convert import is_bare_event
+    from misp_modules.semantics.php import json_type
+
+    required = trigger.required_key
+    if required == "Event" and is_bare_event(raw):
+        raw = {"Event": raw}
+    if not isinstance(raw, Mapping):
+        raise TriggerDataError(f"holds a JSON {json_type(raw)}, expected an object")
+    if required and required not in raw:
+        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
+        raise TriggerDataError(f"has no `{required}` key, which trigger `{trigger.id}` needs (top-level keys: {keys})")
+    return raw
 
 
 def normalize(trigger: Trigger, raw: Any) -> Any:

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from misp_modules.contract.triggers import get_trigger
 from runner import graph as g
 from runner.catalog import Catalog, Enablement
-from runner.triggers import get_trigger
 
 CYCLE = "Cannot save a workflow containing a cycle"
 TRIGGER_COUNT = "Cannot save a workflow containing no or more than one trigger"

@@ -96,14 +96,6 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
 
 # -- the paths (from MISP's blueprints, tests/data/blueprints/, and the logic modules) and their baselines --
 
-def _items(value: Any) -> list:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        return list(value.values())
-    return []
-
-
 def _objects_named(attribute: dict, name: str | None) -> list:
     return [o for e in attribute.get("enrichment", ()) for o in e.get("Object", ())
             if name is None or o.get("name") == name]

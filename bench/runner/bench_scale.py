@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson  # noqa: E402
 from events import make_event  # noqa: E402
 
+from misp_modules.contract.client import ModuleClient  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
-from runner.client import ModuleClient  # noqa: E402
 from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import workflow_from_document  # noqa: E402
 from runner.report import text, write_document  # noqa: E402
@@ -110,7 +110,7 @@ def in_process(client: ModuleClient, catalog: Catalog, nodes: list[dict], event:
     best: dict[str, Any] = {}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        result = Runner(catalog, client, RunOptions(max_executions=10**6)).run(wf, event)
+        result = Runner(catalog, client, RunOptions(max_executions=10**6, pause_collector=True)).run(wf, event)
         t1 = time.perf_counter()
         tree = text(result)
         t2 = time.perf_counter()

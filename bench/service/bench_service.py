@@ -45,8 +45,8 @@ sys.path.insert(0, str(REPO / "bench" / "runner"))
 import orjson  # noqa: E402
 from events import make_event  # noqa: E402
 
+from misp_modules.contract.client import ModuleClient  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
-from runner.client import ModuleClient  # noqa: E402
 from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
 from runner.service.backend_redis import RedisBackend  # noqa: E402
@@ -118,9 +118,9 @@ def check(rows: list[tuple], ids: list[str], label: str) -> dict[str, Any]:
 
 
 def bare(url: str, messages: list[bytes]) -> float:
-    client = ModuleClient(url, timeout=60, pool_size=4)
+    client = ModuleClient(url, timeout=60)
     catalog = Catalog.from_modules(client.modules())
-    runner = Runner(catalog, client, RunOptions(dry_run=True))
+    runner = Runner(catalog, client, RunOptions(dry_run=True, pause_collector=True))
     workflow = load_workflow(PAP_TLP_BLUEPRINT, TRIGGER)
     for raw in messages[:20]:
         runner.run(workflow, orjson.loads(raw), TRIGGER)

@@ -4,21 +4,32 @@ MISP's enrichment nodes (``attach-enrichment``, ``enrich-event``) query MISP's E
 service. Here they query this server in-process (``misp_modules.server.dispatch.query_module``:
 same lanes, timeouts and error contract as ``POST /query``); a module this server lacks
 (upstream's ``mmdb_lookup``, ``abuseipdb``, ...) is asked from another misp-modules server when
-the node's ``forward_url`` setting names one.
+the node's ``forward_url`` setting names one, with the client of the module protocol
+(``misp_modules.contract.client``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 from misp_modules.lib.http import public_url
 from misp_modules.settings import get_settings
 
 ENRICHMENT_TYPES = ("expansion", "hover")  # MISP's "Enrichment" family
+LISTING_TIMEOUT = 5.0  # s for the forward server's /modules (MISP allows its own 1 s)
+
+
+class ForwardError(RuntimeError):
+    """The forward server could not be asked or answered something unusable."""
+
+
+def is_enrichment(entry: Mapping[str, Any]) -> bool:
+    types = (entry.get("meta") or {}).get("module-type") or []
+    return any(t in ENRICHMENT_TYPES for t in types)
 
 
 class Enrichers:
@@ -32,29 +43,25 @@ class Enrichers:
     async def load(cls, wanted: list[str], node_module: str) -> Enrichers:
         """The ``wanted`` modules' ``/modules`` entries; ``node_module``'s settings give
         ``forward_url``."""
-        local: dict[str, dict] = {}
-        from misp_modules.server import dispatch
+        from misp_modules.server.dispatch import module_entry
 
-        dispatcher = dispatch.current()
-        if dispatcher is not None:
-            for name in wanted:
-                module = dispatcher.registry.modules.get(name)
-                if module is not None and any(t in ENRICHMENT_TYPES for t in module.module_types):
-                    local[name] = module.entry
+        local: dict[str, dict] = {}
+        for name in wanted:
+            entry = module_entry(name)
+            if entry is not None and is_enrichment(entry):
+                local[name] = entry
         forward_url = get_settings().module_setting(node_module, "forward_url", None) or None
         remote: dict[str, dict] = {}
         problems: list[str] = []
         if forward_url and any(name not in local for name in wanted):
             try:
-                listing = await asyncio.to_thread(_get_json, f"{forward_url.rstrip('/')}/modules", 5.0)
-                for entry in listing if isinstance(listing, list) else []:
-                    if not isinstance(entry, dict) or entry.get("name") not in wanted:
-                        continue
-                    types = (entry.get("meta") or {}).get("module-type") or []
-                    if any(t in ENRICHMENT_TYPES for t in types):
-                        remote[entry["name"]] = entry
-            except ForwardError as exc:
+                listing = await asyncio.to_thread(_forward(forward_url).modules, LISTING_TIMEOUT)
+            except (ForwardError, ModuleCallError) as exc:
                 problems.append(str(exc))
+            else:
+                for entry in listing:
+                    if isinstance(entry, dict) and entry.get("name") in wanted and is_enrichment(entry):
+                        remote[entry["name"]] = entry
         return cls(local, remote, forward_url, problems)
 
     def entry(self, name: str) -> dict | None:
@@ -67,40 +74,36 @@ class Enrichers:
         return f"Enrichment module {name!r} is not available on {where}"
 
     async def query(self, name: str, body: dict, query_timeout: float) -> dict:
+        """The module's answer; :class:`ForwardError` when the forward server fails."""
         if name in self.local:
             from misp_modules.server.dispatch import query_module
 
             return await query_module(name, body, query_timeout)
-        url = f"{self.forward_url.rstrip('/')}/query"
-        return await asyncio.to_thread(_post_json, url, body, query_timeout)
+        try:
+            answer, _ = await asyncio.to_thread(_forward(str(self.forward_url)).query, body, query_timeout)
+        except ModuleCallError as exc:
+            raise ForwardError(str(exc)) from None
+        if not isinstance(answer, dict):
+            raise ForwardError(f"the forward server at {public_url(str(self.forward_url))} answered something "
+                               "that is not a JSON object")
+        return answer
 
 
-class ForwardError(RuntimeError):
-    pass
+_clients: dict[str, ModuleClient] = {}
+_lock = threading.Lock()
 
 
-def _get_json(url: str, wait: float) -> Any:
-    return _answer(url, lambda: requests.get(url, timeout=wait))
-
-
-def _post_json(url: str, body: dict, wait: float) -> Any:
-    return _answer(url, lambda: requests.post(url, json=body, timeout=wait))
-
-
-def _answer(url: str, call) -> Any:
-    where = public_url(url)
-    try:
-        response = call()
-    except requests.exceptions.Timeout:
-        raise ForwardError(f"{where} did not answer in time") from None
-    except requests.exceptions.RequestException as exc:
-        raise ForwardError(f"cannot reach {where} ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise ForwardError(f"{where} answered HTTP {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise ForwardError(f"{where} answered something that is not JSON") from None
+def _forward(url: str) -> ModuleClient:
+    """One client (its kept-alive connections) per forward server, for every node run."""
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            try:
+                client = ModuleClient(url, name="the forward server", shown=public_url(url))
+            except ModuleCallError:
+                raise ForwardError("forward_url is not an http:// or https:// URL with a host") from None
+            _clients[url] = client
+        return client
 
 
 def module_options(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:

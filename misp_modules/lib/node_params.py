@@ -1,6 +1,8 @@
-"""What is wrong with a node's params, measured against the params MISP declares for the node.
+"""Reading a node's params, and what is wrong with them, measured against the params MISP declares.
 
-MISP never validates params: an unknown operator silently evaluates to false, a list where a
+:func:`choice`, :func:`as_list` and :func:`roaming_object` read a value a handler needs, or
+raise :class:`~misp_modules.contract.request.ParamError` naming the param (the node fails).
+:func:`problems` is for the params MISP reads anyway. MISP never validates params: an unknown operator silently evaluates to false, a list where a
 string is expected crashes, a regex that does not compile matches nothing. The built-in node
 modules keep MISP's decision and add these messages to the node's errors, each naming the
 param, so the workflow author learns why the node went the way it did.
@@ -11,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from misp_modules.contract.request import ParamError
 from misp_modules.semantics import hashpath
+from misp_modules.semantics.php import a_json_type
 
 TEXT_TYPES = ("input", "textarea", "hashpath")
 
@@ -60,7 +64,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
                 issue = hashpath.validate(value)
                 message = None if issue is None else f"invalid hash path {value!r}: {issue}"
         elif kind == "checkbox" and not isinstance(value, bool):
-            message = f"expected true or false, got {kind_of(value)}"
+            message = f"expected true or false, got {a_json_type(value)}"
         else:
             message = None
         if message:
@@ -71,7 +75,7 @@ def problems(declared: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *
 def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[Any]) -> str | None:
     allowed = option_values(descriptor)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return f"expected one of {', '.join(allowed)}, got {kind_of(value)}"
+        return f"expected one of {', '.join(allowed)}, got {a_json_type(value)}"
     accepted = set(allowed) | {str(e) for e in extra}
     if "default" in descriptor:
         accepted.add(str(descriptor["default"]))
@@ -83,35 +87,21 @@ def _select_problem(descriptor: Mapping[str, Any], value: Any, extra: Iterable[A
 def _picker_problem(descriptor: Mapping[str, Any], value: Any) -> str | None:
     if descriptor.get("multiple") in (True, "true"):
         if isinstance(value, bool) or not isinstance(value, (list, dict, str, int)):
-            return f"expected a list, got {kind_of(value)}"
+            return f"expected a list, got {a_json_type(value)}"
         items = value.values() if isinstance(value, dict) else (value if isinstance(value, list) else [])
         odd = [v for v in items if isinstance(v, (list, dict)) or isinstance(v, bool) or v is None]
         if odd:
-            return f"expected a list of names or ids, got an item of type {kind_of(odd[0])}"
+            return f"expected a list of names or ids, got an item of type {a_json_type(odd[0])}"
         return None
     if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, list))):
-        return f"expected one value, got {kind_of(value)}"
+        return f"expected one value, got {a_json_type(value)}"
     return None
 
 
 def _text_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return f"expected a string, got {kind_of(value)}"
+        return f"expected a string, got {a_json_type(value)}"
     return None
-
-
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return type(value).__name__
 
 
 def merge(*groups: Iterable[str]) -> list[str]:
@@ -122,3 +112,34 @@ def merge(*groups: Iterable[str]) -> list[str]:
             if message not in seen:
                 seen.append(message)
     return seen
+
+
+def choice(params: Mapping[str, Any], pid: str, allowed: Iterable[str]) -> str:
+    """The value of a select param, or a :class:`ParamError` naming it and the allowed values."""
+    value = params.get(pid)
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ParamError(f"param `{pid}`: unsupported value {value!r} (expected one of: {', '.join(allowed)})")
+    return value
+
+
+def as_list(value: Any, pid: str) -> list:
+    """A multiple-picker value: MISP stores a list; old graphs may hold a scalar (wrapped here)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if isinstance(value, (str, int, float)):
+        return [value]
+    raise ParamError(f"param `{pid}`: expected a list, got {a_json_type(value)}")
+
+
+def roaming_object(data: Any, module: str) -> dict:
+    """The roaming data of a node that edits attributes inside ``Event``; anything but a JSON
+    object (MISP always sends its decoded roaming data) is a :class:`ParamError` naming it."""
+    if not isinstance(data, dict):
+        raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
+                         f"(a JSON object), not {a_json_type(data)}")
+    return data

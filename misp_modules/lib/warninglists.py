@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from misp_modules.semantics.php import truthy
 from misp_modules.semantics.preg import preg_match
 
 CATEGORY = "false_positive"
@@ -189,8 +190,3 @@ def check_for_warning(attribute: Mapping[str, Any], lists: Iterable[Warninglist]
                              "warninglist_name": wl.name, "warninglist_category": wl.category})
             result["warnings"] = warnings
     return result
-
-
-def truthy(value: Any) -> bool:
-    """PHP truthiness of a JSON scalar (MISP sends ``to_ids`` as bool, ``"0"``/``"1"`` or 0/1)."""
-    return value not in (None, False, 0, 0.0, "", "0", [], {})

@@ -128,7 +128,7 @@ def _unset_filter(snapshot: Any, label: Any) -> Any:
     return {**_as_map(snapshot), "enabledFilters": dict(remaining) if remaining else []}
 
 
-def _as_map(value: Any) -> dict:
+def _as_map(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else dict(php.iter_items(value))
 
 

@@ -181,8 +181,7 @@ def _serve_process(sockets: list[socket.socket], registry: Registry, settings: S
         # Forked now, while this process is single-threaded (no loop, no module thread yet).
         fork = forkserver.ForkServer.start(registry, close=sockets)
     code = _run_loop(_serve(sockets, registry, settings, server_url, ready, stats, fork))
-    busy = [lane.module.name for lane in (dispatch.current().lanes.values() if dispatch.current() else ())
-            if lane.in_flight and lane.pool is None]
+    busy = dispatch.hung_threads()
     if busy:
         # Threads of hung sync modules cannot be interrupted; don't let them keep us alive.
         log.warning("Exiting with queries still running in module(s) %s", ", ".join(busy))

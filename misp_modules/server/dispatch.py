@@ -476,8 +476,17 @@ def install(dispatcher: Dispatcher | None) -> None:
     _dispatcher = dispatcher
 
 
-def current() -> Dispatcher | None:
-    return _dispatcher
+def hung_threads() -> list[str]:
+    """The modules whose queries still run in this process's threads (which cannot be stopped)."""
+    lanes = _dispatcher.lanes.values() if _dispatcher is not None else ()
+    return [lane.module.name for lane in lanes if lane.in_flight and lane.pool is None]
+
+
+def module_entry(name: str) -> dict | None:
+    """The ``/modules`` entry of module ``name`` as this server loaded it, for modules that query
+    other modules (None: no such module, or no server in this process)."""
+    module = _dispatcher.registry.modules.get(name) if _dispatcher is not None else None
+    return None if module is None else module.entry
 
 
 async def query_module(name: str, request: dict, timeout: float | None = None) -> dict:

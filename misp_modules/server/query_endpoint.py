@@ -17,7 +17,6 @@ reached a module.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import time
@@ -29,7 +28,9 @@ import tornado
 import tornado.web
 from tornado import httputil
 
+from misp_modules.contract.wire import collector_paused
 from misp_modules.lib.redact import request_secrets
+from misp_modules.semantics.php import a_json_type
 from misp_modules.server.connections import BodyBudget
 from misp_modules.server.dispatch import Dispatcher, Outcome, error_body
 from misp_modules.server.logs import AccessLog, field, request_preview, shown
@@ -257,13 +258,10 @@ def _decode(body: bytes) -> object:
     """``orjson.loads``, with the cyclic collector paused for large bodies: decoding a runner
     request (a whole event, often twice) allocates hundreds of thousands of containers, which
     trigger collections that find nothing (JSON has no cycles) and cost ~40 % of the decode."""
-    if len(body) < LARGE_BODY or not gc.isenabled():
+    if len(body) < LARGE_BODY:
         return orjson.loads(body)
-    gc.disable()
-    try:
+    with collector_paused():
         return orjson.loads(body)
-    finally:
-        gc.enable()
 
 
 def parse_query(body: bytes) -> tuple[dict, str, float | None]:
@@ -276,12 +274,12 @@ def parse_query(body: bytes) -> tuple[dict, str, float | None]:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(request, dict):
-        raise BadRequest(f"Request body must be a JSON object, not {_json_type(request)}")
+        raise BadRequest(f"Request body must be a JSON object, not {a_json_type(request)}")
     module = request.get("module")
     if module is None:
         raise BadRequest("Missing `module`: the request must name the module to run")
     if not isinstance(module, str) or not module:
-        raise BadRequest(f"`module` must be a non-empty string, not {_json_type(module)}")
+        raise BadRequest(f"`module` must be a non-empty string, not {a_json_type(module)}")
     timeout = request.get("timeout")
     return request, module, None if timeout is None else parse_timeout(timeout)
 
@@ -293,13 +291,8 @@ def parse_timeout(value: Any) -> float:
         except ValueError:
             raise BadRequest(f"`timeout` must be a number of seconds, not {shown(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRequest(f"`timeout` must be a number of seconds, not {_json_type(value)}")
+        raise BadRequest(f"`timeout` must be a number of seconds, not {a_json_type(value)}")
     if value <= 0:
         raise BadRequest(f"`timeout` must be positive, not {value!r}")
     return float(value)
 
-
-def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
-    return names.get(type(value), type(value).__name__)

@@ -28,7 +28,7 @@ def path_lines(doc: Mapping[str, Any]) -> list[str]:
 
 
 def change_lines(doc: Mapping[str, Any]) -> list[str]:
-    from misp_modules.lib.changes import describe
+    from misp_modules.contract.changes import describe
 
     return [f"node {c.get('node')}: {describe(c)}" for c in doc.get("changes") or []]
 

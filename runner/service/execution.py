@@ -26,14 +26,15 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
+from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from runner.catalog import Catalog, Enablement
-from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.errors import InputError
 from runner.loader import workflow_from_document
 from runner.mocks import Mocks
 from runner.report import document
-from runner.triggers import TRIGGERS, get_trigger
+from runner.triggers import TriggerDataError, trigger_data
 
 # Node errors that mean "try again later", in the wording of the project's outbound HTTP kit
 # (misp_modules.lib.http.errors) and of the runner's module client.
@@ -83,11 +84,6 @@ def trigger_is_known(trigger_id: str) -> bool:
     return get_trigger(trigger_id) is not None
 
 
-def trigger_required_key(trigger_id: str) -> str | None:
-    trigger = get_trigger(trigger_id)
-    return trigger.required_key if trigger else None
-
-
 def load_workflow(content: bytes, source: str, trigger_id: str | None = None) -> Any:
     """The runner's workflow object for a MISP workflow export or blueprint (file bytes)."""
     try:
@@ -133,18 +129,13 @@ def workflow_nodes(workflow: Any) -> list[tuple[str, dict]]:
 def check_data(raw: Any, trigger_id: str) -> Any:
     """``raw`` as the trigger takes it (a bare PyMISP event gets its ``Event`` wrapper), or
     :class:`DataInvalid` saying what is missing."""
-    from misp_modules.semantics.convert import is_bare_event
-
-    required = trigger_required_key(trigger_id)
-    if required == "Event" and is_bare_event(raw):
-        raw = {"Event": raw}
-    if not isinstance(raw, Mapping):
-        raise DataInvalid(f"the data is a JSON {type(raw).__name__}, trigger `{trigger_id}` needs an object")
-    if required and required not in raw:
-        keys = ", ".join(sorted(map(str, raw))[:6]) or "none"
-        raise DataInvalid(f"the data has no `{required}` key, which trigger `{trigger_id}` needs "
-                          f"(top-level keys: {keys})")
-    return raw
+    trigger = get_trigger(trigger_id)
+    if trigger is None:
+        raise DataInvalid(f"unknown trigger `{trigger_id}`")
+    try:
+        return trigger_data(trigger, raw)
+    except TriggerDataError as exc:
+        raise DataInvalid(f"the data {exc}") from None
 
 
 class _RecordingClient(ModuleClient):
@@ -201,7 +192,7 @@ class Catalogs:
         """The catalog; :class:`ModuleCallError` when the server cannot be asked."""
         with self._lock:
             if self._catalog is None:
-                client = ModuleClient(self.modules_url, pool_size=1)
+                client = ModuleClient(self.modules_url)
                 try:
                     entries = client.modules()
                 finally:
@@ -233,12 +224,12 @@ class Engine:
     def __init__(self, settings: EngineSettings, catalogs: Catalogs) -> None:
         self.settings = settings
         self.catalogs = catalogs
-        self.client = _RecordingClient(settings.modules_url, timeout=settings.node_timeout,
-                                       pool_size=max(4, settings.max_parallel + 1))
+        self.client = _RecordingClient(settings.modules_url, timeout=settings.node_timeout)
         self.options = RunOptions(
             enablement=Enablement.parse(settings.enabled_modules, settings.disabled_modules),
             timeout=settings.node_timeout, dry_run=True, carry_module_data=settings.carry_module_data,
-            host_org_id=settings.host_org_id, max_parallel=settings.max_parallel)
+            host_org_id=settings.host_org_id, max_parallel=settings.max_parallel,
+            pause_collector=True)  # the service's runs, as misp-workflow's: JSON with no cycles (contract.wire)
         self._transient = [re.compile(p, re.IGNORECASE) for p in settings.transient_errors]
 
     def run(self, workflow: Any, raw: Any, trigger_id: str, mocks: Mapping[str, Any] | None = None) -> Execution:

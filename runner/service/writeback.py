@@ -1,7 +1,7 @@
 """Writing a run's changes to MISP once, and telling the guard what those writes will cause.
 
 The runner's change records (docs/contract.md §4) are replayed through PyMISP
-(``misp_modules.lib.changes.apply_to_misp``), one change at a time, each under an idempotency
+(``misp_modules.lib.misp_writes.apply_to_misp``), one change at a time, each under an idempotency
 key ``(run id, change index)``: once applied it is marked in the backend, and a redelivered
 run (its worker was killed) skips what is marked. The one gap, a worker killed between MISP's
 answer and the mark, is closed by making every change safe to apply twice: tags, fields,
@@ -73,7 +73,8 @@ class WriteBack:
         """Write ``changes``; one entry per change: ``state`` applied, already (applied
         before: a redelivery), refused (MISP said no; not retried), or not-written (no MISP
         connection, or ``[misp] write_back = false``). :class:`WriteTransient` to retry."""
-        from misp_modules.lib.changes import MispWriteError, apply_to_misp, describe
+        from misp_modules.contract.changes import describe
+        from misp_modules.lib.misp_writes import MispWriteError, apply_to_misp
 
         if not changes:
             return []

@@ -1,4 +1,4 @@
-"""misp_modules.lib.changes: the stored-event view (``apply_changes``) in every layout MISP hands
+"""misp_modules.contract.changes: the stored-event view (``apply_changes``) in every layout MISP hands
 out, and the replay on MISP (``apply_to_misp``) with the real PyMISP against the REST fake."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import json
 import pytest
 from pymisp import PyMISP
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import changes as ch
+from misp_modules.lib.misp_writes import MispWriteError, apply_to_misp
 from misp_modules.semantics.convert import to_core_format
 from tests.support.data import EVENTS
 from tests.support.fakes.misp import API_KEY, MispFake
@@ -85,7 +86,7 @@ def misp():
 def test_apply_to_misp_groups_sets_and_unpublishes_once(misp) -> None:
     fake, client = misp
     fake.requests.clear()
-    applied = ch.apply_to_misp(client, [
+    applied = apply_to_misp(client, [
         ch.set_field("attribute", A0, "to_ids", True), ch.set_field("attribute", A0, "comment", "c"),
         ch.touch("attribute", A0),  # no event_uuid: looked up once
         ch.attach_tag("event", E, "tlp:clear", False, "source"), ch.touch("event", E),
@@ -102,8 +103,8 @@ def test_apply_to_misp_groups_sets_and_unpublishes_once(misp) -> None:
 
 def test_apply_to_misp_stops_at_the_first_refusal(misp) -> None:
     fake, client = misp
-    with pytest.raises(ch.MispWriteError) as failure:
-        ch.apply_to_misp(client, [ch.publish(E), ch.detach_tag("event", E, "never-attached"), ch.publish(E)])
+    with pytest.raises(MispWriteError) as failure:
+        apply_to_misp(client, [ch.publish(E), ch.detach_tag("event", E, "never-attached"), ch.publish(E)])
     assert "detach_tag 'never-attached' on event" in str(failure.value) and "HTTP 404" in str(failure.value)
     assert failure.value.applied == [{"op": "publish", "uuid": E, "applied": True}]
     assert sum(p.startswith("POST /events/publish/") for p in fake.paths()) == 1

@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import changes as ch
 from misp_modules.modules.action_mod import bgpranking_curation as bgpc
 from misp_modules.modules.action_mod import hashlookup_curation as hlc
 from tests.support.fakes.hashlookup import make_record

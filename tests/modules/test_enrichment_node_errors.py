@@ -15,7 +15,7 @@ def node(module: str, data, params: dict) -> dict:
 
 @pytest.mark.parametrize("module,params", [("attach_warninglist", {"warninglists": "ALL"}),
                                            ("attach_enrichment", {"modules": ["hashlookup"]})])
-@pytest.mark.parametrize("data,kind", [([1, 2], "a list"), ("text", "str"), (None, "null")])
+@pytest.mark.parametrize("data,kind", [([1, 2], "an array"), ("text", "a string"), (None, "null")])
 def test_data_that_is_not_an_object_is_named(module_server, module, params, data, kind):
     status, answer = module_server.query(node(module, data, params))
     assert status == 200 and answer["result"] is False

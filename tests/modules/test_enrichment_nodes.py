@@ -182,7 +182,7 @@ def test_forward_server_down_is_reported(make_server, hl_fake, bgp_fake):
                                              attach_enrichment={"forward_url": "http://user:pw@127.0.0.1:9/"}))
     answer = attach(local, core(ECHO_EVENT), ["intel_echo"])
     assert answer["result"] is False
-    assert "cannot reach http://127.0.0.1:9/modules" in answer["error"] and "pw" not in answer["error"]
+    assert "cannot connect to the forward server at http://127.0.0.1:9 " in answer["error"] and "pw" not in answer["error"]
 
 
 # --- enrich-event -------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.notify import mattermost as mm
-from misp_modules.lib.workflow import ParamError
 from misp_modules.modules.action_mod import mattermost
 from tests.support.fakes.mattermost import CHANNEL, HOOK, TOKEN, MattermostFake
 from tests.support.notify import event, misp_request, settings

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from misp_modules.lib.changes import apply_changes
+from misp_modules.contract.changes import apply_changes
 from misp_modules.semantics.convert import to_core_format
 from tests.support.data import BLUEPRINTS, EVENTS
 from tests.support.nodes import query_node

@@ -201,7 +201,7 @@ def test_assign_country_keeps_tags_already_there():
 
 
 def test_assign_country_applies_to_the_stored_event_view():
-    from misp_modules.lib import changes as ch
+    from misp_modules.contract import changes as ch
 
     answer = call_node(assign_country, core(COUNTRY_EVENT), {"scope": "attribute", "hash_path": PATH})
     stored = ch.apply_changes(COUNTRY_EVENT, answer["changes"])

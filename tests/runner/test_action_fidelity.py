@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from misp_modules.contract.client import ModuleClient
 from runner.catalog import Catalog
-from runner.client import ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
 from tests.support import graphs as G

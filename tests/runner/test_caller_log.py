@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.triggers import caller_log, get_trigger
+from misp_modules.contract.triggers import get_trigger
+from runner.triggers import caller_log
 
 EVENT = {"Event": {"id": "7", "uuid": "e-7"}}
 PUBLISH = get_trigger("event-publish")

@@ -69,7 +69,7 @@ def test_bad_workflow_is_one_line_exit_2(module_server, tmp_path, make, problem)
 
 
 def test_bad_event_is_one_line_exit_2(module_server, tmp_path):
-    for content, problem in (("[1]", "not a MISP event: {ev} holds a JSON list"),
+    for content, problem in (("[1]", "not a MISP event: {ev} holds a JSON array"),
                              ('{"Attribute": []}', "not a MISP event: {ev} has no `Event` key"),
                              ("", "event file is empty: {ev}")):
         ev = tmp_path / "ev.json"

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
+from misp_modules.contract.client import ModuleClient
 from runner.catalog import Catalog
-from runner.client import ModuleClient
 from runner.debug_listener import CaptureStore, make_server
 from runner.engine import Runner, RunOptions
 from runner.jinja import Renderer
@@ -105,6 +105,19 @@ def test_local_rendering_is_said_in_a_note(parts):
     assert any("templates rendered locally: the module server does not offer jinja_template_rendering" in n
                for n in result.notes)
     assert not run(parts, [G.trigger(1, "event-publish", [2]), stop(2, "{{ Event.info }}")]).notes
+
+
+@pytest.mark.parametrize("template", ["hi {{ Event.info }}\n", "hi {{ Event.info }}\r\n", "hi {{ Event.info }}"])
+def test_a_template_renders_the_same_text_locally_and_through_the_server(parts, template):
+    """One render path (misp_modules.contract.jinja): Jinja's default drops one trailing newline
+    of the template, through the server's jinja_template_rendering as in the local fallback."""
+    client, catalog = parts
+    without = Catalog(catalog.modules, frozenset(), catalog.problems)
+    nodes = [G.trigger(1, "event-publish", [2]), stop(2, template)]
+    wf = workflow_from_document(G.workflow(nodes), "t.json")
+    local, served = Runner(without, client).run(wf, EVENT, "event-publish"), run(parts, nodes)
+    assert local.errors == served.errors and served.errors[0].endswith("error: hi Ransom note")
+    assert local.notes and not served.notes
 
 
 def test_broken_template_message_falls_back_to_the_default(parts):

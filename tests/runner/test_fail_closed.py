@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from misp_modules.contract.client import ModuleClient
 from runner.catalog import Catalog, Enablement
-from runner.client import ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
 from runner.mocks import Mocks

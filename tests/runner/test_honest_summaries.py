@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from misp_modules.lib.workflow import EMPTY_SELECTION
+from misp_modules.contract.reply import EMPTY_SELECTION
 from tests.support import graphs as G
 from tests.support.cli import misp_workflow
 from tests.support.data import BLUEPRINTS, EVENTS

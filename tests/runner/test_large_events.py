@@ -11,11 +11,12 @@ import threading
 import orjson
 import pytest
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
+from misp_modules.contract.wire import dumps
 from misp_modules.semantics import convert, roaming
 from runner.catalog import Catalog
-from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
-from runner.jsonio import dumps, dumps_shared
+from runner.jsonio import dumps_shared
 from runner.loader import workflow_from_document
 from runner.report import document, write_document
 from tests.support import graphs as G

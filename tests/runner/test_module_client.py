@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
+from misp_modules.contract.client import ModuleCallError, ModuleClient
 from runner.catalog import Catalog
-from runner.client import ModuleCallError, ModuleClient
 from runner.engine import Runner, RunOptions
 from runner.loader import workflow_from_document
 from runner.paths import PathTable
@@ -59,12 +59,12 @@ def fake():
         yield server
 
 
-def run(fake, nodes, trigger="event-publish", timeout=5.0):
+def run(fake, nodes, trigger="event-publish", timeout=5.0, **options):
     client = ModuleClient(fake.url, timeout=timeout)
     try:
         catalog = Catalog.from_modules(client.modules())
         wf = workflow_from_document(G.workflow(nodes, trigger), "t.json")
-        return Runner(catalog, client, RunOptions(timeout=timeout)).run(wf, EVENT)
+        return Runner(catalog, client, RunOptions(timeout=timeout, **options)).run(wf, EVENT)
     finally:
         client.close()
 
@@ -301,16 +301,57 @@ class GcProbe(FakeModuleServer):
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
-def test_collector_paused_during_a_run_and_restored(enabled_before):
+def test_collector_paused_during_a_run_when_the_program_opts_in_and_restored(enabled_before):
     import gc
 
     with GcProbe() as probe:
         was = gc.isenabled()
         (gc.enable if enabled_before else gc.disable)()
         try:
-            run(probe, CHAIN)
+            run(probe, CHAIN, pause_collector=True)
             after = gc.isenabled()
         finally:
             (gc.enable if was else gc.disable)()
     assert probe.collector == [False, False]
     assert after is enabled_before
+
+
+def test_a_library_run_leaves_the_collector_alone():
+    """``Runner.run`` from another program never switches its collector off (no opt-in)."""
+    import gc
+
+    with GcProbe() as probe:
+        was = gc.isenabled()
+        gc.enable()
+        try:
+            run(probe, CHAIN)
+            after = gc.isenabled()
+        finally:
+            (gc.enable if was else gc.disable)()
+    assert probe.collector == [True, True] and after is True
+
+
+def test_the_commands_opt_into_pausing_the_collector():
+    from runner.cli import Parser
+    from runner.cmd_run import add_run_options, run_options
+    from runner.mocks import Mocks
+    from runner.options import add_module_options
+
+    parser = Parser(prog="t")
+    add_run_options(parser)
+    add_module_options(parser)
+    assert run_options(parser.parse_args([]), Mocks()).pause_collector is True
+
+
+def test_credentials_in_the_url_are_basic_authentication_and_messages_show_the_callers_url(fake):
+    base = fake.url.replace("http://", "http://user:p%40ss@")
+    client = ModuleClient(base, timeout=5, name="the forward server", shown=fake.url)
+    try:
+        client.modules()
+        assert fake.requests[-1].header("Authorization") == "Basic dXNlcjpwQHNz"  # user:p@ss
+        fake.answers["tag_if"] = Response(500, b"down")
+        with pytest.raises(ModuleCallError) as failure:
+            client.query({"module": "tag_if"})
+        assert str(failure.value).startswith("the forward server answered HTTP 500") and "p%40ss" not in str(failure.value)
+    finally:
+        client.close()

@@ -82,3 +82,28 @@ def test_broken_regex_condition_matches_nothing_but_validate_reports_it() -> Non
 def test_inflector_names_params_as_misp_does(name, ident, label) -> None:
     assert inflector.slug(inflector.underscore(name)) == inflector.param_id(name) == ident
     assert inflector.humanize(name) == label
+
+
+@pytest.mark.parametrize("value, number", [("1e3", 1000), (" 12abc", 12), ("+5", 5), ("0x1A", 0), (1.9, 1),
+                                           (float("inf"), 0), (None, 0), ([], 0), ([7], 1), (True, 1)])
+def test_intval_is_php_int_cast(value, number) -> None:
+    assert php.intval(value) == number
+
+
+@pytest.mark.parametrize("value", [None, False, 0, 0.0, "", "0", [], {}])
+def test_empty_values_are_false_for_truthy_and_flag(value) -> None:
+    assert php.is_empty(value) and not php.truthy(value) and not php.flag(value)
+
+
+def test_flag_reads_the_string_false_as_its_writer_meant() -> None:
+    assert php.truthy("false") and not php.flag("false")
+    assert php.flag("1") and php.flag(True) and php.flag("0.0") and php.truthy("0.0")
+
+
+@pytest.mark.parametrize("value, name, described", [
+    ({}, "object", "an object"), ([], "array", "an array"), ((), "array", "an array"), ("x", "string", "a string"),
+    (1, "number", "a number"), (1.5, "number", "a number"), (True, "boolean", "a boolean"), (None, "null", "null"),
+])
+def test_json_type_names_a_decoded_value_in_jsons_words(value, name, described) -> None:
+    assert (php.json_type(value), php.a_json_type(value)) == (name, described)
+    assert php.php_type_name(True) == "bool"  # PHP's own names stay PHP's

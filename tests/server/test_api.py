@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from misp_modules.server.misp_nodes import BUILTIN_NODE_IDS, underscore
+from misp_modules.contract.ids import node_id
+from misp_modules.server.misp_nodes import BUILTIN_NODE_IDS
 
 
 def by_name(server) -> dict[str, dict]:
@@ -53,7 +54,7 @@ def test_builtin_listing_is_misp_safe(module_server):
         module_type = entry["meta"]["module-type"]
         assert isinstance(module_type, list) and module_type
         if "action" in module_type:
-            assert underscore(entry["name"]) not in BUILTIN_NODE_IDS, entry["name"]
+            assert node_id(entry["name"]) not in BUILTIN_NODE_IDS, entry["name"]
             assert isinstance(entry["meta"].get("description"), str)
             assert isinstance(entry["meta"]["config"], dict)
     jinja = next(m for m in mods if m["name"] == "jinja_template_rendering")

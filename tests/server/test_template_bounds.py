@@ -5,7 +5,7 @@ Unbounded, ``{{ 7 ** (7 ** 9) }}`` (24 characters) held the GIL for ~40 s: the w
 server, health checks included, stopped answering, and the module timeout could not help (a
 thread cannot be stopped). ``{{ 'a' * 10**8 }}`` answered a 100 MB string; nested ``range``
 loops kept a module thread busy long after its timeout answer. Every module rendering user
-templates goes through ``misp_modules.lib.templating``, so the bounds live there; these tests
+templates goes through ``misp_modules.templating``, so the bounds live there; these tests
 reach them through the real server (``jinja_template_rendering``, as MISP calls it for every
 Jinja-supported param, and a notification module's ``message_template``).
 """
@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from misp_modules.lib import templating
+from misp_modules import templating
 from tests.support.fakes.mattermost import CHANNEL, TOKEN, MattermostFake
 from tests.support.harness import ModuleServer
 from tests.support.notify import event, misp_request

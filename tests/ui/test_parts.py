@@ -149,3 +149,12 @@ def test_calls_found_lazily_are_the_ones_the_api_joins(ui_service, runs):
     finally:
         history.close()
 
+
+
+def test_a_change_written_is_described_as_the_contract_describes_it():
+    from misp_modules.contract import changes
+    from runner.service.ui.pages.run import describe_change
+
+    change = changes.attach_tag("event", "5f3c", "tlp:red", True)
+    assert describe_change(change) == changes.describe(change)
+    assert "tlp:red" in describe_change(change)

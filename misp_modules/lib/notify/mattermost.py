@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import requests
 
+from misp_modules.contract.request import ParamError
 from misp_modules.lib.http import HttpPolicy, failure, send_with_retry, status_failure, target_of
 from misp_modules.lib.notify.text import split_text
-from misp_modules.lib.workflow import ParamError
 
 SERVICE = "Mattermost"
 MAX_POST_LENGTH = 16383  # characters of a post on Mattermost >= 5.0; longer messages are split

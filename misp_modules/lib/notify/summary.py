@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from misp_modules.semantics.php import array_values, flag
 from misp_modules.settings import get_settings
 
 THREAT_LEVELS = {"1": "High", "2": "Medium", "3": "Low", "4": "Undefined"}
@@ -114,14 +115,14 @@ def summarise(data: Any, filtered: Any = None, matching: Mapping[str, Any] | Non
         summary.update(kind=str(name).lower(), title=f"MISP {name}")
         summary["facts"] = _present([(str(k), _text(v)) for k, v in record.items()
                                      if isinstance(v, (str, int, float, bool)) and "password" not in str(k).lower()][:12])
-    matched = [_attribute(a) for a in _items(filtered)] if _is_selection(filtered, data) else []
+    matched = [_attribute(a) for a in array_values(filtered)] if _is_selection(filtered, data) else []
     matched = [a for a in matched if a is not None]
     summary["matched_total"] = len(matched)
     summary["matched"] = matched[:MAX_MATCHED]
     summary["more"] = max(0, len(matched) - MAX_MATCHED)
-    summary["extracted"] = {str(label): [_text(v) for v in _items(values)]
+    summary["extracted"] = {str(label): [_text(v) for v in array_values(values)]
                             for label, values in (matching or {}).items()
-                            if values is not data and values != data and _items(values)}
+                            if values is not data and values != data and array_values(values)}
     return summary
 
 
@@ -130,9 +131,9 @@ def _summarise_event(summary: dict[str, Any], event: Mapping[str, Any], link_bas
     info = _text(event.get("info")) or "(no info)"
     tags = tag_names(event)
     orgc = event.get("Orgc") if isinstance(event.get("Orgc"), Mapping) else {}
-    attributes = _items(event.get("Attribute"))
-    objects = _items(event.get("Object"))
-    object_attributes = sum(len(_items(o.get("Attribute"))) for o in objects if isinstance(o, Mapping))
+    attributes = array_values(event.get("Attribute"))
+    objects = array_values(event.get("Object"))
+    object_attributes = sum(len(array_values(o.get("Attribute"))) for o in objects if isinstance(o, Mapping))
     summary.update(
         kind="event", event=event, id=event_id, uuid=_text(event.get("uuid")), info=info,
         title=f"MISP event {event_id}: {info}" if event_id else f"MISP event: {info}",
@@ -140,7 +141,7 @@ def _summarise_event(summary: dict[str, Any], event: Mapping[str, Any], link_bas
         threat_level=THREAT_LEVELS.get(_text(event.get("threat_level_id")), _text(event.get("threat_level_id"))),
         analysis=ANALYSIS.get(_text(event.get("analysis")), _text(event.get("analysis"))),
         distribution=DISTRIBUTION.get(_text(event.get("distribution")), _text(event.get("distribution"))),
-        published=_truthy(event.get("published")), tags=tags,
+        published=flag(event.get("published")), tags=tags,
         attribute_count=len(attributes), object_count=len(objects), object_attribute_count=object_attributes,
     )
     if link_base and event_id:
@@ -160,10 +161,10 @@ def _summarise_event(summary: dict[str, Any], event: Mapping[str, Any], link_bas
 def tag_names(holder: Mapping[str, Any]) -> list[str]:
     """Tag names of an event or attribute, in both MISP shapes (``Tag`` list or ``EventTag``)."""
     names = []
-    for tag in _items(holder.get("Tag")):
+    for tag in array_values(holder.get("Tag")):
         if isinstance(tag, Mapping) and tag.get("name"):
             names.append(str(tag["name"]))
-    for link in _items(holder.get("EventTag")):
+    for link in array_values(holder.get("EventTag")):
         tag = link.get("Tag") if isinstance(link, Mapping) else None
         if isinstance(tag, Mapping) and tag.get("name") and str(tag["name"]) not in names:
             names.append(str(tag["name"]))
@@ -177,24 +178,15 @@ def _is_selection(filtered: Any, data: Any) -> bool:
         return False
     if isinstance(filtered, Mapping) and ("Event" in filtered or filtered == data):
         return False
-    return bool(_items(filtered))
+    return bool(array_values(filtered))
 
 
 def _attribute(item: Any) -> dict[str, Any] | None:
     if not isinstance(item, Mapping) or "value" not in item:
         return None
     return {"type": _text(item.get("type")), "value": _text(item.get("value")),
-            "category": _text(item.get("category")), "to_ids": _truthy(item.get("to_ids")),
+            "category": _text(item.get("category")), "to_ids": flag(item.get("to_ids")),
             "uuid": _text(item.get("uuid"))}
-
-
-def _items(value: Any) -> list:
-    """Elements of a MISP collection, given as a list or as a PHP-style map ``{"0": a, "2": c}``."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, Mapping):
-        return list(value.values())
-    return []
 
 
 def _present(facts: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -207,7 +199,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, "0", "", "false", [])

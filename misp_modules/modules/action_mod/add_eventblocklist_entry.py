@@ -13,37 +13,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import changes as ch
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
-from misp_modules.lib.misp import MispNotConfigured
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import hashpath
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
 
 UNKNOWN_ORG = "unkwown"  # sic: MISP's spelling
-PARAMS = [
-    {"id": "uuid_hash_path", "label": "Event UUID Hash path", "type": "hashpath", "placeholder": "Event.uuid",
-     "default": "Event.uuid", "hashpath": {"is_sub_selector": True}},
-    {"id": "eventinfo_hash_path", "label": "Event Info Hash path", "type": "hashpath",
-     "placeholder": "Event.info", "default": "Event.info", "hashpath": {"is_sub_selector": True}},
-    {"id": "block_comment", "label": "Blocklist Comment", "type": "input", "placeholder": "Blocked from workflow",
-     "default": "Blocked from workflow"},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="add_eventblocklist_entry", module_type="action", name="Add Event Blocklist entry", version="0.1",
-    params=PARAMS, expect_misp_core_format=True,
+    expect_misp_core_format=True,
     description="Create a new entry in the Event blocklist table",
+    params=[
+        {"id": "uuid_hash_path", "label": "Event UUID Hash path", "type": "hashpath", "placeholder": "Event.uuid",
+         "default": "Event.uuid", "hashpath": {"is_sub_selector": True}},
+        {"id": "eventinfo_hash_path", "label": "Event Info Hash path", "type": "hashpath",
+         "placeholder": "Event.info", "default": "Event.info", "hashpath": {"is_sub_selector": True}},
+        {"id": "block_comment", "label": "Blocklist Comment", "type": "input", "placeholder": "Blocked from workflow",
+         "default": "Blocked from workflow"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         uuid = hashpath.get(req.data, p["uuid_hash_path"]) if isinstance(req.data, dict) else None
         info = hashpath.get(req.data, p["eventinfo_hash_path"]) if isinstance(req.data, dict) else None
@@ -53,12 +54,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return reply(False, errors=[*errors, f"param `uuid_hash_path`: {p['uuid_hash_path']!r} finds no event "
                                              "UUID in the data; no blocklist entry was made"])
     change = ch.add_eventblocklist_entry(uuid, info, organisation_name(req.data), p["block_comment"])
-    try:
-        changes = ch.write_back([change], dry_run=req.dry_run, action="add_eventblocklist_entry", required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back([change], dry_run=req.dry_run, action="add_eventblocklist_entry", required=True)
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     return reply(True, errors=errors, changes=changes)
 
 

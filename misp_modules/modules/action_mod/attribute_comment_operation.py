@@ -8,41 +8,43 @@ The comment is a Jinja template. Faithful to MISP (docs/misp-behaviour.md ยง8, ย
 *once*, against the whole roaming data, before the call, so ``__currentAttribute`` is undefined
 and every attribute gets the same text. Opt-in (``[modules.attribute_comment_operation]
 render_per_attribute = true``): the raw template (``node.indexed_params.comment``) is rendered
-per attribute with ``__currentAttribute`` set -- what the MISP blueprints using it intend.
+per attribute with ``__currentAttribute`` set, the way a param is rendered
+(``misp_modules.contract.jinja``) -- what the MISP blueprints using it intend.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import jinja
+from misp_modules.contract.reply import EMPTY_SELECTION, reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import edit_attributes
-from misp_modules.lib.templating import render_or_empty
-from misp_modules.lib.workflow import EMPTY_SELECTION, NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.settings import get_settings
 
 MODULE = "attribute_comment_operation"
-PARAMS = [
-    {"id": "comment", "label": "Comment", "type": "textarea", "placeholder": "Comment to be set",
-     "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="Module_attribute_comment_operation", module_type="action", name="Attribute comment operation",
-    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    version="0.1", support_filters=True, expect_misp_core_format=True,
     description="Set the Attribute's comment to the selected value",
+    # renders user templates: in worker processes, never sharing the GIL with the event loop
+    isolation="process",
+    params=[
+        {"id": "comment", "label": "Comment", "type": "textarea", "placeholder": "Comment to be set",
+         "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-# renders user templates: in worker processes, never sharing the GIL with the event loop
-isolation = "process"
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:
@@ -59,14 +61,13 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         text = comment
         if per_attribute and isinstance(template, str) and template:
             context = dict(req.data) if isinstance(req.data, dict) else {}
-            text = render_or_empty(template, {**context, "__currentAttribute": attribute})
+            text = jinja.render_or_empty(template, {**context, "__currentAttribute": attribute})
         return {**attribute, "comment": text}
 
     success, data, changes = edit_attributes(req.data, items, edit, ("comment",))
     if not success:
         return reply(False, errors=errors, warnings=[EMPTY_SELECTION])
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="Module_attribute_comment_operation")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], data=data, changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="Module_attribute_comment_operation")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], data=data, changes=changes)
     return reply(True, errors=errors, data=data, changes=changes)

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import changes as ch
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import json_copy
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
@@ -26,27 +29,27 @@ from misp_modules.semantics.php import is_empty, loose_eq
 DISTRIBUTIONS = [{"name": "Organisation", "value": 0}, {"name": "Community", "value": 1},
                  {"name": "Connected", "value": 2}, {"name": "All", "value": 3},
                  {"name": " Sharing Group", "value": 4}]
-PARAMS = [
-    {"id": "freeze", "label": "Preserve timestamp and published state", "type": "select", "default": "modify",
-     "options": {"modify": "Modify timestamp and unpublish", "freeze": "Freeze timestamp and keep published state"}},
-    {"id": "distribution", "label": "Distribution", "type": "select", "default": "0",
-     "options": DISTRIBUTIONS, "placeholder": "Pick a distribution"},
-    {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": False,
-     "options": {}, "default": [], "placeholder": "Pick a sharing group", "display_on": {"distribution": "4"}},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="Module_event_distribution_operation", module_type="action", name="Event distribution operation",
-    version="0.1", params=PARAMS, expect_misp_core_format=True,
+    version="0.1", expect_misp_core_format=True,
     description="Set the Event's distribution to the selected level",
+    params=[
+        {"id": "freeze", "label": "Preserve timestamp and published state", "type": "select", "default": "modify",
+         "options": {"modify": "Modify timestamp and unpublish",
+                     "freeze": "Freeze timestamp and keep published state"}},
+        {"id": "distribution", "label": "Distribution", "type": "select", "default": "0",
+         "options": DISTRIBUTIONS, "placeholder": "Pick a distribution"},
+        {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": False,
+         "options": {}, "default": [], "placeholder": "Pick a sharing group", "display_on": {"distribution": "4"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:
@@ -73,8 +76,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         changes.append(ch.set_field("event", event.get("uuid"), "sharing_group_id", group))
     if not loose_eq(p["freeze"], "freeze"):
         changes.append(ch.touch("event", event.get("uuid")))
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="Module_event_distribution_operation")
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="Module_event_distribution_operation")
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     return reply(True, errors=errors, data=data, changes=changes)

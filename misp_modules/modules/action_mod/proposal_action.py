@@ -16,36 +16,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.lib import changes as ch
+from misp_modules.contract import changes as ch
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import entries
-from misp_modules.lib.misp import MispNotConfigured
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of, node_items, reload_event
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
 
-PARAMS = [
-    {"id": "action", "label": "Action", "type": "select", "default": "accept",
-     "options": {"accept": "Accept Proposals", "remove": "Remove Proposals"}},
-    {"id": "proposal_type", "label": "Proposal Type", "type": "select", "default": "all",
-     "options": {"new": "Proposals to create new Attributes", "edit": "Proposals on existing Attributes",
-                 "any": "Any type of Proposals"}},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="proposal-action", module_type="action", name="Proposal Action", version="0.2", params=PARAMS,
-    support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
+node = declare(
+    misp_id="proposal-action", module_type="action", name="Proposal Action", version="0.2", support_filters=True,
+    expect_misp_core_format=True, needs_stored_event=True,
     description="Accept or remove any proposals being passed",
+    params=[
+        {"id": "action", "label": "Action", "type": "select", "default": "accept",
+         "options": {"accept": "Accept Proposals", "remove": "Remove Proposals"}},
+        {"id": "proposal_type", "label": "Proposal Type", "type": "select", "default": "all",
+         "options": {"new": "Proposals to create new Attributes", "edit": "Proposals on existing Attributes",
+                     "any": "Any type of Proposals"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         items = node_items(req)
     except SemanticsError as exc:
@@ -59,12 +59,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return reply(True, errors=errors, changes=[])
     make = ch.discard_proposal if loose_eq(p["action"], "remove") else ch.accept_proposal
     changes = [make(proposal_key(proposal), attribute_uuid) for proposal, attribute_uuid in found]
-    try:
-        changes = ch.write_back(changes, dry_run=req.dry_run, action="proposal-action", required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[*errors, str(exc)], changes=exc.applied)
+    changes, failure = write_back(changes, dry_run=req.dry_run, action="proposal-action", required=True)
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
     try:
         data = reload_event(req, changes)
     except (LookupError, SemanticsError) as exc:

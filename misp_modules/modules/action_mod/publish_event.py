@@ -11,32 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.lib import changes as ch
-from misp_modules.lib.misp import MispNotConfigured
+from misp_modules.contract import changes as ch
+from misp_modules.contract.reply import reply
+from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
-from misp_modules.lib.workflow import NodeRequest, declare, module_functions, node_handler, reply
+from misp_modules.lib.misp_writes import write_back
 
-PARAMS: list[dict[str, Any]] = []
-
-moduleinfo, moduleconfig = declare(
-    misp_id="publish-event", module_type="action", name="Publish Event", version="0.1", params=PARAMS,
+node = declare(
+    misp_id="publish-event", module_type="action", name="Publish Event", version="0.1",
     description="Publish an Event in the context of the workflow",
     features="Publishes through PyMISP (needs [misp] url and key); dry runs only report the change.",
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     event = event_of(req.data)
     target = event.get("uuid") or event.get("id")
     if target in (None, ""):
         return reply(False, errors=["publish-event: the roaming data holds no event (no Event.uuid or Event.id)"])
-    try:
-        changes = ch.write_back([ch.publish(str(target))], dry_run=req.dry_run, action="publish-event",
-                                required=True)
-    except MispNotConfigured as exc:
-        return reply(False, errors=[str(exc)], changes=[])
-    except ch.MispWriteError as exc:
-        return reply(False, errors=[str(exc)], changes=exc.applied)
+    changes, failure = write_back([ch.publish(str(target))], dry_run=req.dry_run, action="publish-event",
+                                  required=True)
+    if failure is not None:
+        return reply(False, errors=[failure], changes=changes)
     return reply(True, changes=changes)

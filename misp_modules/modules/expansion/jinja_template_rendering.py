@@ -6,21 +6,22 @@ the Enrichment service and uses ``results[0].values[0]``; an ``error`` answer ma
 ``""``. Without this module a deployment's workflows crash inside MISP (PHP TypeError), so it
 is always served, with upstream's name, request and answer.
 
-Rendering is upstream's: a Jinja2 sandbox, the data's top-level keys as variables, undefined
-variables rendering as nothing, and a trailing newline of the template dropped (Jinja's default,
-which the shared environment turns off; see ``_as_jinja_default``). Upstream turns a ``TypeError``
-into ``""`` and any other failure into its generic error; here every failure is an ``error``
-naming the problem (template line, invalid JSON...), which MISP treats the same way (``""``).
+Rendering is upstream's, in the one place the runner's local fallback renders too
+(``misp_modules.contract.jinja``): a Jinja2 sandbox, the data's top-level keys as variables,
+undefined variables rendering as nothing, a trailing newline of the template dropped. Upstream
+turns a ``TypeError`` into ``""`` and any other failure into its generic error; here every
+failure is an ``error`` naming the problem (template line, invalid JSON...), which MISP treats
+the same way (``""``).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from typing import Any
 
-from misp_modules.lib.templating import TemplateRenderError, render
+from misp_modules.contract import jinja
+from misp_modules.semantics.php import a_json_type
+from misp_modules.templating import TemplateRenderError
 
 misperrors = {"error": "Error"}
 mispattributes = {"input": ["text"], "output": ["text"]}
@@ -45,7 +46,6 @@ timeout = 10  # MISP's Plugin.Enrichment_timeout: it stops waiting after 10 s an
 isolation = "process"
 
 DEFAULT_TEMPLATE = "- Default template -"  # upstream's, when `text` has no template
-_TRAILING_NEWLINE = re.compile(r"(\r\n|\r|\n)\Z")
 
 
 def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
     if not text:
         return {"error": "jinja_template_rendering needs `text`: a JSON string with `template` and `data`"}
     if not isinstance(text, str):
-        return {"error": f"`text` must be a JSON string, not {type(text).__name__}"}
+        return {"error": f"`text` must be a JSON string, not {a_json_type(text)}"}
     try:
         payload = json.loads(text)
     except ValueError as exc:
@@ -62,22 +62,11 @@ def dict_handler(request: dict[str, Any]) -> dict[str, Any]:
         return {"error": "`text` must hold a JSON object with `template` and `data`"}
     template = payload.get("template", DEFAULT_TEMPLATE)
     if not isinstance(template, str):
-        return {"error": f"`template` must be a string, not {type(template).__name__}"}
-    data = payload.get("data", {})
-    if data == []:  # PHP encodes an empty array (no roaming data) as []
-        data = {}
-    if not isinstance(data, Mapping):
-        return _rendered("")  # upstream: render(non-mapping) raises TypeError, rendered as ""
+        return {"error": f"`template` must be a string, not {a_json_type(template)}"}
     try:
-        return _rendered(render(_as_jinja_default(template), data))
+        return _rendered(jinja.render(template, payload.get("data", {})))
     except TemplateRenderError as exc:
         return {"error": f"Template rendering failed: {exc}"}
-
-
-def _as_jinja_default(template: str) -> str:
-    """Jinja's default (``keep_trailing_newline=False``, which MISP's renderer uses) drops one
-    trailing newline from the template source; the shared environment keeps it, so drop it here."""
-    return _TRAILING_NEWLINE.sub("", template, count=1)
 
 
 def _rendered(value: str) -> dict[str, Any]:

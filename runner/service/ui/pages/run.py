@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from misp_modules.contract.changes import describe
 from misp_modules.lib.redact import redact
 from runner.service.record import PartReader
 from runner.service.ui import graph, runview
@@ -23,8 +24,6 @@ RUN_ID = r"([\w-]+)"
 
 
 def describe_change(change: dict[str, Any]) -> str:
-    from misp_modules.lib.changes import describe
-
     try:
         return describe(change)
     except Exception:  # noqa: BLE001 - an unusual record: show it as JSON

@@ -2,13 +2,12 @@
 
 MISP's built-in actions change its database without touching the roaming data (tag operations,
 publish, blocklist, ...) or change both (attribute edits). Outside MISP nobody stores anything,
-so every data-changing module reports its changes as records (docs/contract.md §4). Three
-consumers share this one vocabulary:
+so every data-changing module reports its changes as records (docs/contract.md §4), which:
 
-* the runner folds them into its stored-event view with :func:`apply_changes`, so its report and
+* the runner folds into its stored-event view with :func:`apply_changes`, so its report and
   ``reload-full-event`` show the event as MISP would store it after the run;
-* :func:`apply_to_misp` replays them on a live MISP through PyMISP;
-* :func:`write_back` is the policy every data-changing module uses to pick between the two.
+* modules, and the automation service, replay on a live MISP through PyMISP
+  (``misp_modules.lib.misp_writes``).
 
 Records are plain JSON-able dicts built by the constructors below, never by hand.
 """
@@ -19,12 +18,11 @@ import copy
 import time
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pymisp import PyMISP
+from misp_modules.semantics.php import array_values, truthy
 
 TAG_SCOPES = ("event", "attribute")
 SET_SCOPES = ("event", "attribute", "object")
@@ -38,16 +36,6 @@ class ChangeError(ValueError):
     """A malformed change record (unknown op, missing field, bad scope)."""
 
 
-class MispWriteError(RuntimeError):
-    """Applying a change to MISP failed. The message names the change and what MISP said;
-    ``applied`` holds the changes that were applied before the failure."""
-
-    def __init__(self, message: str, applied: list[dict] | None = None, change: Mapping | None = None):
-        super().__init__(message)
-        self.applied = applied or []
-        self.change = change
-
-
 # --- constructors (one per op of docs/contract.md §4) -------------------------------------------
 
 def _scope(scope: str, allowed: tuple[str, ...]) -> str:
@@ -56,24 +44,24 @@ def _scope(scope: str, allowed: tuple[str, ...]) -> str:
     return scope
 
 
-def attach_tag(scope: str, uuid: str, tag: str, local: bool, relationship_type: str | None = None) -> dict:
+def attach_tag(scope: str, uuid: str, tag: str, local: bool, relationship_type: str | None = None) -> dict[Any, Any]:
     """Attach ``tag`` (or, if already attached, update its relationship type)."""
     return {"op": "attach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
             "local": bool(local), "relationship_type": relationship_type or None}
 
 
-def detach_tag(scope: str, uuid: str, tag: str, local: bool | None = None) -> dict:
+def detach_tag(scope: str, uuid: str, tag: str, local: bool | None = None) -> dict[Any, Any]:
     """Detach ``tag``: ``local`` True only local associations, False only global, None any."""
     return {"op": "detach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
             "local": None if local is None else bool(local)}
 
 
-def set_field(scope: str, uuid: str, field: str, value: Any) -> dict:
+def set_field(scope: str, uuid: str, field: str, value: Any) -> dict[Any, Any]:
     """Set one field (``to_ids``, ``comment``, ``distribution``, ``sharing_group_id``, ...)."""
     return {"op": "set", "scope": _scope(scope, SET_SCOPES), "uuid": uuid, "field": field, "value": value}
 
 
-def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict:
+def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict[Any, Any]:
     """MISP's touch: new timestamp, the event is unpublished. ``event_uuid`` (attribute scope,
     optional) spares :func:`apply_to_misp` a lookup of the attribute's event."""
     change = {"op": "touch", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid}
@@ -82,33 +70,33 @@ def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict:
     return change
 
 
-def publish(uuid: str) -> dict:
+def publish(uuid: str) -> dict[Any, Any]:
     return {"op": "publish", "uuid": uuid}
 
 
-def add_eventblocklist_entry(event_uuid: Any, event_info: Any, event_orgc: str, comment: str) -> dict:
+def add_eventblocklist_entry(event_uuid: Any, event_info: Any, event_orgc: str, comment: str) -> dict[Any, Any]:
     return {"op": "add_eventblocklist_entry", "event_uuid": event_uuid, "event_info": event_info,
             "event_orgc": event_orgc, "comment": comment}
 
 
-def add_to_warninglist(warninglist_id: Any, values: Iterable[Any]) -> dict:
+def add_to_warninglist(warninglist_id: Any, values: Iterable[Any]) -> dict[Any, Any]:
     return {"op": "add_to_warninglist", "warninglist_id": warninglist_id, "values": list(values)}
 
 
-def accept_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+def accept_proposal(uuid: str, attribute_uuid: str | None = None) -> dict[Any, Any]:
     """Accept a proposal; ``attribute_uuid`` is the attribute it edits (None: a new attribute)."""
     return {"op": "accept_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
 
 
-def discard_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+def discard_proposal(uuid: str, attribute_uuid: str | None = None) -> dict[Any, Any]:
     return {"op": "discard_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
 
 
-def add_attribute(event_uuid: str, attribute: Mapping[str, Any]) -> dict:
+def add_attribute(event_uuid: str, attribute: Mapping[str, Any]) -> dict[Any, Any]:
     return {"op": "add_attribute", "event_uuid": event_uuid, "attribute": dict(attribute)}
 
 
-def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict:
+def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict[Any, Any]:
     return {"op": "add_object", "event_uuid": event_uuid, "object": dict(obj)}
 
 
@@ -118,7 +106,7 @@ OPS = ("attach_tag", "detach_tag", "set", "touch", "publish", "add_eventblocklis
 
 # --- the stored-event view ----------------------------------------------------------------------
 
-def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None = None) -> dict:
+def apply_changes(event: Mapping[Any, Any], changes: Iterable[Mapping[Any, Any]], *, now: int | None = None) -> dict[Any, Any]:
     """The stored event after ``changes`` (pure: ``event`` is not modified).
 
     ``event`` is ``{"Event": {...}}`` in MISP core format (``_AttributeFlattened``/``_allTags``
@@ -130,7 +118,9 @@ def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None
     if not isinstance(event, Mapping):
         raise ChangeError("apply_changes: the event must be an object")
     doc = _copy(event)
-    ev = doc.get("Event") if isinstance(doc.get("Event"), dict) else doc
+    ev = doc.get("Event")
+    if not isinstance(ev, dict):
+        ev = doc
     stamp = int(time.time()) if now is None else int(now)
     view = _EventView(ev, stamp, siblings=doc if ev is not doc else None)
     for change in changes:
@@ -139,32 +129,20 @@ def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None
     return doc
 
 
-def _copy(event: Mapping) -> dict:
+def _copy(event: Mapping[Any, Any]) -> dict[Any, Any]:
     """A deep copy; through orjson when the event is plain JSON (10x faster than deepcopy on a
     large event), else ``copy.deepcopy`` (PyMISP dicts may hold dates, UUIDs, ...)."""
     try:
-        return orjson.loads(orjson.dumps(event))
+        copied: dict[Any, Any] = orjson.loads(orjson.dumps(event))
+        return copied
     except TypeError:
         return copy.deepcopy(dict(event))
-
-
-def _values(container: Any) -> list:
-    """The items of a JSON list or of a PHP-style map (``{"0": a, "2": c}``)."""
-    if isinstance(container, list):
-        return container
-    if isinstance(container, dict):
-        return list(container.values())
-    return []
 
 
 def _tag_name(item: Any, row: bool) -> Any:
     if not isinstance(item, dict):
         return None
     return item["Tag"].get("name") if row and isinstance(item.get("Tag"), dict) else item.get("name")
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, 0, 0.0, "", "0", [], {})
 
 
 class _EventView:
@@ -175,16 +153,16 @@ class _EventView:
     ``Tag`` is the tag), which the runner keeps when the trigger received it that way.
     """
 
-    def __init__(self, event: dict, now: int, siblings: dict | None = None) -> None:
+    def __init__(self, event: dict[Any, Any], now: int, siblings: dict[Any, Any] | None = None) -> None:
         self.event = event
         self.siblings = siblings or {}
         self.now = now
         self.tags_changed = False
         # Built on first use, dropped when attributes or tags are added: a change is applied
         # in time independent of the event's size (the runner folds every node's changes).
-        self._copies: dict[Any, list[dict]] | None = None
-        self._holders: dict[Any, list[dict]] | None = None
-        self._tags: dict[Any, dict] | None = None
+        self._copies: dict[Any, list[dict[Any, Any]]] | None = None
+        self._holders: dict[Any, list[dict[Any, Any]]] | None = None
+        self._tags: dict[Any, dict[Any, Any]] | None = None
 
     # where things live
     def _build_index(self) -> None:
@@ -192,7 +170,7 @@ class _EventView:
         for attr in self.all_attributes():
             self._copies.setdefault(attr.get("uuid"), []).append(attr)
         for obj in self.all_objects():
-            for attr in _values(obj.get("Attribute")):
+            for attr in array_values(obj.get("Attribute")):
                 if isinstance(attr, dict):
                     holders = self._holders.setdefault(attr.get("uuid"), [])
                     if not any(o is obj for o in holders):
@@ -201,39 +179,41 @@ class _EventView:
     def _forget(self) -> None:
         self._copies = self._holders = self._tags = None
 
-    def attribute_copies(self, attr_uuid: str) -> Iterator[dict]:
+    def attribute_copies(self, attr_uuid: str) -> Iterator[dict[Any, Any]]:
         if self._copies is None:
             self._build_index()
+        assert self._copies is not None  # built above
         yield from list(self._copies.get(attr_uuid, ()))
 
-    def all_attributes(self) -> Iterator[dict]:
+    def all_attributes(self) -> Iterator[dict[Any, Any]]:
         for holder in (self.event, self.siblings):
-            for attr in _values(holder.get("Attribute")):
+            for attr in array_values(holder.get("Attribute")):
                 if isinstance(attr, dict):
                     yield attr
         for obj in self.all_objects():
-            for attr in _values(obj.get("Attribute")):
+            for attr in array_values(obj.get("Attribute")):
                 if isinstance(attr, dict):
                     yield attr
-        for attr in _values(self.event.get("_AttributeFlattened")):
+        for attr in array_values(self.event.get("_AttributeFlattened")):
             if isinstance(attr, dict):
                 yield attr
 
-    def all_objects(self) -> Iterator[dict]:
+    def all_objects(self) -> Iterator[dict[Any, Any]]:
         for holder in (self.event, self.siblings):
-            for obj in _values(holder.get("Object")):
+            for obj in array_values(holder.get("Object")):
                 if isinstance(obj, dict):
                     yield obj
 
-    def objects_of(self, attr_uuid: str) -> Iterator[dict]:
+    def objects_of(self, attr_uuid: str) -> Iterator[dict[Any, Any]]:
         if self._holders is None:
             self._build_index()
+        assert self._holders is not None  # built above
         yield from list(self._holders.get(attr_uuid, ()))
 
     def is_this_event(self, uuid: Any) -> bool:
         return uuid is None or "uuid" not in self.event or self.event.get("uuid") == uuid
 
-    def targets(self, scope: str, uuid: str) -> list[dict]:
+    def targets(self, scope: str, uuid: str) -> list[dict[Any, Any]]:
         if scope == "event":
             return [self.event] if self.is_this_event(uuid) else []
         if scope == "attribute":
@@ -241,7 +221,7 @@ class _EventView:
         return [o for o in self.all_objects() if o.get("uuid") == uuid]
 
     # ops
-    def apply(self, change: Mapping) -> None:
+    def apply(self, change: Mapping[Any, Any]) -> None:
         if not isinstance(change, Mapping):
             raise ChangeError("a change must be an object")
         op = change.get("op")
@@ -253,7 +233,7 @@ class _EventView:
         except KeyError as exc:
             raise ChangeError(f"change {op!r} lacks field {exc.args[0]!r}") from None
 
-    def tag_lists(self, scope: str, target: dict) -> list[tuple[dict, str, bool]]:
+    def tag_lists(self, scope: str, target: dict[Any, Any]) -> list[tuple[dict[Any, Any], str, bool]]:
         """``(holder, key, rows)``: where ``target``'s tags are listed; rows are
         ``EventTag``/``AttributeTag`` association rows holding the tag under ``Tag``."""
         row_key = "EventTag" if scope == "event" else "AttributeTag"
@@ -263,11 +243,11 @@ class _EventView:
             places.append((holder, row_key, True))
         return places
 
-    def op_attach_tag(self, change: Mapping) -> None:
+    def op_attach_tag(self, change: Mapping[Any, Any]) -> None:
         name, rel = change["tag"], change.get("relationship_type")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
-                items = _values(holder.get(key))
+                items = array_values(holder.get(key))
                 holder[key] = items
                 existing = [t for t in items if _tag_name(t, rows) == name]
                 for item in existing:
@@ -279,22 +259,22 @@ class _EventView:
                     items.append({"local": tag["local"], "relationship_type": rel, "Tag": tag} if rows else tag)
             self.tags_changed = True
 
-    def op_detach_tag(self, change: Mapping) -> None:
+    def op_detach_tag(self, change: Mapping[Any, Any]) -> None:
         name, local = change["tag"], change.get("local")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
-                items = _values(holder.get(key))
+                items = array_values(holder.get(key))
                 kept = [t for t in items if not (_tag_name(t, rows) == name
-                                                 and (local is None or _truthy(t.get("local")) == local))]
+                                                 and (local is None or truthy(t.get("local")) == local))]
                 if len(kept) != len(items):
                     holder[key] = kept
                     self.tags_changed = True
 
-    def op_set(self, change: Mapping) -> None:
+    def op_set(self, change: Mapping[Any, Any]) -> None:
         for target in self.targets(change["scope"], change["uuid"]):
             target[change["field"]] = change["value"]
 
-    def op_touch(self, change: Mapping) -> None:
+    def op_touch(self, change: Mapping[Any, Any]) -> None:
         if change["scope"] == "attribute":
             found = False
             for attr in self.attribute_copies(change["uuid"]):
@@ -309,25 +289,25 @@ class _EventView:
         self.event["published"] = False
         self.event["timestamp"] = self.stamp_like(self.event.get("timestamp"))
 
-    def op_publish(self, change: Mapping) -> None:
+    def op_publish(self, change: Mapping[Any, Any]) -> None:
         if self.is_this_event(change["uuid"]):
             self.event["published"] = True
             self.event["publish_timestamp"] = self.stamp_like(self.event.get("publish_timestamp"))
 
-    def op_add_eventblocklist_entry(self, change: Mapping) -> None:
+    def op_add_eventblocklist_entry(self, change: Mapping[Any, Any]) -> None:
         pass  # MISP's blocklist table, not the event
 
-    def op_add_to_warninglist(self, change: Mapping) -> None:
+    def op_add_to_warninglist(self, change: Mapping[Any, Any]) -> None:
         pass  # a warninglist, not the event
 
-    def op_accept_proposal(self, change: Mapping) -> None:
+    def op_accept_proposal(self, change: Mapping[Any, Any]) -> None:
         proposal = self.take_proposal(change["uuid"])
         if proposal is None:
             return
         target_uuid = change.get("attribute_uuid")
         if target_uuid:
             for attr in self.attribute_copies(target_uuid):
-                if _truthy(proposal.get("proposal_to_delete")):
+                if truthy(proposal.get("proposal_to_delete")):
                     attr["deleted"] = True
                 else:
                     for key in PROPOSAL_FIELDS:
@@ -341,32 +321,32 @@ class _EventView:
             self.op_add_attribute({"attribute": attribute})
             self.op_touch({"scope": "event", "uuid": None})
 
-    def op_discard_proposal(self, change: Mapping) -> None:
+    def op_discard_proposal(self, change: Mapping[Any, Any]) -> None:
         self.take_proposal(change["uuid"])
 
-    def op_add_attribute(self, change: Mapping) -> None:
+    def op_add_attribute(self, change: Mapping[Any, Any]) -> None:
         if not self.is_this_event(change.get("event_uuid")):
             return
         self._forget()
         attribute = copy.deepcopy(dict(change["attribute"]))
-        self.event["Attribute"] = _values(self.event.get("Attribute")) + [attribute]
+        self.event["Attribute"] = array_values(self.event.get("Attribute")) + [attribute]
         if "_AttributeFlattened" in self.event:
-            self.event["_AttributeFlattened"] = _values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
+            self.event["_AttributeFlattened"] = array_values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
         self.tags_changed = True  # refreshes _allTags on the new copies
 
-    def op_add_object(self, change: Mapping) -> None:
+    def op_add_object(self, change: Mapping[Any, Any]) -> None:
         if not self.is_this_event(change.get("event_uuid")):
             return
         self._forget()
         obj = copy.deepcopy(dict(change["object"]))
-        self.event["Object"] = _values(self.event.get("Object")) + [obj]
+        self.event["Object"] = array_values(self.event.get("Object")) + [obj]
         if "_AttributeFlattened" in self.event:
-            self.event["_AttributeFlattened"] = (_values(self.event["_AttributeFlattened"])
-                                                 + copy.deepcopy(_values(obj.get("Attribute"))))
+            self.event["_AttributeFlattened"] = (array_values(self.event["_AttributeFlattened"])
+                                                 + copy.deepcopy(array_values(obj.get("Attribute"))))
         self.tags_changed = True
 
     # helpers
-    def take_proposal(self, proposal_uuid: str) -> dict | None:
+    def take_proposal(self, proposal_uuid: str) -> dict[Any, Any] | None:
         """Remove a proposal (by uuid, or id) from every place it is listed; return it (None when unknown)."""
         found = None
         holders = [self.event, self.siblings] + list(self.all_attributes())
@@ -374,7 +354,7 @@ class _EventView:
             proposals = holder.get("ShadowAttribute")
             if proposals is None:
                 continue
-            items = _values(proposals)
+            items = array_values(proposals)
             named = [p for p in items if isinstance(p, dict)
                      and proposal_uuid in (p.get("uuid"), None if p.get("id") is None else str(p.get("id")))]
             if named:
@@ -382,7 +362,7 @@ class _EventView:
                 holder["ShadowAttribute"] = [p for p in items if not any(p is n for n in named)]
         return found
 
-    def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict:
+    def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict[Any, Any]:
         """A tag record shaped like the event's others (id, colour, ... copied when known)."""
         if self._tags is None:
             self._tags = {}
@@ -397,13 +377,13 @@ class _EventView:
         self._tags.setdefault(name, tag)
         return tag
 
-    def all_tags(self) -> Iterator[dict]:
+    def all_tags(self) -> Iterator[dict[Any, Any]]:
         holders = [self.event, self.siblings] + list(self.all_attributes())
         for holder in holders:
-            for tag in _values(holder.get("Tag")):
+            for tag in array_values(holder.get("Tag")):
                 if isinstance(tag, dict):
                     yield tag
-            for row in _values(holder.get("EventTag")) + _values(holder.get("AttributeTag")):
+            for row in array_values(holder.get("EventTag")) + array_values(holder.get("AttributeTag")):
                 if isinstance(row, dict) and isinstance(row.get("Tag"), dict):
                     yield row["Tag"]
 
@@ -415,60 +395,16 @@ class _EventView:
         """Recompute ``_allTags`` (event tags first) where the view carries it."""
         if not self.tags_changed:
             return
-        event_tags = [t for t in _values(self.event.get("Tag")) if isinstance(t, dict)]
+        event_tags = [t for t in array_values(self.event.get("Tag")) if isinstance(t, dict)]
         has_all_tags = any("_allTags" in a for a in self.all_attributes())
         for attr in self.all_attributes():
             if "_allTags" in attr or (has_all_tags and "_allTags" not in attr):
-                own = [t for t in _values(attr.get("Tag")) if isinstance(t, dict)]
+                own = [t for t in array_values(attr.get("Tag")) if isinstance(t, dict)]
                 attr["_allTags"] = ([{**t, "inherited": True} for t in event_tags]
                                     + [{**t, "inherited": False} for t in own])
 
 
-# --- a live MISP --------------------------------------------------------------------------------
-
-def apply_to_misp(misp: PyMISP, changes: Iterable[Mapping]) -> list[dict]:
-    """Replay ``changes`` on MISP through PyMISP, in order; return them marked ``applied``.
-
-    Consecutive ``set`` changes on the same entity become one edit call. A touch unpublishes the
-    event (MISP's REST edits already renew attribute timestamps). Raises :class:`MispWriteError`
-    naming the failing change and MISP's answer; earlier changes stay applied (``.applied``).
-    """
-    applied: list[dict] = []
-    pending = [dict(c) for c in changes]
-    unpublished: set[str] = set()
-    i = 0
-    while i < len(pending):
-        change = pending[i]
-        op = change.get("op")
-        try:
-            if op == "set":
-                group = [change]
-                while (i + len(group) < len(pending) and pending[i + len(group)].get("op") == "set"
-                       and pending[i + len(group)].get("scope") == change.get("scope")
-                       and pending[i + len(group)].get("uuid") == change.get("uuid")):
-                    group.append(pending[i + len(group)])
-                _check(change, _apply_set(misp, group))
-                for item in group:
-                    applied.append({**item, "applied": True})
-                i += len(group)
-                continue
-            answer = _apply_one(misp, change, unpublished)
-            if answer is not None:
-                _check(change, answer)
-        except MispWriteError as exc:
-            exc.applied = applied
-            raise
-        except ChangeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - PyMISP and requests errors, reported with context
-            raise MispWriteError(f"{describe(change)} failed: {type(exc).__name__}: {exc}",
-                                 applied, change) from None
-        applied.append({**change, "applied": True})
-        i += 1
-    return applied
-
-
-def describe(change: Mapping) -> str:
+def describe(change: Mapping[Any, Any]) -> str:
     """A short human description of a change, for errors and logs (no secrets in records)."""
     op = change.get("op")
     if op in ("attach_tag", "detach_tag"):
@@ -479,116 +415,3 @@ def describe(change: Mapping) -> str:
         return f"add_to_warninglist {change.get('warninglist_id')}"
     target = change.get("uuid") or change.get("event_uuid")
     return f"{op} {target}"
-
-
-def _apply_set(misp: PyMISP, group: list[Mapping]) -> Any:
-    first = group[0]
-    fields = {c["field"]: c["value"] for c in group}
-    if first["scope"] == "attribute":
-        return misp.update_attribute(fields, attribute_id=first["uuid"])
-    if first["scope"] == "object":
-        return misp.update_object(fields, object_id=first["uuid"])
-    return misp.update_event(fields, event_id=first["uuid"])
-
-
-def _apply_one(misp: PyMISP, change: Mapping, unpublished: set[str]) -> Any:
-    op = change.get("op")
-    if op == "attach_tag":
-        return misp.tag(change["uuid"], change["tag"], local=bool(change.get("local")),
-                        relationship_type=change.get("relationship_type") or None)
-    if op == "detach_tag":
-        return misp.untag(change["uuid"], change["tag"])
-    if op == "touch":
-        event_uuid = change["uuid"] if change["scope"] == "event" else change.get("event_uuid")
-        if event_uuid is None:
-            attribute = misp.get_attribute(change["uuid"])
-            _check(change, attribute)
-            event_uuid = str(attribute.get("Attribute", {}).get("event_id"))
-        if event_uuid in unpublished:
-            return None
-        unpublished.add(event_uuid)
-        return misp.unpublish(event_uuid)
-    if op == "publish":
-        return misp.publish(change["uuid"])
-    if op == "add_eventblocklist_entry":
-        return misp.add_event_blocklist(uuids=[change["event_uuid"]], comment=change.get("comment"),
-                                        event_info=change.get("event_info"), event_orgc=change.get("event_orgc"))
-    if op == "add_to_warninglist":
-        return _append_to_warninglist(misp, change)
-    if op == "accept_proposal":
-        return misp.accept_attribute_proposal(change["uuid"])
-    if op == "discard_proposal":
-        return misp.discard_attribute_proposal(change["uuid"])
-    if op == "add_attribute":
-        return misp.add_attribute(change["event_uuid"], change["attribute"])
-    if op == "add_object":
-        return misp.add_object(change["event_uuid"], change["object"])
-    raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
-
-
-def _append_to_warninglist(misp: PyMISP, change: Mapping) -> Any:
-    """MISP re-imports the whole custom list: read its entries, append the new values, save."""
-    wl_id = change["warninglist_id"]
-    current = misp.get_warninglist(wl_id)
-    _check(change, current)
-    wl = current.get("Warninglist", current)
-    entries = [e for e in _values(wl.get("WarninglistEntry")) if isinstance(e, dict)]
-    known = {str(e.get("value")) for e in entries}
-    lines = [e["value"] + (f" # {e['comment']}" if e.get("comment") else "") for e in entries]
-    for value in change.get("values", []):
-        if str(value) not in known:
-            known.add(str(value))
-            lines.append(str(value))
-    types = [t.get("type") for t in _values(wl.get("WarninglistType")) if isinstance(t, dict)]
-    payload = {"Warninglist": {"name": wl.get("name"), "description": wl.get("description"),
-                               "type": wl.get("type"), "category": wl.get("category"),
-                               "matching_attributes": types, "entries": "\n".join(lines)}}
-    return misp.direct_call(f"warninglists/edit/{wl_id}", payload)
-
-
-def _check(change: Mapping, answer: Any) -> None:
-    """PyMISP returns MISP's error answers instead of raising: turn them into an exception."""
-    failed = False
-    said: Any = None
-    if isinstance(answer, Mapping):
-        if answer.get("errors"):
-            failed, said = True, answer["errors"]
-        elif answer.get("saved") is False or answer.get("success") is False:
-            failed, said = True, answer.get("message") or answer.get("errors") or answer
-    elif isinstance(answer, str):
-        failed, said = True, answer[:500]
-    if failed:
-        if isinstance(said, (list, tuple)) and len(said) == 2 and isinstance(said[0], int):
-            status, body = said
-            if isinstance(body, Mapping):
-                body = body.get("message") or body.get("errors") or body
-            said = f"HTTP {status}: {body}"
-        raise MispWriteError(f"{describe(change)} failed: MISP said: {said}", change=change)
-
-
-# --- the policy ---------------------------------------------------------------------------------
-
-def write_back(changes: Iterable[Mapping], *, dry_run: bool, action: str = "writing changes to MISP",
-               required: bool = False) -> list[dict]:
-    """What every data-changing module does with its changes: apply them to the configured MISP
-    (marked ``applied``) unless ``dry_run``; without a MISP connection, return them unapplied so
-    the runner folds them into its stored-event view -- or, when the action only makes sense
-    against a live MISP (``required``: publish, blocklist, ...), raise ``MispNotConfigured``."""
-    changes = [dict(c) for c in changes]
-    if dry_run:
-        return changes
-    from misp_modules.lib.misp import get_misp, misp_configured
-
-    if not misp_configured():
-        if required:
-            get_misp(action)  # raises MispNotConfigured, naming the action
-        return changes
-    if not changes:
-        return changes
-    from misp_modules.lib.misp import MispUnreachable
-
-    try:
-        misp = get_misp(action)
-    except MispUnreachable as exc:
-        raise MispWriteError(str(exc)) from None
-    return apply_to_misp(misp, changes)
