@@ -58,6 +58,8 @@ class RunOptions:
     allow_cycles: bool = False               # walk a graph MISP refuses to save (a cycle), as MISP's engine would
     max_executions: int = DEFAULT_MAX_EXECUTIONS  # walk steps per run, branches included (MISP: no bound)
     logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
+    now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
+    misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
 
 
 @dataclass(kw_only=True)
@@ -79,6 +81,8 @@ class RunResult:
     duration: float
     notes: list[str] = field(default_factory=list)
     job_message: str | None = None  # non-blocking triggers: the message MISP saves for the run's job
+    now: int = 0                    # the clock the run used (unix seconds)
+    now_given: bool = False         # True: --now; False: the wall clock at the start
 
     @property
     def message(self) -> str:
@@ -122,6 +126,7 @@ class _Run:
             stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
             timeout=opts.timeout, dry_run=opts.dry_run, carry_module_data=opts.carry_module_data,
             budget=Budget(opts.max_executions),
+            now=int(time.time()) if opts.now is None else int(opts.now), misp_release=opts.misp_release,
         )
         self.user_ok = _workflow_user_exists(opts, raw)
         self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
@@ -152,7 +157,8 @@ class _Run:
             workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text, success=success,
             errors=errors, log=log.messages(), error_log=log.errors(), walk=walk, start_data=start, data=data,
             stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
-            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors))
+            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors),
+            now=self.env.now, now_given=self.opts.now is not None)
 
     def _notes(self) -> list[str]:
         notes = list(self.stored.problems)

@@ -49,6 +49,10 @@ class NodeException(Exception):
     """The module could not give an answer (MISP: an exception out of ``exec``)."""
 
 
+class MispCaughtException(NodeException):
+    """MISP's own module throws here and MISP catches it: MISP's outcome (false), not undecided."""
+
+
 class Budget:
     """A bound on the walk steps (node executions and skipped paths) of one run, branches
     included: MISP has none, and a cyclic or path-exploding graph would run for ever. Past it,
@@ -85,6 +89,8 @@ class RunSettings:
     dry_run: bool = False
     carry_module_data: bool = False      # carry `data` returned by MISP-facing misp-modules too
     budget: Budget = field(default_factory=lambda: Budget(DEFAULT_MAX_EXECUTIONS))
+    now: int | None = None               # the run's clock (unix seconds), sent to every module
+    misp_release: str | None = None      # the MISP release reproduced (None: the newest known)
 
 
 def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
@@ -124,7 +130,8 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
         _fail(env, run, node, roaming, log, "error", message, debug_message=str(exc))
-        if run.kind == "logic" and not run.mocked:  # a scripted exception is MISP's own (else)
+        if run.kind == "logic" and not run.mocked and not isinstance(exc, MispCaughtException):
+            # a scripted exception, or one the module says MISP throws and catches, is MISP's own (else)
             run.undecided, run.result = True, None
         return
     run.result = bool(result)
@@ -181,7 +188,8 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
     body = request_fields(module=spec.name, params=params, node_id=run.node, saved_filters=saved_filters,
                           indexed_params=g.node_data(node).get("indexed_params"), trigger=env.trigger,
                           workflow={"id": env.workflow.id, "name": env.workflow.name}, dry_run=env.dry_run,
-                          timeout=timeout, extra=extra)
+                          timeout=timeout, extra=extra, module_version=g.node_data(node).get("module_version"),
+                          now=env.now, misp_release=env.misp_release)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
@@ -195,6 +203,8 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
         raise NodeException(str(exc)) from None
     if answer.warnings:
         run.warnings = answer.warnings
+    if answer.exception is not None:
+        raise MispCaughtException(answer.exception)
     if answer.data is not None:
         if spec.kind == "runner":
             roaming.set_data(answer.data)
