@@ -19,8 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from misp_modules.contract import changes as ch
+from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.attribute_copies import AttributeIndex, entries, json_copy
+from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import conditions, convert
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq, truthy
@@ -179,8 +181,9 @@ REPLACEMENT_PARAMS = [
 ]
 
 
-def replace_tags(req: NodeRequest, substitute: Callable[[str], str | None]) -> tuple[bool, list[dict], list[str]]:
-    """``Module_tag_replacement_generic::exec``: ``(result, changes, errors)``.
+def replace_tags(req: NodeRequest, substitute: Callable[[str], str | None], action: str) -> dict[str, Any]:
+    """``Module_tag_replacement_generic::exec``: the node's answer, its changes written back
+    (``action`` names the node in a write error).
 
     Tags are matched on the names the *roaming data* shows (``Event.Tag`` and each flattened
     attribute's ``Tag``); ``substitute`` gives a tag's replacement, or None when it does not
@@ -194,14 +197,15 @@ def replace_tags(req: NodeRequest, substitute: Callable[[str], str | None]) -> t
     try:
         items = node_items(req)
     except SemanticsError as exc:
-        return False, [], [*errors, f"node filter: {exc}"]
+        return reply(False, errors=[*errors, f"node filter: {exc}"], changes=[])
     if items is False:
-        return False, [], [*errors, f"node filter: cannot extract {req.saved_filters['selector']!r}"]
+        return reply(False, errors=[*errors, f"node filter: cannot extract {req.saved_filters['selector']!r}"],
+                     changes=[])
     scope = p["scope"]
     on_event = loose_eq(scope, "event") or loose_eq(scope, "all")
     on_attributes = loose_eq(scope, "attribute") or loose_eq(scope, "all")
     if items in ([], {}, None, "", False):
-        return True, [], errors
+        return reply(True, errors=errors, changes=[])
     remove = loose_eq(p["remove_substituted"], "yes")
     local = loose_eq(p["locality"], "local")
     relationship = p["relationship_type"]
@@ -234,7 +238,10 @@ def replace_tags(req: NodeRequest, substitute: Callable[[str], str | None]) -> t
         result = True
         for attribute in attributes_of(event_of(items).get("_AttributeFlattened")):
             result = replace("attribute", attribute)
-    return result, changes, errors
+    changes, failure = write_back(changes, dry_run=req.dry_run, action=action)
+    if failure is not None:
+        return reply(False, errors=[*errors, failure], changes=changes)
+    return reply(result, errors=errors, changes=changes)
 
 
 def problems_of_replacement(params: Mapping[str, Any]) -> list[str]:

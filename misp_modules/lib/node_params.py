@@ -1,6 +1,8 @@
-"""What is wrong with a node's params, measured against the params MISP declares for the node.
+"""Reading a node's params, and what is wrong with them, measured against the params MISP declares.
 
-MISP never validates params: an unknown operator silently evaluates to false, a list where a
+:func:`choice`, :func:`as_list` and :func:`roaming_object` read a value a handler needs, or
+raise :class:`~misp_modules.contract.request.ParamError` naming the param (the node fails).
+:func:`problems` is for the params MISP reads anyway. MISP never validates params: an unknown operator silently evaluates to false, a list where a
 string is expected crashes, a regex that does not compile matches nothing. The built-in node
 modules keep MISP's decision and add these messages to the node's errors, each naming the
 param, so the workflow author learns why the node went the way it did.
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from misp_modules.contract.request import ParamError
 from misp_modules.semantics import hashpath
 from misp_modules.semantics.php import a_json_type
 
@@ -109,3 +112,34 @@ def merge(*groups: Iterable[str]) -> list[str]:
             if message not in seen:
                 seen.append(message)
     return seen
+
+
+def choice(params: Mapping[str, Any], pid: str, allowed: Iterable[str]) -> str:
+    """The value of a select param, or a :class:`ParamError` naming it and the allowed values."""
+    value = params.get(pid)
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise ParamError(f"param `{pid}`: unsupported value {value!r} (expected one of: {', '.join(allowed)})")
+    return value
+
+
+def as_list(value: Any, pid: str) -> list:
+    """A multiple-picker value: MISP stores a list; old graphs may hold a scalar (wrapped here)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return list(value.values())
+    if isinstance(value, (str, int, float)):
+        return [value]
+    raise ParamError(f"param `{pid}`: expected a list, got {a_json_type(value)}")
+
+
+def roaming_object(data: Any, module: str) -> dict:
+    """The roaming data of a node that edits attributes inside ``Event``; anything but a JSON
+    object (MISP always sends its decoded roaming data) is a :class:`ParamError` naming it."""
+    if not isinstance(data, dict):
+        raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
+                         f"(a JSON object), not {a_json_type(data)}")
+    return data

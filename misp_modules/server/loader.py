@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from misp_modules.lib.declaration import Declaration
 from misp_modules.lib.redact import redact
 from misp_modules.server import upstream_tree
 from misp_modules.server.misp_nodes import clashing_node_id
@@ -236,55 +237,68 @@ def _load_one(registry: Registry, candidate: Candidate) -> bool:
             raise LoadError(
                 f"action module {name!r} ({path}) would be MISP workflow node {node_id!r}, which is "
                 f"MISP's built-in node {node_id!r}: rename the module, or declare it runner-only "
-                "(module-type [\"workflow\"], see misp_modules.lib.workflow.declare)")
+                "(module-type [\"workflow\"], see misp_modules.lib.declaration.declare)")
     registry.modules[name] = loaded
     log.info("%s %s (type=%s) imported", prefix, name, type_dir)
     return True
 
 
+def surface(module: types.ModuleType) -> Any:
+    """Where the module file contract is read: the module's ``node`` when it declares itself
+    with ``misp_modules.lib.declaration`` (one object holding every attribute below), else the
+    module's own attributes (upstream's module files)."""
+    declared = getattr(module, "node", None)
+    if isinstance(declared, Declaration):
+        if declared.dict_handler is None:
+            raise TypeError("the module declares `node` but no handler (decorate one with @node.handler)")
+        return declared
+    return module
+
+
 def describe(name: str, type_dir: str, path: Path, custom: bool, module: types.ModuleType) -> LoadedModule:
     """Check the module file contract and build its `/modules` entry (once: `version()`
     implementations often mutate module globals, so they are not called per request)."""
-    handler = getattr(module, "dict_handler", None)
+    source = surface(module)
+    handler = getattr(source, "dict_handler", None)
     takes_dict = callable(handler)
     if not takes_dict:
-        handler = getattr(module, "handler", None)
+        handler = getattr(source, "handler", None)
         if not callable(handler):
             raise TypeError("the module defines neither handler(q) nor dict_handler(request)")
     for required in ("introspection", "version"):
-        if not callable(getattr(module, required, None)):
+        if not callable(getattr(source, required, None)):
             raise TypeError(f"the module has no {required}() function")
-    meta = module.version()
+    meta = source.version()
     if not isinstance(meta, dict):
         raise TypeError(f"version() must return a dict, not {type(meta).__name__}")
     module_type = meta.get("module-type")
     if not isinstance(module_type, list) or not all(isinstance(t, str) for t in module_type):
         raise TypeError("version()['module-type'] must be a list of strings (MISP requires it)")
-    entry = {"name": name, "type": type_dir, "mispattributes": module.introspection(), "meta": meta}
+    entry = {"name": name, "type": type_dir, "mispattributes": source.introspection(), "meta": meta}
     orjson.dumps(entry, option=orjson.OPT_NON_STR_KEYS)  # fail now rather than on every /modules
     return LoadedModule(
         name=name, type=type_dir, path=path, custom=custom, module=module,
         handler=handler, takes_dict=takes_dict, is_async=inspect.iscoroutinefunction(handler),
         entry=entry,
-        declared_timeout=_positive(module, "timeout", float),
-        declared_concurrency=_positive(module, "concurrency", int),
-        secret_params=_names(module, "secret_params"),
-        declared_isolation=_isolation(module),
+        declared_timeout=_positive(source, "timeout", float),
+        declared_concurrency=_positive(source, "concurrency", int),
+        secret_params=_names(source, "secret_params"),
+        declared_isolation=_isolation(source),
     )
 
 
 ISOLATIONS = ("process", "thread")
 
 
-def _isolation(module: types.ModuleType) -> str | None:
-    value = getattr(module, "isolation", None)
+def _isolation(source: Any) -> str | None:
+    value = getattr(source, "isolation", None)
     if value is not None and value not in ISOLATIONS:
         raise TypeError(f"module-level `isolation` must be one of {', '.join(map(repr, ISOLATIONS))}, got {value!r}")
     return value
 
 
-def _names(module: types.ModuleType, attr: str) -> tuple[str, ...]:
-    value = getattr(module, attr, ())
+def _names(source: Any, attr: str) -> tuple[str, ...]:
+    value = getattr(source, attr, ())
     if isinstance(value, str):
         value = (value,)
     if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
@@ -292,8 +306,8 @@ def _names(module: types.ModuleType, attr: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _positive(module: types.ModuleType, attr: str, kind: type) -> Any:
-    value = getattr(module, attr, None)
+def _positive(source: Any, attr: str, kind: type) -> Any:
+    value = getattr(source, attr, None)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 \

@@ -1,16 +1,16 @@
-"""A module catalog for unit tests of the runner, built with the real metadata helper
-(``misp_modules.lib.workflow.declare``) the runner-only modules use, so it has their shape."""
+"""A module catalog for unit tests of the runner, built with the real declaration
+(``misp_modules.lib.declaration.declare``) the runner-only modules use, so it has their shape."""
 
 from __future__ import annotations
 
-from misp_modules.lib.workflow import declare
+from misp_modules.lib.declaration import declare
 from runner.catalog import Catalog
 
 
 def _entry(name: str, **kw) -> dict:
-    info, config = declare(description=name, name=name, **kw)
+    node = declare(description=name, name=name, **kw)
     return {"name": name.replace("-", "_"), "type": "logic_mod" if kw["module_type"] == "logic" else "action_mod",
-            "mispattributes": {}, "meta": {**info, "config": config}}
+            "mispattributes": {}, "meta": node.version()}
 
 
 ENTRIES = [

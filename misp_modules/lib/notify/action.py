@@ -1,9 +1,10 @@
-"""The MISP-facing side of a notification module: params in, ``{"data": true}`` or ``{"error"}`` out.
+"""MISP's request to a MISP-facing action module, as its handler reads it.
 
-MISP calls these modules as workflow action nodes (docs/misp-modules-protocol.md §6): params arrive as the
-strings the user typed (``[]`` when there are none) and only a non-empty ``error`` in the
-answer fails the node. :func:`action_handler` turns a module's ``send(req)`` into the
-``dict_handler`` the server calls, so a module file is its config and one function.
+MISP calls these modules as workflow action nodes (docs/misp-modules-protocol.md §6): params arrive
+as the strings the user typed (``[]`` when there are none) and only a non-empty ``error`` in the
+answer fails the node. The module's declaration (``misp_modules.lib.declaration.declare_action``)
+parses the request into an :class:`ActionRequest` and turns what its handler raises into that
+``error``.
 
 Templates are rendered here, once, with :mod:`.summary`'s context. That is why none of these
 modules declares a param ``jinja_supported``: MISP would render it first through the
@@ -14,37 +15,18 @@ came from event content (upstream's double rendering).
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from misp_modules.contract.request import ParamError
-from misp_modules.lib.http import OutboundError
 from misp_modules.lib.notify import summary
-from misp_modules.lib.redact import redact
 from misp_modules.semantics.php import a_json_type
-from misp_modules.settings import SettingsError
 from misp_modules.templating import TemplateRenderError, render, render_async
 
 _AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
 _AUTOESCAPE_CLOSE = "{% endautoescape %}"
-
-
-def param(kind: str, description: str, placeholder: str = "") -> dict[str, Any]:
-    """One entry of ``moduleconfig["params"]`` as MISP's editor reads it (``string`` → input,
-    ``large_string`` → textarea, ``hash_path`` → input that makes MISP send ``matchingData``)."""
-    return {"type": kind, "description": description, "value": placeholder}
-
-
-def action_config(params: Mapping[str, Mapping[str, Any]], *, support_filters: bool = True,
-                  blocking: bool = False) -> dict[str, Any]:
-    """Upstream's action ``moduleconfig`` (dict form)."""
-    return {"params": dict(params), "blocking": blocking, "support_filters": support_filters,
-            "expect_misp_core_format": False}
 
 
 @dataclass
@@ -152,46 +134,3 @@ def parse_action(module: str, spec: Mapping[str, Mapping[str, Any]], request: Ma
         params[name] = value
     large = frozenset(n for n, p in spec.items() if p.get("type") == "large_string")
     return ActionRequest(module, params, request, large, frozenset(secret_params))
-
-
-def action_handler(module: str, moduleconfig: Mapping[str, Any], *, secret_params: Iterable[str] = ()) -> Callable:
-    """Decorate ``send(req: ActionRequest) -> None`` (sync or async) into ``dict_handler``.
-
-    ``send`` raises :class:`OutboundError` or :class:`ParamError` to fail; those become
-    ``{"error": ...}`` (logged, with the values of ``secret_params`` and every pattern
-    :func:`redact` knows masked). Anything else propagates to the server, which
-    reports it as a module error and logs the traceback."""
-    spec = moduleconfig["params"]
-    secret_params = frozenset(secret_params)
-    log = logging.getLogger(f"misp-modules.{module}")
-
-    def fail(exc: Exception, req: ActionRequest | None) -> dict[str, Any]:
-        message = redact(str(exc), req.secrets() if req else ())
-        log.warning("%s: not sent: %s", module, message)
-        return {"error": message}
-
-    def wrap(send: Callable[[ActionRequest], Any]) -> Callable[[Mapping[str, Any]], Any]:
-        if asyncio.iscoroutinefunction(send):
-            @functools.wraps(send)
-            async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-                req = None
-                try:
-                    req = parse_action(module, spec, request, secret_params)
-                    await send(req)
-                except (OutboundError, ParamError, SettingsError) as exc:
-                    return fail(exc, req)
-                return {"data": True}
-        else:
-            @functools.wraps(send)
-            def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-                req = None
-                try:
-                    req = parse_action(module, spec, request, secret_params)
-                    send(req)
-                except (OutboundError, ParamError, SettingsError) as exc:
-                    return fail(exc, req)
-                return {"data": True}
-        return dict_handler
-
-    return wrap
-

@@ -17,35 +17,34 @@ from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import hashpath
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
 
 UNKNOWN_ORG = "unkwown"  # sic: MISP's spelling
-PARAMS = [
-    {"id": "uuid_hash_path", "label": "Event UUID Hash path", "type": "hashpath", "placeholder": "Event.uuid",
-     "default": "Event.uuid", "hashpath": {"is_sub_selector": True}},
-    {"id": "eventinfo_hash_path", "label": "Event Info Hash path", "type": "hashpath",
-     "placeholder": "Event.info", "default": "Event.info", "hashpath": {"is_sub_selector": True}},
-    {"id": "block_comment", "label": "Blocklist Comment", "type": "input", "placeholder": "Blocked from workflow",
-     "default": "Blocked from workflow"},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="add_eventblocklist_entry", module_type="action", name="Add Event Blocklist entry", version="0.1",
-    params=PARAMS, expect_misp_core_format=True,
+    expect_misp_core_format=True,
     description="Create a new entry in the Event blocklist table",
+    params=[
+        {"id": "uuid_hash_path", "label": "Event UUID Hash path", "type": "hashpath", "placeholder": "Event.uuid",
+         "default": "Event.uuid", "hashpath": {"is_sub_selector": True}},
+        {"id": "eventinfo_hash_path", "label": "Event Info Hash path", "type": "hashpath",
+         "placeholder": "Event.info", "default": "Event.info", "hashpath": {"is_sub_selector": True}},
+        {"id": "block_comment", "label": "Blocklist Comment", "type": "input", "placeholder": "Blocked from workflow",
+         "default": "Blocked from workflow"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         uuid = hashpath.get(req.data, p["uuid_hash_path"]) if isinstance(req.data, dict) else None
         info = hashpath.get(req.data, p["eventinfo_hash_path"]) if isinstance(req.data, dict) else None

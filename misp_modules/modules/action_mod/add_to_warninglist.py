@@ -15,34 +15,32 @@ from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import attributes_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty
 
-PARAMS = [
-    {"id": "warninglist", "label": "Warninglist", "type": "picker", "multiple": False, "options": {},
-     "placeholder": "Pick a warninglist"},
-]
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="add_to_warninglist", module_type="action", name="Add to warninglist", version="0.1",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    support_filters=True, expect_misp_core_format=True,
     description="Add attributes to a custom warninglist",
+    params=[
+        {"id": "warninglist", "label": "Warninglist", "type": "picker", "multiple": False, "options": {},
+         "placeholder": "Pick a warninglist"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     selected = req.params["warninglist"]
     if isinstance(selected, list) and len(selected) == 1:
         selected = selected[0]
     if is_empty(selected):
         return reply(False, errors=["No warninglist selected (param `warninglist`)"])
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     if isinstance(selected, (list, dict, bool, float)):
         return reply(False, errors=errors or [f"param `warninglist`: expected one warninglist id, got {selected!r}"])
     try:

@@ -23,32 +23,30 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.php import is_array, loose_eq
 
-PARAMS = [
-    {"id": "scope", "label": "Scope", "type": "select", "options": {"event": "Event", "attribute": "Attributes"},
-     "default": "event"},
-    {"id": "hash_path", "label": "Country Hash path", "type": "hashpath", "placeholder": "enrichment.{n}.{n}.values.0",
-     "default": "enrichment.{n}.{n}.values.0"},
-    {"id": "locality", "label": "Tag Locality", "type": "select", "options": {"local": "Local", "global": "Global"},
-     "default": "local"},
-    {"id": "galaxy_name", "label": "Galaxy Name", "type": "select", "options": {"country": "country"},
-     "placeholder": "Pick a galaxy name"},
-    {"id": "relationship_type", "label": "Relationship Type", "type": "input", "display_on": {"action": "add"}},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="assign_country", module_type="action", name="Assign country", version="0.2", params=PARAMS,
-    support_filters=True, expect_misp_core_format=True,
+node = declare(
+    misp_id="assign_country", module_type="action", name="Assign country", version="0.2", support_filters=True,
+    expect_misp_core_format=True,
     description="Add or remove country Galaxy Cluster based on provided data",
     features="Country galaxy clusters from pymispgalaxies (offline); tags reported as changes.",
     references=["https://github.com/MISP/misp-galaxy/blob/main/clusters/country.json"],
+    params=[
+        {"id": "scope", "label": "Scope", "type": "select",
+         "options": {"event": "Event", "attribute": "Attributes"}, "default": "event"},
+        {"id": "hash_path", "label": "Country Hash path", "type": "hashpath",
+         "placeholder": "enrichment.{n}.{n}.values.0", "default": "enrichment.{n}.{n}.values.0"},
+        {"id": "locality", "label": "Tag Locality", "type": "select",
+         "options": {"local": "Local", "global": "Global"}, "default": "local"},
+        {"id": "galaxy_name", "label": "Galaxy Name", "type": "select", "options": {"country": "country"},
+         "placeholder": "Pick a galaxy name"},
+        {"id": "relationship_type", "label": "Relationship Type", "type": "input", "display_on": {"action": "add"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +69,7 @@ def country_tags(countries: list[Any]) -> list[str]:
     return tags
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     data = req.data
     path = req.params["hash_path"] if isinstance(req.params["hash_path"], str) else ""

@@ -16,33 +16,32 @@ from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp import MispNotConfigured, MispUnreachable, get_misp
 from misp_modules.lib.misp_edits import attributes_of, event_of
-from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler
+from misp_modules.lib.node_params import as_list
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty
 
-PARAMS = [
-    {"id": "decayingmodels", "label": "Decaying Model", "type": "picker", "multiple": True, "options": {},
-     "placeholder": "Pick a Decaying Model"},
-]
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="attach-decay-score", module_type="action", name="Attach decay score", version="0.1",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    support_filters=True, expect_misp_core_format=True,
     description="Attach selected decaying model score to Attributes.",
     features="Reads the scores from MISP through PyMISP (needs [misp] url and key).",
+    params=[
+        {"id": "decayingmodels", "label": "Decaying Model", "type": "picker", "multiple": True, "options": {},
+         "placeholder": "Pick a Decaying Model"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     models = req.params["decayingmodels"]
     if is_empty(models):
         return reply(False, errors=["No decaying model selected (param `decayingmodels`)"])
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     if errors:
         return reply(False, errors=errors)
     try:

@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from misp_modules.contract.reply import reply
-from misp_modules.contract.request import NodeRequest, ParamError
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
-from misp_modules.lib.workflow import as_list, declare, module_functions, roaming_object
+from misp_modules.lib.node_params import as_list, roaming_object
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, iter_items
@@ -43,20 +44,18 @@ from misp_modules.settings import get_settings
 MODULE = "attach_enrichment"
 log = logging.getLogger(f"misp-modules.{MODULE}")
 
-PARAMS = [
-    {"id": "modules", "label": "Modules", "type": "picker", "multiple": True, "options": [""],
-     "picker_options": []},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="attach-enrichment", module_type="action", name="Attach enrichment", version="0.3", params=PARAMS,
+node = declare(
+    misp_id="attach-enrichment", module_type="action", name="Attach enrichment", version="0.3",
     support_filters=True, expect_misp_core_format=True,
     description="Attach selected enrichment result to Attributes.",
     features="Queries expansion modules of this server (or of [modules.attach_enrichment] forward_url) "
              "with MISP's request body; results are appended to each attribute's `enrichment` list.",
+    timeout=600.0,  # a whole event, attribute by attribute: the runner's own deadline applies first
+    params=[
+        {"id": "modules", "label": "Modules", "type": "picker", "multiple": True, "options": [""],
+         "picker_options": []},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-timeout = 600.0  # a whole event, attribute by attribute: the runner's own deadline applies first
 
 
 def request_body(name: str, entry: Mapping[str, Any], attribute: Mapping[str, Any], event_id: Any,
@@ -88,16 +87,13 @@ def handle_result(name: str, answer: Any) -> tuple[Any, str | None]:
     return {"error": problem}, problem
 
 
-async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        req = NodeRequest.parse(request, PARAMS)
-        selected = req.params["modules"]
-        if is_empty(selected):
-            return reply(False, errors=["No enrichmnent module selected"])
-        wanted = [str(m) for m in as_list(selected, "modules") if m != ""]
-        data = json_copy(roaming_object(req.data, MODULE))
-    except ParamError as exc:
-        return reply(False, errors=[str(exc)])
+@node.handler
+async def dict_handler(req: NodeRequest) -> dict[str, Any]:
+    selected = req.params["modules"]
+    if is_empty(selected):
+        return reply(False, errors=["No enrichmnent module selected"])
+    wanted = [str(m) for m in as_list(selected, "modules") if m != ""]
+    data = json_copy(roaming_object(req.data, MODULE))
     event = data.get("Event")
     event_id = event.get("id") if isinstance(event, dict) else None
     try:

@@ -20,29 +20,29 @@ from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import warninglists
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
-from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler, roaming_object
+from misp_modules.lib.declaration import declare
+from misp_modules.lib.node_params import as_list, roaming_object
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty
 from misp_modules.settings import get_settings
 
 MODULE = "attach_warninglist"
-PARAMS = [
-    {"id": "warninglists", "label": "Warninglists", "type": "picker", "multiple": True,
-     "options": {"ALL": "ALL"}, "default": "ALL"},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="attach-warninglist", module_type="action", name="Attach warninglist", version="0.2",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    support_filters=True, expect_misp_core_format=True,
     description="Attach selected warninglist result.",
     features="MISP's warninglist matching over the lists shipped with pymispwarninglists (offline).",
     references=["https://github.com/MISP/misp-warninglists"],
+    params=[
+        {"id": "warninglists", "label": "Warninglists", "type": "picker", "multiple": True,
+         "options": {"ALL": "ALL"}, "default": "ALL"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     selected = req.params["warninglists"]
     if is_empty(selected):

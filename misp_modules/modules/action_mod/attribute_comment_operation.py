@@ -20,32 +20,31 @@ from misp_modules.contract import jinja
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import edit_attributes
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.settings import get_settings
 
 MODULE = "attribute_comment_operation"
-PARAMS = [
-    {"id": "comment", "label": "Comment", "type": "textarea", "placeholder": "Comment to be set",
-     "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="Module_attribute_comment_operation", module_type="action", name="Attribute comment operation",
-    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    version="0.1", support_filters=True, expect_misp_core_format=True,
     description="Set the Attribute's comment to the selected value",
+    # renders user templates: in worker processes, never sharing the GIL with the event loop
+    isolation="process",
+    params=[
+        {"id": "comment", "label": "Comment", "type": "textarea", "placeholder": "Comment to be set",
+         "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-# renders user templates: in worker processes, never sharing the GIL with the event loop
-isolation = "process"
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:

@@ -10,18 +10,15 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib.workflow import declare, module_functions, node_handler
+from misp_modules.lib.declaration import declare
 
-PARAMS: list[dict[str, Any]] = []
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="attribute_edition_operation", module_type="action", name="Attribute edition operation",
-    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    version="0.1", support_filters=True, expect_misp_core_format=True,
     description="Base module allowing to modify attribute",
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return reply(True, changes=[])

@@ -14,29 +14,27 @@ from typing import Any
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import edit_attributes
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq
 
-PARAMS = [
-    {"id": "action", "label": "To IDS Flag", "type": "select", "default": "add",
-     "options": {"add": "Toggle IDS flag", "remove": "Remove IDS flag"}},
-]
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="attribute_ids_flag_operation", module_type="action", name="Attribute IDS Flag operation",
-    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    version="0.1", support_filters=True, expect_misp_core_format=True,
     description="Toggle or remove the IDS flag on selected attributes.",
+    params=[
+        {"id": "action", "label": "To IDS Flag", "type": "select", "default": "add",
+         "options": {"add": "Toggle IDS flag", "remove": "Remove IDS flag"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:

@@ -26,13 +26,13 @@ from typing import Any
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import ParamError
 from misp_modules.lib.attribute_copies import target_attributes
+from misp_modules.lib.declaration import declare_action, param
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
 from misp_modules.lib.intel.errors import IntelError, LookupIssue
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.notify.action import param, parse_action
-from misp_modules.lib.workflow import module_functions
+from misp_modules.lib.notify.action import ActionRequest
 from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "bgpranking_curation"
@@ -42,47 +42,34 @@ log = logging.getLogger(f"misp-modules.{MODULE}")
 
 IP_TYPES = ("ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip")
 
-moduleinfo = {
-    "version": "1.0",
-    "author": "misp-modules-ng",
-    "module-type": ["action"],
-    "name": "BGP Ranking curation",
-    "description": "Tag AS numbers and IP addresses whose autonomous system ranks below a threshold in CIRCL "
-                   "BGP Ranking (position 1 = most malicious AS of the day). IPs are resolved to their AS with "
-                   "CIRCL IP ASN History. Service failures fail the node without tagging anything; values "
-                   "that cannot be ranked are listed in the answer's notes and skipped.",
-    "logo": "circl.png",
-    "requirements": ["pybgpranking2", "pyipasnhistory",
-                     "a MISP URL and API key to apply the changes (else they are reported)"],
-    "features": "Attribute types AS, ip-src, ip-dst, ip-src|port, ip-dst|port, domain|ip. Each distinct IP and "
-                "AS is looked up once, concurrently (bounded), with yesterday's ranking.",
-    "references": ["https://github.com/D4-project/BGP-Ranking/", "https://github.com/D4-project/IPASN-History"],
-    "input": "Workflow roaming data (an event in MISP core format), filtered items when node filters are set",
-    "output": "A tag on attributes of badly ranked autonomous systems",
-}
-
-moduleconfig = {
-    "params": {
+node = declare_action(
+    module=MODULE, name="BGP Ranking curation", version="1.0",
+    description="Tag AS numbers and IP addresses whose autonomous system ranks below a threshold in CIRCL "
+                "BGP Ranking (position 1 = most malicious AS of the day). IPs are resolved to their AS with "
+                "CIRCL IP ASN History. Service failures fail the node without tagging anything; values "
+                "that cannot be ranked are listed in the answer's notes and skipped.",
+    logo="circl.png",
+    requirements=["pybgpranking2", "pyipasnhistory",
+                  "a MISP URL and API key to apply the changes (else they are reported)"],
+    features="Attribute types AS, ip-src, ip-dst, ip-src|port, ip-dst|port, domain|ip. Each distinct IP and "
+             "AS is looked up once, concurrently (bounded), with yesterday's ranking.",
+    references=["https://github.com/D4-project/BGP-Ranking/", "https://github.com/D4-project/IPASN-History"],
+    input="Workflow roaming data (an event in MISP core format), filtered items when node filters are set",
+    output="A tag on attributes of badly ranked autonomous systems",
+    expect_misp_core_format=True,
+    params={
         "threshold": param("string", f"Tag when the AS position is below this (empty: {DEFAULT_THRESHOLD}, "
                                      "or the [modules.bgpranking_curation] threshold setting)",
                            str(DEFAULT_THRESHOLD)),
         "tag": param("string", f"Tag to attach (empty: {DEFAULT_TAG}, or the tag setting)", DEFAULT_TAG),
         "tag_locality": param("string", "local or global (empty: local)", "local"),
     },
-    "blocking": False,
-    "support_filters": True,
-    "expect_misp_core_format": True,
-}
-
-introspection, version = module_functions(moduleinfo, moduleconfig)
+)
 
 
-def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        req = parse_action(MODULE, moduleconfig["params"], request)
-        threshold, tag, local = curation_params(req)
-    except ParamError as exc:
-        return reply(False, errors=[str(exc)])
+@node.handler
+def dict_handler(req: ActionRequest) -> dict[str, Any]:
+    threshold, tag, local = curation_params(req)
     data = req.data if isinstance(req.data, dict) else {}
     notes: list[dict] = []
 
@@ -91,7 +78,7 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
 
     # attribute → (asn, address family) or an IP still to resolve
     wanted: list[tuple[dict, Any]] = []
-    for attribute in target_attributes(data, request.get("filteredItems")):
+    for attribute in target_attributes(data, req.raw.get("filteredItems")):
         kind = attribute.get("type")
         try:
             if kind == "AS":
@@ -128,13 +115,13 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes += book.attach("attribute", attribute, [tag], local, None, event_uuid)[1]
     for item in notes:
         log.info("%s: skipped %s: %s", MODULE, item["uuid"], item["note"])
-    changes, failure = write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=bool(req.raw.get("dry_run")), action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, changes=changes, notes=notes)
 
 
-def curation_params(req) -> tuple[int, str, bool]:
+def curation_params(req: ActionRequest) -> tuple[int, str, bool]:
     settings = get_settings()
     raw = req.get("threshold") or str(settings.module_setting(MODULE, "threshold", DEFAULT_THRESHOLD))
     try:

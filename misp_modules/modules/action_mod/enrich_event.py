@@ -35,11 +35,11 @@ from typing import Any
 
 from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
-from misp_modules.contract.request import NodeRequest, ParamError
+from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.attribute_copies import json_copy
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.enrichers import Enrichers, ForwardError, module_options, supported
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions
 from misp_modules.semantics import conditions, hashpath
 from misp_modules.semantics.convert import to_core_format
 from misp_modules.semantics.php import is_empty, iter_items
@@ -48,24 +48,19 @@ from misp_modules.settings import get_settings
 MODULE = "enrich_event"
 log = logging.getLogger(f"misp-modules.{MODULE}")
 
-PARAMS = [{"id": "modules", "label": "Modules", "type": "select", "options": [""]}]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="enrich-event", module_type="action", name="Enrich Event", version="0.2", params=PARAMS,
+node = declare(
+    misp_id="enrich-event", module_type="action", name="Enrich Event", version="0.2",
     support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
     description="Enrich all Attributes contained in the Event with the provided module.",
     features="Results are reported as add_attribute/add_object changes (applied through PyMISP when MISP "
              "is configured); the new roaming data is the enriched event in MISP core format.",
+    timeout=600.0,  # a whole event, attribute by attribute: the runner's own deadline applies first
+    params=[{"id": "modules", "label": "Modules", "type": "select", "options": [""]}],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-timeout = 600.0
 
 
-async def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        req = NodeRequest.parse(request, PARAMS)
-    except ParamError as exc:
-        return reply(False, errors=[str(exc)])
+@node.handler
+async def dict_handler(req: NodeRequest) -> dict[str, Any]:
     name = req.params["modules"]
     if is_empty(name):
         return reply(False, errors=["No enrichmnent module selected"])

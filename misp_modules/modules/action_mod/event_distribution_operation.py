@@ -19,9 +19,9 @@ from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import json_copy
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
@@ -29,27 +29,27 @@ from misp_modules.semantics.php import is_empty, loose_eq
 DISTRIBUTIONS = [{"name": "Organisation", "value": 0}, {"name": "Community", "value": 1},
                  {"name": "Connected", "value": 2}, {"name": "All", "value": 3},
                  {"name": " Sharing Group", "value": 4}]
-PARAMS = [
-    {"id": "freeze", "label": "Preserve timestamp and published state", "type": "select", "default": "modify",
-     "options": {"modify": "Modify timestamp and unpublish", "freeze": "Freeze timestamp and keep published state"}},
-    {"id": "distribution", "label": "Distribution", "type": "select", "default": "0",
-     "options": DISTRIBUTIONS, "placeholder": "Pick a distribution"},
-    {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": False,
-     "options": {}, "default": [], "placeholder": "Pick a sharing group", "display_on": {"distribution": "4"}},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="Module_event_distribution_operation", module_type="action", name="Event distribution operation",
-    version="0.1", params=PARAMS, expect_misp_core_format=True,
+    version="0.1", expect_misp_core_format=True,
     description="Set the Event's distribution to the selected level",
+    params=[
+        {"id": "freeze", "label": "Preserve timestamp and published state", "type": "select", "default": "modify",
+         "options": {"modify": "Modify timestamp and unpublish",
+                     "freeze": "Freeze timestamp and keep published state"}},
+        {"id": "distribution", "label": "Distribution", "type": "select", "default": "0",
+         "options": DISTRIBUTIONS, "placeholder": "Pick a distribution"},
+        {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": False,
+         "options": {}, "default": [], "placeholder": "Pick a sharing group", "display_on": {"distribution": "4"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:

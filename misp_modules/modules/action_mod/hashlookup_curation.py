@@ -29,12 +29,12 @@ from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import ParamError
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
+from misp_modules.lib.declaration import declare_action, param
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import IntelError, InvalidValue
 from misp_modules.lib.misp_edits import TagBook, event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.notify.action import param, parse_action
-from misp_modules.lib.workflow import module_functions
+from misp_modules.lib.notify.action import ActionRequest
 from misp_modules.semantics.php import flag
 from misp_modules.settings import SettingsError, get_settings
 
@@ -46,48 +46,35 @@ log = logging.getLogger(f"misp-modules.{MODULE}")
 HASH_TYPES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "filename|md5": "md5",
               "filename|sha1": "sha1", "filename|sha256": "sha256", "malware-sample": "md5"}
 
-moduleinfo = {
-    "version": "1.0",
-    "author": "misp-modules-ng",
-    "module-type": ["action"],
-    "name": "Hashlookup curation",
-    "description": "Remove the IDS flag from file hashes CIRCL hashlookup knows as legitimate (NSRL and "
-                   "other known-file sets) and tag them. Looks up all hashes of the event at once (bulk). "
-                   "Service failures fail the node without changing anything; malformed hashes are "
-                   "listed in the answer's notes and skipped.",
-    "logo": "circl.png",
-    "requirements": ["pyhashlookup", "a MISP URL and API key to apply the changes (else they are reported)"],
-    "features": "Attribute types md5, sha1, sha256, filename|md5, filename|sha1, filename|sha256, "
-                "malware-sample. Files flagged KnownMalicious, or below the minimum trust, are left alone.",
-    "references": ["https://www.circl.lu/services/hashlookup/"],
-    "input": "Workflow roaming data (an event in MISP core format), filtered items when node filters are set",
-    "output": "to_ids=false and a tag on known-good file hashes",
-}
-
-moduleconfig = {
-    "params": {
+node = declare_action(
+    module=MODULE, name="Hashlookup curation", version="1.0",
+    description="Remove the IDS flag from file hashes CIRCL hashlookup knows as legitimate (NSRL and "
+                "other known-file sets) and tag them. Looks up all hashes of the event at once (bulk). "
+                "Service failures fail the node without changing anything; malformed hashes are "
+                "listed in the answer's notes and skipped.",
+    logo="circl.png",
+    requirements=["pyhashlookup", "a MISP URL and API key to apply the changes (else they are reported)"],
+    features="Attribute types md5, sha1, sha256, filename|md5, filename|sha1, filename|sha256, "
+             "malware-sample. Files flagged KnownMalicious, or below the minimum trust, are left alone.",
+    references=["https://www.circl.lu/services/hashlookup/"],
+    input="Workflow roaming data (an event in MISP core format), filtered items when node filters are set",
+    output="to_ids=false and a tag on known-good file hashes",
+    expect_misp_core_format=True,
+    params={
         "tag": param("string", f"Tag attached to known-good files (empty: {DEFAULT_TAG}, or the "
                                "[modules.hashlookup_curation] tag setting)", DEFAULT_TAG),
         "tag_locality": param("string", "local or global (empty: local)", "local"),
         "minimum_trust": param("string", "Minimum hashlookup:trust (0-100; 50 means no opinion) for a file to "
                                          "count as known-good (empty: 0, any known file)", "0"),
     },
-    "blocking": False,
-    "support_filters": True,
-    "expect_misp_core_format": True,
-}
-
-introspection, version = module_functions(moduleinfo, moduleconfig)
+)
 
 
-def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        req = parse_action(MODULE, moduleconfig["params"], request)
-        tag, local, minimum_trust = curation_params(req)
-    except ParamError as exc:
-        return reply(False, errors=[str(exc)])
+@node.handler
+def dict_handler(req: ActionRequest) -> dict[str, Any]:
+    tag, local, minimum_trust = curation_params(req)
     data = json_copy(req.data) if isinstance(req.data, dict) else {}
-    targets = [(a, HASH_TYPES[a.get("type")]) for a in target_attributes(data, request.get("filteredItems"))
+    targets = [(a, HASH_TYPES[a.get("type")]) for a in target_attributes(data, req.raw.get("filteredItems"))
                if a.get("type") in HASH_TYPES]
     pairs = [(algo, hash_part(a)) for a, algo in targets]
     try:
@@ -120,13 +107,13 @@ def dict_handler(request: Mapping[str, Any]) -> dict[str, Any]:
             changes += edits + [ch.touch("attribute", uuid, event_uuid=event_of(data).get("uuid"))]
     for note in notes:
         log.info("%s: skipped %s: %s", MODULE, note["uuid"], note["note"])
-    changes, failure = write_back(changes, dry_run=bool(request.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=bool(req.raw.get("dry_run")), action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
     return reply(True, data=data if data_changed else None, changes=changes, notes=notes)
 
 
-def curation_params(req) -> tuple[str, bool, int]:
+def curation_params(req: ActionRequest) -> tuple[str, bool, int]:
     settings = get_settings()
     tag = req.get("tag") or settings.module_setting(MODULE, "tag", DEFAULT_TAG)
     locality = req.choice("tag_locality", ("local", "global"),

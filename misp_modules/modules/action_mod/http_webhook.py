@@ -10,49 +10,42 @@ TLS is verified; ``[modules.http_webhook] ca_bundle`` trusts a private CA and
 """
 
 from misp_modules.contract.request import ParamError
+from misp_modules.lib.declaration import declare_action, param
 from misp_modules.lib.http import HttpPolicy, status_failure, target_of
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, check_url, param
-from misp_modules.lib.workflow import module_functions
+from misp_modules.lib.notify.action import ActionRequest, check_url
 
 MODULE = "http_webhook"
-timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
-# renders user templates: in worker processes, where a heavy template (its garbage collections
-# included) never shares the GIL with the event loop (docs/server.md, "Isolation")
-isolation = "process"
 
-moduleinfo = {
-    "version": "1.0",
-    "author": "misp-modules-ng",
-    "module-type": ["action"],
-    "name": "HTTP webhook",
-    "description": "Send the workflow data (or a Jinja-rendered payload) to a URL with POST, GET, PUT or "
-                   "DELETE, as JSON or a form. URL, payload and headers are Jinja templates over the "
-                   "workflow data (Event, data, filteredItems, matchingData, summary).",
-    "logo": "",
-    "requirements": [],
-    "features": "MISP's webhook request; TLS verification with an optional CA bundle; bounded retry on 429.",
-    "references": ["https://www.misp-project.org/2022/07/27/MISP-Workflows.html"],
-    "input": "Workflow roaming data",
-    "output": "An HTTP request to the URL",
-}
-
-moduleconfig = action_config({
-    "url": param("string", "URL to call (Jinja template)", "https://example.org/hook"),
-    "request_method": param("string", "post (default), get, put or delete", "post"),
-    "content_type": param("string", "json (default) or form", "json"),
-    "headers": param("large_string", "Extra headers, one 'Name: value' per line (Jinja template)",
-                     "Authorization: Bearer ..."),
-    "payload": param("large_string", "Body (Jinja template); empty: the workflow data as JSON", ""),
-    "self_signed": param("string", "deny (default: verify TLS) or allow (accept any certificate)", "deny"),
-}, support_filters=False)
-
-# credentials whose param names do not say so: masked in -d logs, errors and tracebacks
-secret_params = ("url", "headers")
-introspection, version = module_functions(moduleinfo, moduleconfig)
+node = declare_action(
+    module=MODULE, name="HTTP webhook", version="1.0",
+    description="Send the workflow data (or a Jinja-rendered payload) to a URL with POST, GET, PUT or "
+                "DELETE, as JSON or a form. URL, payload and headers are Jinja templates over the "
+                "workflow data (Event, data, filteredItems, matchingData, summary).",
+    features="MISP's webhook request; TLS verification with an optional CA bundle; bounded retry on 429.",
+    references=["https://www.misp-project.org/2022/07/27/MISP-Workflows.html"],
+    input="Workflow roaming data",
+    output="An HTTP request to the URL",
+    support_filters=False,
+    timeout=60,  # s, the server-side deadline: above the per-request timeouts and 429 waits
+    # renders user templates: in worker processes, where a heavy template (its garbage collections
+    # included) never shares the GIL with the event loop (docs/server.md, "Isolation")
+    isolation="process",
+    # credentials whose param names do not say so: masked in -d logs, errors and tracebacks
+    secret_params=("url", "headers"),
+    params={
+        "url": param("string", "URL to call (Jinja template)", "https://example.org/hook"),
+        "request_method": param("string", "post (default), get, put or delete", "post"),
+        "content_type": param("string", "json (default) or form", "json"),
+        "headers": param("large_string", "Extra headers, one 'Name: value' per line (Jinja template)",
+                         "Authorization: Bearer ..."),
+        "payload": param("large_string", "Body (Jinja template); empty: the workflow data as JSON", ""),
+        "self_signed": param("string", "deny (default: verify TLS) or allow (accept any certificate)", "deny"),
+    },
+)
 
 
-@action_handler(MODULE, moduleconfig, secret_params=secret_params)
+@node.sender
 def dict_handler(req: ActionRequest) -> None:
     context = req.context()
     url = req.render("url", "", context=context).strip()

@@ -12,30 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
+from misp_modules.lib.node_params import choice
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.workflow import choice, declare, module_functions, node_handler
 from misp_modules.modules.action_mod.misp_webhook import run_webhook
 from misp_modules.semantics import php
 
-timeout = 60  # s, the server-side deadline: above the HTTP/SMTP timeouts
-PARAMS = [
-    {"id": "url", "label": "MS Teams Webhook URL", "type": "input",
-     "placeholder": "https://example.com/webhook"},
-    {"id": "content_type", "label": "Content type", "type": "select", "default": "form",
-     "options": {"form": "application/x-www-form-urlencoded"}},
-    {"id": "data_extraction_path", "label": "Data extraction path", "type": "hashpath", "default": "",
-     "placeholder": "Attribute.{n}.AttributeTag.{n}.Tag.name"},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="ms-teams-webhook", module_type="action", name="MS Teams Webhook", version="0.5", params=PARAMS,
+node = declare(
+    misp_id="ms-teams-webhook", module_type="action", name="MS Teams Webhook", version="0.5",
     description="Perform callbacks to the MS Teams webhook provided by the \"Incoming Webhook\" connector",
+    timeout=60,  # s, the server-side deadline: above the HTTP/SMTP timeouts
+    secret_params=("url",),  # the Teams webhook URL is the credential (masked in logs and errors)
+    params=[
+        {"id": "url", "label": "MS Teams Webhook URL", "type": "input",
+         "placeholder": "https://example.com/webhook"},
+        {"id": "content_type", "label": "Content type", "type": "select", "default": "form",
+         "options": {"form": "application/x-www-form-urlencoded"}},
+        {"id": "data_extraction_path", "label": "Data extraction path", "type": "hashpath", "default": "",
+         "placeholder": "Attribute.{n}.AttributeTag.{n}.Tag.name"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-secret_params = ("url",)  # the Teams webhook URL is the credential (masked in logs and errors)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return run_webhook(webhook.WebhookCall(
         url=str(req.params["url"] or ""),

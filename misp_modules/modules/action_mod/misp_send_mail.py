@@ -14,27 +14,27 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.http import OutboundError
+from misp_modules.lib.node_params import as_list
 from misp_modules.lib.notify import mail, recipients
-from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler
 
 MODULE = "misp_send_mail"
-timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
 RECIPIENT_OPTIONS = [recipients.ALL_ACCOUNTS, recipients.ALL_ADMINS]
-PARAMS = [
-    {"id": "recipients", "label": "Recipients", "type": "picker", "multiple": True,
-     "options": RECIPIENT_OPTIONS, "default": [recipients.ALL_ADMINS], "placeholder": "Pick a user"},
-    {"id": "mail_template_subject", "label": "Mail template subject", "type": "textarea",
-     "placeholder": "The **template** will be rendered using *Jinja2*!", "jinja_supported": True},
-    {"id": "mail_template_body", "label": "Mail template body", "type": "textarea",
-     "placeholder": "The **template** will be rendered using *Jinja2*!", "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="send-mail", module_type="action", name="Send Mail", version="0.1", params=PARAMS,
+node = declare(
+    misp_id="send-mail", module_type="action", name="Send Mail", version="0.1",
     description="Allow to send a Mail to a list or recipients",
+    timeout=60,  # s, the server-side deadline: above the per-request timeouts and 429 waits
+    params=[
+        {"id": "recipients", "label": "Recipients", "type": "picker", "multiple": True,
+         "options": RECIPIENT_OPTIONS, "default": [recipients.ALL_ADMINS], "placeholder": "Pick a user"},
+        {"id": "mail_template_subject", "label": "Mail template subject", "type": "textarea",
+         "placeholder": "The **template** will be rendered using *Jinja2*!", "jinja_supported": True},
+        {"id": "mail_template_body", "label": "Mail template body", "type": "textarea",
+         "placeholder": "The **template** will be rendered using *Jinja2*!", "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
 def send_like_misp(module: str, req: NodeRequest, *, log_user_id: Any = None) -> dict[str, Any]:
@@ -57,6 +57,6 @@ def send_like_misp(module: str, req: NodeRequest, *, log_user_id: Any = None) ->
     return reply(True)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return send_like_misp(MODULE, req)

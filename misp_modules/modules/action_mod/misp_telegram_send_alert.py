@@ -16,29 +16,28 @@ import requests
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.http import HttpPolicy, transport_reason
 from misp_modules.lib.notify import telegram
 from misp_modules.lib.notify.webhook import USER_AGENT
 from misp_modules.lib.redact import redact
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 MODULE = "misp_telegram_send_alert"
-timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
-PARAMS = [
-    {"id": "bot_token", "label": "Telegram Bot Token", "type": "input", "placeholder": "bot123:ABC"},
-    {"id": "chat_id", "label": "Chat ID", "type": "input", "placeholder": "123456789"},
-    {"id": "message_body_template", "label": "Message Body Template", "type": "textarea",
-     "placeholder": "New event: {{ Event.info }}", "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="telegram-send-alert", module_type="action", name="Telegram Send Alert", version="0.1",
-    params=PARAMS, description="Send a message alert to a Telegram channel",
+    description="Send a message alert to a Telegram channel",
+    timeout=60,  # s, the server-side deadline: above the per-request timeouts and 429 waits
+    params=[
+        {"id": "bot_token", "label": "Telegram Bot Token", "type": "input", "placeholder": "bot123:ABC"},
+        {"id": "chat_id", "label": "Chat ID", "type": "input", "placeholder": "123456789"},
+        {"id": "message_body_template", "label": "Message Body Template", "type": "textarea",
+         "placeholder": "New event: {{ Event.info }}", "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     token, chat_id, text = (str(req.params[k] or "") for k in ("bot_token", "chat_id", "message_body_template"))
     url = f"{telegram.base_url()}{token}/sendMessage"

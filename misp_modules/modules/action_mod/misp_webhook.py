@@ -17,33 +17,34 @@ import requests
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.http import HttpPolicy
+from misp_modules.lib.node_params import choice
 from misp_modules.lib.notify import webhook
-from misp_modules.lib.workflow import choice, declare, module_functions, node_handler
 from misp_modules.settings import get_settings
 
 MODULE = "misp_webhook"
-timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
-PARAMS = [
-    {"id": "url", "label": "URL", "type": "input", "placeholder": "https://example.com/test", "jinja_supported": True},
-    {"id": "content_type", "label": "Content type", "type": "select", "default": "json",
-     "options": {"json": "application/json", "form": "application/x-www-form-urlencoded"}},
-    {"id": "request_method", "label": "HTTP Request Method", "type": "select", "default": "post",
-     "options": {"post": "POST", "get": "GET", "put": "PUT", "delete": "DELETE"}},
-    {"id": "self_signed", "label": "Self-signed certificates", "type": "select", "default": "deny",
-     "options": {"deny": "Deny self-signed certificates", "allow": "Allow self-signed certificates"}},
-    {"id": "payload", "label": "Payload (leave empty for roaming data)", "type": "textarea", "default": "",
-     "jinja_supported": True},
-    {"id": "headers", "label": "Headers", "type": "textarea", "placeholder": "Authorization: foobar",
-     "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="webhook", module_type="action", name="Webhook", version="0.7", params=PARAMS,
+node = declare(
+    misp_id="webhook", module_type="action", name="Webhook", version="0.7",
     description="Allow to perform custom callbacks to the provided URL",
+    timeout=60,  # s, the server-side deadline: above the per-request timeouts and 429 waits
+    secret_params=("url", "headers"),  # credentials whose param names do not say so (masked in logs and errors)
+    params=[
+        {"id": "url", "label": "URL", "type": "input", "placeholder": "https://example.com/test",
+         "jinja_supported": True},
+        {"id": "content_type", "label": "Content type", "type": "select", "default": "json",
+         "options": {"json": "application/json", "form": "application/x-www-form-urlencoded"}},
+        {"id": "request_method", "label": "HTTP Request Method", "type": "select", "default": "post",
+         "options": {"post": "POST", "get": "GET", "put": "PUT", "delete": "DELETE"}},
+        {"id": "self_signed", "label": "Self-signed certificates", "type": "select", "default": "deny",
+         "options": {"deny": "Deny self-signed certificates", "allow": "Allow self-signed certificates"}},
+        {"id": "payload", "label": "Payload (leave empty for roaming data)", "type": "textarea", "default": "",
+         "jinja_supported": True},
+        {"id": "headers", "label": "Headers", "type": "textarea", "placeholder": "Authorization: foobar",
+         "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
-secret_params = ("url", "headers")  # credentials whose param names do not say so (masked in logs and errors)
 
 
 def arbitrary_urls_enabled() -> bool:
@@ -67,7 +68,7 @@ def run_webhook(call: webhook.WebhookCall) -> dict[str, Any]:
     return reply(ok, errors=[error] if error else [])
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     params = req.params
     payload = params["payload"] if isinstance(params["payload"], str) and params["payload"] else req.data

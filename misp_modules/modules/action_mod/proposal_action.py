@@ -21,33 +21,31 @@ from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import entries
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of, node_items, reload_event
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_empty, loose_eq
 
-PARAMS = [
-    {"id": "action", "label": "Action", "type": "select", "default": "accept",
-     "options": {"accept": "Accept Proposals", "remove": "Remove Proposals"}},
-    {"id": "proposal_type", "label": "Proposal Type", "type": "select", "default": "all",
-     "options": {"new": "Proposals to create new Attributes", "edit": "Proposals on existing Attributes",
-                 "any": "Any type of Proposals"}},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="proposal-action", module_type="action", name="Proposal Action", version="0.2", params=PARAMS,
-    support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
+node = declare(
+    misp_id="proposal-action", module_type="action", name="Proposal Action", version="0.2", support_filters=True,
+    expect_misp_core_format=True, needs_stored_event=True,
     description="Accept or remove any proposals being passed",
+    params=[
+        {"id": "action", "label": "Action", "type": "select", "default": "accept",
+         "options": {"accept": "Accept Proposals", "remove": "Remove Proposals"}},
+        {"id": "proposal_type", "label": "Proposal Type", "type": "select", "default": "all",
+         "options": {"new": "Proposals to create new Attributes", "edit": "Proposals on existing Attributes",
+                     "any": "Any type of Proposals"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p)
+    errors = node_params.problems(node.params, p)
     try:
         items = node_items(req)
     except SemanticsError as exc:

@@ -14,21 +14,18 @@ from typing import Any
 from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import event_of
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
-PARAMS: list[dict[str, Any]] = []
-
-moduleinfo, moduleconfig = declare(
-    misp_id="publish-event", module_type="action", name="Publish Event", version="0.1", params=PARAMS,
+node = declare(
+    misp_id="publish-event", module_type="action", name="Publish Event", version="0.1",
     description="Publish an Event in the context of the workflow",
     features="Publishes through PyMISP (needs [misp] url and key); dry runs only report the change.",
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     event = event_of(req.data)
     target = event.get("uuid") or event.get("id")

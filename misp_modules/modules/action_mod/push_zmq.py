@@ -23,33 +23,32 @@ import zmq
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
-from misp_modules.lib.workflow import declare, module_functions, node_handler
+from misp_modules.lib.declaration import declare
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.settings import get_settings
 
 MODULE = "push_zmq"
 TOPIC = "misp_json_workflow"
-PARAMS = [
-    {"id": "data_extraction_path", "label": "Data extraction path", "type": "hashpath", "default": "",
-     "placeholder": "Attribute.{n}.AttributeTag.{n}.Tag.name"},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="push-zmq", module_type="action", name="Push to ZMQ", version="0.2", params=PARAMS,
+node = declare(
+    misp_id="push-zmq", module_type="action", name="Push to ZMQ", version="0.2",
     description="Push to the ZMQ channel",
     features="A real ZeroMQ PUB socket (pyzmq); endpoint from [modules.push_zmq] zmq_endpoint.",
+    params=[
+        {"id": "data_extraction_path", "label": "Data extraction path", "type": "hashpath", "default": "",
+         "placeholder": "Attribute.{n}.AttributeTag.{n}.Tag.name"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 _lock = threading.Lock()
 _sockets: dict[tuple[str, bool], zmq.Socket] = {}
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     path = req.params["data_extraction_path"]
-    errors = node_params.problems(PARAMS, req.params)
+    errors = node_params.problems(node.params, req.params)
     try:
         extracted = conditions.extract_data(req.data, path)
     except SemanticsError:

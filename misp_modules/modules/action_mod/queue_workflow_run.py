@@ -12,41 +12,35 @@ Deployment settings: ``[services] automation`` (the service's API, e.g.
 """
 
 from misp_modules.contract.request import ParamError
+from misp_modules.lib.declaration import declare_action, param
 from misp_modules.lib.http import HttpPolicy, send_with_retry, status_failure, target_of
-from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
-from misp_modules.lib.workflow import module_functions
+from misp_modules.lib.notify.action import ActionRequest
 from misp_modules.settings import SettingsError, get_settings
 
 MODULE = "queue_workflow_run"
-timeout = 15  # s: one short HTTP call
 
-moduleinfo = {
-    "version": "1.0",
-    "author": "misp-modules-ng",
-    "module-type": ["action"],
-    "name": "Queue workflow run",
-    "description": "Queue a run of a workflow of the misp-workflow automation service with this node's data and "
-                   "go on at once: MISP's workflow starts the pipeline without waiting for it.",
-    "logo": "",
-    "requirements": ["The automation service (misp-workflow serve) and one of its API tokens"],
-    "features": "The run is durably queued before the node answers; the service runs it with MISP's semantics "
-                "and writes its changes back to MISP once.",
-    "references": ["https://www.misp-project.org/2022/07/27/MISP-Workflows.html"],
-    "input": "Workflow roaming data (an event)",
-    "output": "A queued run of the named workflow",
-}
-
-moduleconfig = action_config({
-    "workflow": param("string", "Name of the service's workflow to run (its file name without .json)",
-                      "curate-hashes"),
-    "trigger": param("string", "Trigger to run it for (workflows exported for a trigger need none)",
-                     "event-after-save"),
-}, support_filters=False)
-
-introspection, version = module_functions(moduleinfo, moduleconfig)
+node = declare_action(
+    module=MODULE, name="Queue workflow run", version="1.0",
+    description="Queue a run of a workflow of the misp-workflow automation service with this node's data and "
+                "go on at once: MISP's workflow starts the pipeline without waiting for it.",
+    requirements=["The automation service (misp-workflow serve) and one of its API tokens"],
+    features="The run is durably queued before the node answers; the service runs it with MISP's semantics "
+             "and writes its changes back to MISP once.",
+    references=["https://www.misp-project.org/2022/07/27/MISP-Workflows.html"],
+    input="Workflow roaming data (an event)",
+    output="A queued run of the named workflow",
+    support_filters=False,
+    timeout=15,  # s: one short HTTP call
+    params={
+        "workflow": param("string", "Name of the service's workflow to run (its file name without .json)",
+                          "curate-hashes"),
+        "trigger": param("string", "Trigger to run it for (workflows exported for a trigger need none)",
+                         "event-after-save"),
+    },
+)
 
 
-@action_handler(MODULE, moduleconfig)
+@node.sender
 def dict_handler(req: ActionRequest) -> None:
     workflow = req.require("workflow", "the name of the workflow to run")
     settings = get_settings()

@@ -17,21 +17,18 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import reload_event
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics.errors import SemanticsError
 
-PARAMS: list[dict[str, Any]] = []
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="reload-full-event", module_type="action", name="Reload full Event", version="0.1",
-    params=PARAMS, expect_misp_core_format=True, needs_stored_event=True,
+    expect_misp_core_format=True, needs_stored_event=True,
     description="Reload the full Event from the database and assign it to the roaming data.",
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     if not req.trigger.get("misp_core_format"):
         return reply(True)

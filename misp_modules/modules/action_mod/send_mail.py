@@ -10,48 +10,40 @@ import re
 from email.utils import parseaddr
 
 from misp_modules.contract.request import ParamError
+from misp_modules.lib.declaration import declare_action, param
 from misp_modules.lib.notify import mail, recipients
-from misp_modules.lib.notify.action import ActionRequest, action_config, action_handler, param
+from misp_modules.lib.notify.action import ActionRequest
 from misp_modules.lib.notify.summary import PLAIN_TEMPLATE, SUBJECT_TEMPLATE
-from misp_modules.lib.workflow import module_functions
 
 MODULE = "send_mail"
-timeout = 60  # s, the server-side deadline: above the per-request timeouts and 429 waits
-# renders user templates: in worker processes, where a heavy template (its garbage collections
-# included) never shares the GIL with the event loop (docs/server.md, "Isolation")
-isolation = "process"
 
-moduleinfo = {
-    "version": "1.0",
-    "author": "misp-modules-ng",
-    "module-type": ["action"],
-    "name": "Send mail",
-    "description": "E-mail the event to addresses or to MISP's users (All accounts, All admins). Subject and "
-                   "body are Jinja templates over the workflow data; empty: a summary of the event (info, "
-                   "threat level, tags, counts, matching attributes).",
-    "logo": "",
-    "requirements": ["An SMTP server and a sender address in [modules.send_mail]"],
-    "features": "SMTP with STARTTLS or TLS and login; one e-mail per recipient; MISP user groups as recipients.",
-    "references": [],
-    "input": "Workflow roaming data",
-    "output": "E-mails",
-}
-
-moduleconfig = action_config({
-    "recipients": param("string", "Addresses, comma separated; or All accounts / All admins (MISP's users)",
-                        "soc@example.org, All admins"),
-    "mail_template_subject": param("large_string", "Jinja template of the subject; empty: [MISP] <event title>",
-                                   "[MISP] {{ Event.info }}"),
-    "mail_template_body": param("large_string", "Jinja template of the body (plain text); empty: an event summary",
-                                ""),
-    "data_extraction_path": param("hash_path", "Hash path of values to list in the default body",
-                                  "Event.Tag.{n}.name"),
-})
-
-introspection, version = module_functions(moduleinfo, moduleconfig)
+node = declare_action(
+    module=MODULE, name="Send mail", version="1.0",
+    description="E-mail the event to addresses or to MISP's users (All accounts, All admins). Subject and "
+                "body are Jinja templates over the workflow data; empty: a summary of the event (info, "
+                "threat level, tags, counts, matching attributes).",
+    requirements=["An SMTP server and a sender address in [modules.send_mail]"],
+    features="SMTP with STARTTLS or TLS and login; one e-mail per recipient; MISP user groups as recipients.",
+    input="Workflow roaming data",
+    output="E-mails",
+    timeout=60,  # s, the server-side deadline: above the per-request timeouts and 429 waits
+    # renders user templates: in worker processes, where a heavy template (its garbage collections
+    # included) never shares the GIL with the event loop (docs/server.md, "Isolation")
+    isolation="process",
+    params={
+        "recipients": param("string", "Addresses, comma separated; or All accounts / All admins (MISP's users)",
+                            "soc@example.org, All admins"),
+        "mail_template_subject": param("large_string", "Jinja template of the subject; empty: [MISP] <event title>",
+                                       "[MISP] {{ Event.info }}"),
+        "mail_template_body": param("large_string", "Jinja template of the body (plain text); empty: an event summary",
+                                    ""),
+        "data_extraction_path": param("hash_path", "Hash path of values to list in the default body",
+                                      "Event.Tag.{n}.name"),
+    },
+)
 
 
-@action_handler(MODULE, moduleconfig)
+@node.sender
 def dict_handler(req: ActionRequest) -> None:
     wanted = [r.strip() for r in re.split(r"[,;\n]", req.require("recipients", "at least one address")) if r.strip()]
     malformed = [r for r in wanted if r not in recipients.KEYWORDS and not _is_address(r)]

@@ -12,24 +12,22 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib.workflow import declare, module_functions, node_handler
+from misp_modules.lib.declaration import declare
 from misp_modules.semantics.php import is_empty
 
 DEFAULT_MESSAGE = "Execution stopped"
-PARAMS = [
-    {"id": "message", "label": "Stop message", "type": "input", "default": DEFAULT_MESSAGE,
-     "placeholder": DEFAULT_MESSAGE, "jinja_supported": True},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="stop-execution", module_type="action", name="Stop execution", version="0.2", params=PARAMS,
-    blocking=True, outputs=0,
+node = declare(
+    misp_id="stop-execution", module_type="action", name="Stop execution", version="0.2", blocking=True, outputs=0,
     description="Essentially stops the execution for blocking paths. Do nothing for non-blocking paths",
+    params=[
+        {"id": "message", "label": "Stop message", "type": "input", "default": DEFAULT_MESSAGE,
+         "placeholder": DEFAULT_MESSAGE, "jinja_supported": True},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     message = req.params["message"]
     if is_empty(message):

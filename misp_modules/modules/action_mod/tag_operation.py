@@ -19,39 +19,38 @@ from typing import Any
 from misp_modules.contract.reply import EMPTY_SELECTION, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import TagBook, attributes_of, event_of, node_items
 from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import as_list, declare, module_functions, node_handler
+from misp_modules.lib.node_params import as_list
 from misp_modules.semantics import conditions
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq
 
-PARAMS = [
-    {"id": "scope", "label": "Scope", "type": "select", "default": "event",
-     "options": {"event": "Event", "attribute": "Attributes"}},
-    {"id": "action", "label": "Action", "type": "select", "default": "add",
-     "options": {"add": "Add Tags", "remove": "Remove Tags"}},
-    {"id": "locality", "label": "Tag Locality", "type": "select", "default": "local",
-     "options": {"local": "Local", "global": "Global", "any": "Any"}},
-    {"id": "tags", "label": "Tags", "type": "picker", "multiple": True, "options": [],
-     "placeholder": "Pick a tag"},
-    {"id": "relationship_type", "label": "Relationship Type", "type": "input",
-     "display_on": {"action": "add"}},
-]
-
-moduleinfo, moduleconfig = declare(
-    misp_id="tag_operation", module_type="action", name="Tag operation", version="0.2", params=PARAMS,
-    support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
+node = declare(
+    misp_id="tag_operation", module_type="action", name="Tag operation", version="0.2", support_filters=True,
+    expect_misp_core_format=True, needs_stored_event=True,
     description="Add or remove tags on Event or Attributes.",
     features="Tag changes are reported as change records and written to MISP through PyMISP when configured.",
+    params=[
+        {"id": "scope", "label": "Scope", "type": "select", "default": "event",
+         "options": {"event": "Event", "attribute": "Attributes"}},
+        {"id": "action", "label": "Action", "type": "select", "default": "add",
+         "options": {"add": "Add Tags", "remove": "Remove Tags"}},
+        {"id": "locality", "label": "Tag Locality", "type": "select", "default": "local",
+         "options": {"local": "Local", "global": "Global", "any": "Any"}},
+        {"id": "tags", "label": "Tags", "type": "picker", "multiple": True, "options": [],
+         "placeholder": "Pick a tag"},
+        {"id": "relationship_type", "label": "Relationship Type", "type": "input",
+         "display_on": {"action": "add"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    errors = node_params.problems(PARAMS, p, required=("tags",))
+    errors = node_params.problems(node.params, p, required=("tags",))
     by_event = loose_eq(p["scope"], "event")
     try:
         items = node_items(req) if by_event else conditions.matching_attributes(req.data, req.saved_filters)

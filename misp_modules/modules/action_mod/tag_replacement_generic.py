@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import REPLACEMENT_PARAMS, replace_tags
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
-PARAMS = REPLACEMENT_PARAMS
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="tag_replacement_generic", module_type="action", name="Tag Replacement Generic",
-    version="0.1", params=PARAMS, support_filters=True, expect_misp_core_format=True,
+    version="0.1", support_filters=True, expect_misp_core_format=True,
     description="Attach a tag, or substitue a tag by another",
+    params=REPLACEMENT_PARAMS,
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
 def substitute(tag: str) -> None:
@@ -29,7 +26,6 @@ def substitute(tag: str) -> None:
     return None
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    result, changes, errors = replace_tags(req, substitute)
-    return reply(result, errors=errors, changes=changes)
+    return replace_tags(req, substitute, "tag_replacement_generic")

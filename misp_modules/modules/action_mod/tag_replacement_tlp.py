@@ -14,24 +14,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import REPLACEMENT_PARAMS, replace_tags
-from misp_modules.lib.misp_writes import write_back
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
-PARAMS = REPLACEMENT_PARAMS
 # MISP's PCRE without /u: \w is ASCII.
 PATTERN = re.compile(r'(\w*tlp\w*|traffic\W+light\W+protocol)([:\s\-=]{1,2})"?'
                      r'(?P<predicate>white|clear|green|amber|amber\+strict|red)"?', re.IGNORECASE | re.ASCII)
 PREDICATES = ("white", "clear", "green", "amber", "amber+strict", "red")
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="tag_replacement_tlp", module_type="action", name="Tag Replacement - TLP", version="0.1",
-    params=PARAMS, support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
+    support_filters=True, expect_misp_core_format=True, needs_stored_event=True,
     description="Attach a tag (or substitue) a tag by another for the TLP taxonomy",
+    params=REPLACEMENT_PARAMS,
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
 def substitute(tag: str) -> str | None:
@@ -41,10 +38,6 @@ def substitute(tag: str) -> str | None:
     return f"tlp:{match.group('predicate').lower()}"
 
 
-@node_handler(PARAMS)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    result, changes, errors = replace_tags(req, substitute)
-    changes, failure = write_back(changes, dry_run=req.dry_run, action="tag_replacement_tlp")
-    if failure is not None:
-        return reply(False, errors=[*errors, failure], changes=changes)
-    return reply(result, errors=errors, changes=changes)
+    return replace_tags(req, substitute, "tag_replacement_tlp")

@@ -12,20 +12,17 @@ from typing import Any
 
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import NodeRequest
-from misp_modules.lib.workflow import declare, module_functions, node_handler
+from misp_modules.lib.declaration import declare
 
-PARAMS: list[dict[str, Any]] = []
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="concurrent-task", module_type="logic", name="Concurrent Task", version="0.1",
-    params=PARAMS, logic_kind="concurrent", multiple_output_connection=True,
+    logic_kind="concurrent", multiple_output_connection=True,
     description="Allow breaking the execution process and running concurrent tasks. You can connect "
                 "multiple nodes the `concurrent` output.",
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     data = req.data
     if isinstance(data, dict) and "__node_id_to_exec" in data:

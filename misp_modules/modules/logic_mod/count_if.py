@@ -11,27 +11,26 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 OPERATORS = {"equals": "Equals", "not_equals": "Not equals", "greater": "Greater",
              "greater_equals": "Greater or equals", "less": "Less", "less_equals": "Less or equals"}
-PARAMS = [
-    {"id": "selector", "label": "Data selector to count", "type": "hashpath",
-     "placeholder": "Event.Tag.{n}.name"},
-    {"id": "operator", "label": "Condition", "type": "select", "default": "equals", "options": OPERATORS},
-    {"id": "value", "label": "Value", "type": "input", "placeholder": "50"},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="count-if", module_type="logic", name="IF :: Count", version="0.1", params=PARAMS,
+node = declare(
+    misp_id="count-if", module_type="logic", name="IF :: Count", version="0.1",
     description="Count IF / ELSE condition block. It counts the amount of entry selected by the "
                 "provided hashpath. The `then` output will be used if the encoded conditions is "
                 "satisfied, otherwise the `else` output will be used.",
+    params=[  # defaults: the rule's (misp_modules.semantics.decisions.DEFAULTS)
+        {"id": "selector", "label": "Data selector to count", "type": "hashpath",
+         "placeholder": "Event.Tag.{n}.name"},
+        {"id": "operator", "label": "Condition", "type": "select", "options": OPERATORS},
+        {"id": "value", "label": "Value", "type": "input", "placeholder": "50"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    return decide("count-if", req, PARAMS)
+    return decide(node, req)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 CONDITIONS = {"equals": "Is", "not_equals": "Is not",
               "more_restrictive_or_equal_than": "More restrictive or equal than",
@@ -21,26 +21,24 @@ CONDITIONS = {"equals": "Is", "not_equals": "Is not",
 DISTRIBUTIONS = [{"name": "Organisation", "value": 0}, {"name": "Community", "value": 1},
                  {"name": "Connected", "value": 2}, {"name": "All", "value": 3},
                  {"name": "Sharing Group", "value": 4}]
-PARAMS = [
-    {"id": "scope", "label": "Scope", "type": "select", "default": "attribute",
-     "options": {"attribute": "Final distribution of the Attribute", "event": "Event distribution"}},
-    {"id": "condition", "label": "Condition", "type": "select", "default": "equals", "options": CONDITIONS},
-    {"id": "distribution", "label": "Distribution", "type": "select", "default": "0",
-     "options": DISTRIBUTIONS, "placeholder": "Pick a distribution"},
-    {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": True,
-     "options": {}, "default": [], "placeholder": "Pick a sharing group",
-     "display_on": {"distribution": "4"}},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="distribution-if", module_type="logic", name="IF :: Distribution", version="0.3",
-    params=PARAMS, expect_misp_core_format=True,
+    expect_misp_core_format=True,
     description="Distribution IF / ELSE condition block. The `then` output will be used if the encoded "
                 "conditions is satisfied, otherwise the `else` output will be used.",
+    params=[  # defaults: the rule's (misp_modules.semantics.decisions.DEFAULTS)
+        {"id": "scope", "label": "Scope", "type": "select",
+         "options": {"attribute": "Final distribution of the Attribute", "event": "Event distribution"}},
+        {"id": "condition", "label": "Condition", "type": "select", "options": CONDITIONS},
+        {"id": "distribution", "label": "Distribution", "type": "select", "options": DISTRIBUTIONS,
+         "placeholder": "Pick a distribution"},
+        {"id": "sharing_group_id", "label": "Sharing Groups", "type": "picker", "multiple": True, "options": {},
+         "placeholder": "Pick a sharing group", "display_on": {"distribution": "4"}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    return decide("distribution-if", req, PARAMS)
+    return decide(node, req)

@@ -13,8 +13,8 @@ from typing import Any
 from misp_modules.contract.reply import no_decision, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import crash_reason
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import a_json_type
@@ -22,32 +22,31 @@ from misp_modules.semantics.php import a_json_type
 OPERATORS = {"in": "In", "not_in": "Not in", "equals": "Equals", "not_equals": "Not equals",
              "any_value": "Any value", "in_or": "Any value from"}
 LABELS = {label: f"Label {label}" for label in roaming.FILTER_LABELS}
-PARAMS = [
-    {"id": "filtering-label", "label": "Filtering Label", "type": "select", "default": "A", "options": LABELS},
-    {"id": "selector", "label": "Data selector", "type": "hashpath",
-     "placeholder": "Event._AttributeFlattened.{n}"},
-    {"id": "value", "label": "Value", "type": "input", "placeholder": "tlp:red",
-     "display_on": {"operator": ["in", "not_in", "equals", "not_equals"]}},
-    {"id": "value_list", "label": "Value list", "type": "picker", "picker_create_new": True,
-     "placeholder": "['ip-src', 'ip-dst']", "display_on": {"operator": "in_or"}},
-    {"id": "operator", "label": "Operator", "type": "select", "default": "in", "options": OPERATORS},
-    {"id": "hash_path", "label": "Hash path", "type": "hashpath", "placeholder": "Tag.name",
-     "hashpath": {"is_sub_selector": True}},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="generic-filter-data", module_type="logic", name="Filter :: Generic", version="0.2",
-    params=PARAMS, logic_kind="filter",
+    logic_kind="filter",
     description="Generic data filtering block. The module filters incoming data and forward the "
                 "matching data to its output.",
+    params=[
+        {"id": "filtering-label", "label": "Filtering Label", "type": "select", "default": "A", "options": LABELS},
+        {"id": "selector", "label": "Data selector", "type": "hashpath",
+         "placeholder": "Event._AttributeFlattened.{n}"},
+        {"id": "value", "label": "Value", "type": "input", "placeholder": "tlp:red",
+         "display_on": {"operator": ["in", "not_in", "equals", "not_equals"]}},
+        {"id": "value_list", "label": "Value list", "type": "picker", "picker_create_new": True,
+         "placeholder": "['ip-src', 'ip-dst']", "display_on": {"operator": "in_or"}},
+        {"id": "operator", "label": "Operator", "type": "select", "default": "in", "options": OPERATORS},
+        {"id": "hash_path", "label": "Hash path", "type": "hashpath", "placeholder": "Tag.name",
+         "hashpath": {"is_sub_selector": True}},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
-    warnings = node_params.problems(PARAMS, p)
+    warnings = node_params.problems(node.params, p)
     if isinstance(p["filtering-label"], (list, dict)):
         return no_decision(f"param `filtering-label` is {a_json_type(p['filtering-label'])}: MISP crashes "
                            "here (Illegal offset type)")

@@ -14,28 +14,27 @@ from typing import Any
 from misp_modules.contract.reply import no_decision, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import crash_reason
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 from misp_modules.semantics import roaming
 from misp_modules.semantics.errors import SemanticsError
 
 LABELS = {"all": "All filters", **{label: f"Label {label}" for label in roaming.FILTER_LABELS}}
-PARAMS = [
-    {"id": "filtering-label", "label": "Filtering Label to remove", "type": "select", "default": "all",
-     "options": LABELS},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="generic-filter-reset", module_type="logic", name="Filter :: Remove filter", version="0.1",
-    params=PARAMS, logic_kind="filter",
+    logic_kind="filter",
     description="Reset filtering",
+    params=[
+        {"id": "filtering-label", "label": "Filtering Label to remove", "type": "select", "default": "all",
+         "options": LABELS},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    warnings = node_params.problems(PARAMS, req.params)
+    warnings = node_params.problems(node.params, req.params)
     try:
         data = roaming.reset_filter(req.data, req.params["filtering-label"])
     except SemanticsError as exc:

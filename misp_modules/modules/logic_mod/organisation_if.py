@@ -11,27 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
-PARAMS = [
-    {"id": "org_type", "label": "Organisation Type", "type": "select", "default": "orgc",
-     "options": {"org": "Owner Organisation", "orgc": "Creator Organisation"}},
-    {"id": "condition", "label": "Condition", "type": "select", "default": "in",
-     "options": {"in": "Is any of (OR)", "not_in": "Is not any of (OR)"}},
-    {"id": "org_id", "label": "Organisation", "type": "picker", "multiple": True, "options": {},
-     "default": [1], "placeholder": "Pick an organisation"},
-]
-
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="organisation-if", module_type="logic", name="IF :: Organisation", version="0.2",
-    params=PARAMS, expect_misp_core_format=True,
+    expect_misp_core_format=True,
     description="Organisation IF / ELSE condition block. The `then` output will be used if the encoded "
                 "conditions is satisfied, otherwise the `else` output will be used.",
+    params=[  # defaults: the rule's (misp_modules.semantics.decisions.DEFAULTS)
+        {"id": "org_type", "label": "Organisation Type", "type": "select",
+         "options": {"org": "Owner Organisation", "orgc": "Creator Organisation"}},
+        {"id": "condition", "label": "Condition", "type": "select",
+         "options": {"in": "Is any of (OR)", "not_in": "Is not any of (OR)"}},
+        {"id": "org_id", "label": "Organisation", "type": "picker", "multiple": True, "options": {},
+         "placeholder": "Pick an organisation"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    return decide("organisation-if", req, PARAMS, accept={"condition": ("equals", "not_equals")})
+    return decide(node, req, accept={"condition": ("equals", "not_equals")})

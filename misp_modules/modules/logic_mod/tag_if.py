@@ -12,30 +12,28 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 CONDITIONS = {"in_or": "Is tagged with any (OR)", "in_and": "Is tagged with all (AND)",
               "not_in_or": "Is not tagged with any (OR)", "not_in_and": "Is not tagged with all (AND)"}
-PARAMS = [
-    {"id": "scope", "label": "Scope", "type": "select", "default": "event",
-     "options": {"event": "Event", "attribute": "Attribute", "event_attribute": "Inherited Attribute"}},
-    {"id": "condition", "label": "Condition", "type": "select", "default": "in_or", "options": CONDITIONS},
-    {"id": "tags", "label": "Tags", "type": "picker", "multiple": True, "options": [],
-     "placeholder": "Pick a tag"},
-    {"id": "clusters", "label": "Galaxy Clusters", "type": "picker", "multiple": True, "options": [],
-     "placeholder": "Pick a Galaxy Cluster"},
-]
 
-moduleinfo, moduleconfig = declare(
-    misp_id="tag-if", module_type="logic", name="IF :: Tag", version="0.4", params=PARAMS,
-    expect_misp_core_format=True,
+node = declare(
+    misp_id="tag-if", module_type="logic", name="IF :: Tag", version="0.4", expect_misp_core_format=True,
     description="Tag IF / ELSE condition block. The `then` output will be used if the encoded "
                 "conditions is satisfied, otherwise the `else` output will be used.",
+    params=[  # defaults: the rule's (misp_modules.semantics.decisions.DEFAULTS)
+        {"id": "scope", "label": "Scope", "type": "select",
+         "options": {"event": "Event", "attribute": "Attribute", "event_attribute": "Inherited Attribute"}},
+        {"id": "condition", "label": "Condition", "type": "select", "options": CONDITIONS},
+        {"id": "tags", "label": "Tags", "type": "picker", "multiple": True, "options": [],
+         "placeholder": "Pick a tag"},
+        {"id": "clusters", "label": "Galaxy Clusters", "type": "picker", "multiple": True, "options": [],
+         "placeholder": "Pick a Galaxy Cluster"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    return decide("tag-if", req, PARAMS)
+    return decide(node, req)

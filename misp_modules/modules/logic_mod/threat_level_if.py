@@ -10,27 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract.request import NodeRequest
+from misp_modules.lib.declaration import declare
 from misp_modules.lib.logic_nodes import decide
-from misp_modules.lib.workflow import declare, module_functions, node_handler
 
 CONDITIONS = {"equals": "Is", "not_equals": "Is not", "greater_or_equal_than": "Greater or equal than",
               "less_or_equal_than": "Less or equal than"}
-PARAMS = [
-    {"id": "condition", "label": "Condition", "type": "select", "default": "equals", "options": CONDITIONS},
-    {"id": "threatlevel", "label": "Threat Level", "type": "select", "default": "Low",
-     "options": {"1": "High", "2": "Medium", "3": "Low", "4": "Undefined"},
-     "placeholder": "Pick a threat level"},
-]
 
-moduleinfo, moduleconfig = declare(
+node = declare(
     misp_id="threat-level-if", module_type="logic", name="IF :: Threat Level", version="0.1",
-    params=PARAMS,
     description="Threat Level IF / ELSE condition block. The `then` output will be used if the encoded "
                 "conditions is satisfied, otherwise the `else` output will be used.",
+    params=[  # defaults: the rule's (misp_modules.semantics.decisions.DEFAULTS)
+        {"id": "condition", "label": "Condition", "type": "select", "options": CONDITIONS},
+        {"id": "threatlevel", "label": "Threat Level", "type": "select",
+         "options": {"1": "High", "2": "Medium", "3": "Low", "4": "Undefined"}, "placeholder": "Pick a threat level"},
+    ],
 )
-introspection, version = module_functions(moduleinfo, moduleconfig)
 
 
-@node_handler(PARAMS, decides=True)
+@node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
-    return decide("threat-level-if", req, PARAMS)
+    return decide(node, req)

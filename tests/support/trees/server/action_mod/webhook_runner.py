@@ -1,11 +1,11 @@
 # A runner-only re-implementation of MISP's built-in `webhook` node: allowed, MISP never lists it.
 from misp_modules.contract.reply import reply
-from misp_modules.lib.workflow import declare, module_functions
+from misp_modules.lib.declaration import declare
 
-moduleinfo, moduleconfig = declare(misp_id="webhook", module_type="action", name="Webhook", version="0.7",
-                                   description="Runner-only test double of MISP's webhook node")
-introspection, version = module_functions(moduleinfo, moduleconfig)
+node = declare(misp_id="webhook", module_type="action", name="Webhook", version="0.7",
+               description="Runner-only test double of MISP's webhook node")
 
 
-def dict_handler(request):
+@node.handler
+def dict_handler(req):
     return reply(True)
