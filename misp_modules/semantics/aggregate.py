@@ -19,7 +19,7 @@ from .errors import PhpTypeError, UnsupportedDataError
 
 Decision = tuple[bool, list[str]]
 
-DEFAULTS = {"aggregation_path": "", "aggregation_type": "count", "operator": "greater", "value": ""}
+DEFAULTS = {"aggregation_type": "count", "operator": "greater"}  # a param without one is ""
 AGGREGATION_TYPES = ("count", "sum", "avg", "min", "max", "unique_count", "median")
 #: operators the module offers that MISP's evaluateCondition does not know: always false
 NEVER_TRUE_OPERATORS = ("greater", "greater_equals", "less", "less_equals")
@@ -32,7 +32,9 @@ def floatval(value: Any) -> float:
 
 def _param(params: Mapping | None, name: str) -> Any:
     value = params.get(name) if isinstance(params, Mapping) else None
-    return DEFAULTS[name] if value is None else value
+    if value is None:
+        value = DEFAULTS.get(name)
+    return "" if value is None else value
 
 
 def _array_sum(values: list[float]) -> float:

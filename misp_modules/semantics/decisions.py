@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import hashpath, php
+from . import aggregate, hashpath, php
 from .conditions import evaluate_condition, extract_data
 from .errors import PhpTypeError, UnsupportedDataError
 from .php import compare, in_array, intval, is_array, is_empty, loose_eq
@@ -29,6 +29,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "threat-level-if": {"condition": "equals", "threatlevel": 3},
     "distribution-if": {"scope": "attribute", "condition": "equals", "distribution": "0",
                         "sharing_group_id": []},
+    "aggregate_comparator_if": aggregate.DEFAULTS,
 }
 
 
@@ -274,4 +275,5 @@ DECISIONS = {
     "organisation-if": organisation_if,
     "threat-level-if": threat_level_if,
     "distribution-if": distribution_if,
+    "aggregate_comparator_if": aggregate.aggregate_comparator_if,
 }
