@@ -134,3 +134,15 @@ def filter_timestamp_removes_all(params: Mapping) -> str | None:
     return (f"in MISP this filter removes every item of the target list whatever their timestamps: MISP's "
             f"filter helper does not know the operator `{'greater' if shown == 'since' else shown}` it records "
             "(every later node sees an empty list)")
+
+
+def filter_tag_records_nothing(params: Mapping, saved_version: Any) -> str | None:
+    """Why MISP's ``filter-tag`` filters nothing (a scope it does not handle, e.g. 0.2's default
+    ``event``), or None."""
+    version = filter_tag_version(saved_version)
+    scope = _param(params, FILTER_TAG_DEFAULTS[version], "scope")
+    if any(loose_eq(scope, s) for s in ("attribute", "event_attribute", "event_report", "inherited_report")):
+        return None
+    shown = scope if isinstance(scope, (str, int)) else php.json_type(scope)
+    return (f"scope `{shown}` is not one MISP's filter-tag {version} handles: in MISP this node records no "
+            "filter, so it filters nothing (every later node sees all the data)")

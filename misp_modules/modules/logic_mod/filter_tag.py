@@ -53,7 +53,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         result, data = filter_nodes.filter_tag(req.data, params, version)
     except SemanticsError as exc:
         return no_decision(crash_reason("filter-tag", exc))
-    scope = params.get("scope", filter_nodes.FILTER_TAG_DEFAULTS[version]["scope"])
-    if scope not in SCOPES:
-        warnings.append(f"scope `{scope}` records no filter: in MISP this node filters nothing")
+    quirk = filter_nodes.filter_tag_records_nothing(params, version)
+    if quirk:
+        warnings.append(quirk)
     return reply(result, data=data, output="output_1", warnings=warnings)
