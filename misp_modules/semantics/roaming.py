@@ -74,10 +74,13 @@ def add_filter(data: Any, label: str, selector: str, hash_path: str, operator: s
 def record_filters(data: dict, entries: list[tuple[Any, dict]]) -> dict:
     """What every filter module does to the roaming data it got from ``getData()``: keep that
     view as ``_unfilteredData`` unless one is there, and set ``enabledFilters[label]`` for each
-    ``(label, options)`` (in order; an existing label is replaced in place)."""
+    ``(label, options)`` (in order; an existing label is replaced in place). No entries: only
+    the snapshot (filter-tag with a scope it does not handle)."""
     new = dict(data)
     if is_empty(php.lookup(new, "_unfilteredData")):
         new["_unfilteredData"] = data
+    if not entries:  # PHP creates `enabledFilters` only by setting a label in it
+        return new
     filters = php.lookup(new, "enabledFilters")
     filters = dict(php.iter_items(filters)) if is_array(filters) else {}
     for label, options in entries:
