@@ -14,9 +14,9 @@ from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from misp_modules.semantics.decisions import MISP_RELEASES
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.client import connect
+from runner.context import DEFAULT_MAX_EXECUTIONS
 from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
-from runner.executor import DEFAULT_MAX_EXECUTIONS
 from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
@@ -94,6 +94,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
         now=args.now, misp_release=args.misp_release,
+        pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )
 
 

@@ -12,26 +12,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from misp_modules.contract import jinja
 from misp_modules.contract.client import ModuleClient
-from misp_modules.contract.ids import logic_kind
 from misp_modules.contract.triggers import Trigger, get_trigger
-from runner import gcpause
+from misp_modules.contract.wire import collector_paused
 from runner import graph as g
-from runner.catalog import Catalog, Enablement
-from runner.debug import DEFAULT_DEBUG_URL, DebugPoster
+from runner.catalog import Catalog
+from runner.context import RunContext, RunOptions, WalkContext
+from runner.debug import DebugPoster
 from runner.errors import InputError, RunAborted
-from runner.executor import DEFAULT_MAX_EXECUTIONS, Budget, RunSettings, execute_node
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
-from runner.mocks import Mocks
-from runner.paths import Path
-from runner.records import Branch, NodeRun, WalkRecord
+from runner.records import Branch, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
 from runner.triggers import DEFAULT_FAILURE_TITLE, caller_log, condition_holds, normalize
@@ -40,26 +38,6 @@ from runner.walker import walk_graph
 
 INVALID_START = "Invalid start node `-1`"
 CONDITION_FAILED = "Conditions on the trigger are not satisfied to continue the execution"
-
-
-@dataclass
-class RunOptions:
-    enablement: Enablement = field(default_factory=Enablement)
-    mocks: Mocks = field(default_factory=Mocks)
-    timeout: float | None = None             # per node; None: the client's (10 s, MISP's)
-    dry_run: bool = False
-    carry_module_data: bool = False          # carry `data` of MISP-facing misp-modules (MISP ignores it)
-    debug_url: str | None = None             # set: debug mode on, POSTs there
-    workflow_debug_url: str = DEFAULT_DEBUG_URL  # MISP's Plugin.Workflow_debug_url: a debug_enabled workflow posts there
-    log_file: str | None = None
-    host_org_id: Any = None                  # MISP.host_org_id; None: the SYSTEM user exists
-    organisations: frozenset | None = None   # org ids that exist; None: those the event names
-    max_parallel: int = 4                    # concurrent branches at once
-    allow_cycles: bool = False               # walk a graph MISP refuses to save (a cycle), as MISP's engine would
-    max_executions: int = DEFAULT_MAX_EXECUTIONS  # walk steps per run, branches included (MISP: no bound)
-    logging: Mapping | None = None           # the caller's logging descriptor (caller_log)
-    now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
-    misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
 
 
 @dataclass(kw_only=True)
@@ -105,6 +83,8 @@ class Runner:
 
 
 class _Run:
+    """One run: the main walk, then its branches, sharing one :class:`RunContext`."""
+
     def __init__(self, runner: Runner, workflow: g.Workflow, raw: Any, trigger_id: str | None) -> None:
         opts = runner.options
         tid = trigger_id or workflow.trigger_id or ""
@@ -120,45 +100,39 @@ class _Run:
         self.stored = StoredEvent(raw)
         first = workflow.first_trigger()
         core = bool(g.node_data(first[1]).get("misp_core_format")) if first else trigger.misp_core_format
-        self.env = RunSettings(
+        self.ctx = RunContext(
             workflow=workflow, catalog=runner.catalog, client=runner.client, render=runner.render,
             trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
-            stored=self.stored, enablement=opts.enablement, mocks=opts.mocks, debug=self.debug,
-            timeout=opts.timeout, dry_run=opts.dry_run, carry_module_data=opts.carry_module_data,
-            budget=Budget(opts.max_executions),
-            now=int(time.time()) if opts.now is None else int(opts.now), misp_release=opts.misp_release,
-        )
-        self.user_ok = _workflow_user_exists(opts, raw)
-        self._jobs = 1 if not trigger.blocking else 0  # job 1 is the trigger's job when non-blocking
-        self._jobs_lock = threading.Lock()
+            stored=self.stored, options=opts, debug=self.debug, user_ok=_workflow_user_exists(opts, raw),
+            first_job=0 if trigger.blocking else 1)  # job 1 is the trigger's job when non-blocking
         self.branches: list[Branch] = []
         self._local_renders = runner.render.local_renders
-
-    def next_job(self) -> int:
-        with self._jobs_lock:
-            self._jobs += 1
-            return self._jobs
 
     # -- the top-level run ------------------------------------------------------------------
     def execute(self) -> RunResult:
         started = time.perf_counter()
         try:
-            with gcpause.paused():
+            with collector_paused() if self.opts.pause_collector else nullcontext():
                 result = self._main()
         finally:
             self.log.close()
         result.duration = time.perf_counter() - started
         return result
 
-    def _result(self, outcome: str, text: str, success: bool, errors: list[str], walk: WalkRecord | None,
-                start: Any, data: Any, log: WorkflowLog) -> RunResult:
+    def _result(self, *, outcome: str, text: str | None = None, errors: list[str] | None = None,
+                walk: WalkRecord | None = None, start: Any = None, data: Any = None) -> RunResult:
+        """The run's result; ``text`` (MISP's outcomeText) defaults to the outcome."""
+        errors = [] if errors is None else errors
+        success = outcome == "success"
         clog = None if success else caller_log(self.trigger, self.raw, errors, self.opts.logging)
+        log = self.log
         return RunResult(
-            workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text, success=success,
-            errors=errors, log=log.messages(), error_log=log.errors(), walk=walk, start_data=start, data=data,
+            workflow=self.workflow, trigger=self.trigger, outcome=outcome, outcome_text=text or outcome,
+            success=success, errors=errors, log=log.messages(), error_log=log.errors(), walk=walk,
+            start_data=start, data=data,
             stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
             duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors),
-            now=self.env.now, now_given=self.opts.now is not None)
+            now=self.ctx.now, now_given=self.opts.now is not None)
 
     def _notes(self) -> list[str]:
         notes = list(self.stored.problems)
@@ -183,7 +157,7 @@ class _Run:
         trigger, wf, log = self.trigger, self.workflow, self.log
         first = wf.first_trigger()
         if first is None or g.module_id(first[1]) != trigger.id:
-            return self._result("failure", "failure", False, [INVALID_START], None, None, None, log)
+            return self._result(outcome="failure", errors=[INVALID_START])
         start_key, trigger_node = first
         log.debug(f"Started executing workflow for trigger `{trigger.id}` ({wf.id})")
         detail = None
@@ -195,7 +169,7 @@ class _Run:
         if problem is not None:
             message = f"Error while normalizing data for trigger. {problem}"
             log.debug(message)
-            result = self._result("failure", "failure " + message, False, [], None, None, None, log)
+            result = self._result(outcome="failure", text="failure " + message)
             if detail and detail not in message:
                 result.notes.append(f"normalisation: {detail}")
             return result
@@ -204,12 +178,12 @@ class _Run:
                 self.debug.init(trigger.for_path, self.raw, data)
             except RunAborted as exc:  # MISP's run dies before the walk
                 log.error(str(exc))
-                return self._result("failure", "failure", False, [str(exc)], None, data, data, log)
+                return self._result(outcome="failure", errors=[str(exc)], start=data, data=data)
         if not condition_holds(trigger, g.indexed_params(trigger_node), self.raw):
-            return self._result("failure", "failure " + CONDITION_FAILED, False, [], None, data, data, log)
+            return self._result(outcome="failure", text="failure " + CONDITION_FAILED, start=data, data=data)
         record = WalkRecord(start_node=start_key, for_path=trigger.for_path)
         roaming = RoamingData(data)
-        walker = WalkContext(self.env, log, None if trigger.blocking else 1, self.next_job, self.user_ok)
+        walker = WalkContext(self.ctx, log, None if trigger.blocking else 1)
         try:
             success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
         except RunAborted as exc:
@@ -231,7 +205,7 @@ class _Run:
                 success, outcome = False, "failure"
                 record.success = False
         self._run_branches(walker.queued)
-        return self._result(outcome, outcome, success, record.errors, record, data, roaming.data, log)
+        return self._result(outcome=outcome, errors=record.errors, walk=record, start=data, data=roaming.data)
 
     # -- concurrent branches ----------------------------------------------------------------
     def _run_branches(self, first: list[Branch]) -> None:
@@ -269,7 +243,7 @@ class _Run:
         log = self.log.scoped(job=True)
         record = WalkRecord(start_node=branch.start_node, for_path="non-blocking")
         roaming = RoamingData(branch.start_data)
-        walker = WalkContext(self.env, log, branch.job_id, self.next_job, self.user_ok)
+        walker = WalkContext(self.ctx, log, branch.job_id)
         try:
             success = walk_graph(walker, branch.start_node, "non-blocking", roaming, record)
         except RunAborted as exc:
@@ -291,47 +265,6 @@ class _Run:
         branch.error_log = log.errors()
         branch.duration = time.perf_counter() - started
         return walker.queued
-
-
-class WalkContext:
-    """What the walker needs for one walk (the main run or one branch)."""
-
-    def __init__(self, env: RunSettings, log: WorkflowLog, job_id: int | None,
-                 next_job: Callable[[], int], user_ok: bool = True) -> None:
-        self.env = env
-        self.workflow = env.workflow
-        self.log = log
-        self.job_id = job_id
-        self.next_job = next_job
-        self._user_ok = user_ok
-        self.queued: list[Branch] = []
-
-    def execute(self, key: str, node: Mapping, roaming: Any, kind: str, path: Path) -> NodeRun:
-        self.env.budget.spend()
-        return execute_node(self.env, key, node, roaming, kind, path, self.log)
-
-    def skip(self) -> None:
-        """A skipped path is a walk step too (a pruned cyclic graph still explodes)."""
-        self.env.budget.spend()
-
-    def is_blocking(self, node: Mapping) -> bool:
-        spec = self.env.catalog.get(g.module_type(node), g.module_id(node))
-        return bool(spec and spec.blocking)
-
-    def logic_kind(self, node: Mapping) -> str:
-        def declared() -> str | None:
-            spec = self.env.catalog.get("logic", g.module_id(node))
-            return spec.logic_kind if spec else None
-        return logic_kind(g.module_id(node), declared())
-
-    def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None:
-        job = self.next_job()
-        run.enqueued.append({"job": job, "start_node": target})
-        self.queued.append(Branch(job_id=job, parent_job=self.job_id, from_node=run.node,
-                                  start_node=target, start_data=snapshot))
-
-    def user_ok(self) -> bool:
-        return self._user_ok
 
 
 def refuse_cycles(workflow: g.Workflow) -> None:

@@ -21,28 +21,24 @@ scripted exception) take else.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from misp_modules.contract.client import ModuleCallError, ModuleClient
+from misp_modules.contract.client import ModuleCallError
 from misp_modules.contract.ids import LOGIC_IDS
 from misp_modules.contract.reply import AnswerError, read_answer
-from misp_modules.contract.request import Render, filtered_items, matching_data, request_fields, resolve_params
+from misp_modules.contract.request import filtered_items, matching_data, request_fields, resolve_params
 from misp_modules.contract.wire import dumps
 from runner import graph as g
-from runner.catalog import Catalog, Enablement, ModuleSpec
-from runner.debug import DebugPoster
+from runner.catalog import ModuleSpec
 from runner.errors import RunAborted
 from runner.logfile import WorkflowLog
-from runner.mocks import Mocks
 from runner.paths import Path
 from runner.records import NodeRun
-from runner.stored import StoredEvent
 
-DEFAULT_MAX_EXECUTIONS = 10_000
+if TYPE_CHECKING:  # runner.context calls execute_node
+    from runner.context import RunContext, Target
 
 
 class NodeException(Exception):
@@ -53,83 +49,45 @@ class MispCaughtException(NodeException):
     """MISP's own module throws here and MISP catches it: MISP's outcome (false), not undecided."""
 
 
-class Budget:
-    """A bound on the walk steps (node executions and skipped paths) of one run, branches
-    included: MISP has none, and a cyclic or path-exploding graph would run for ever. Past it,
-    the walk stops with a clear error (fail closed)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def spend(self) -> None:
-        with self._lock:
-            self.used += 1
-            if self.used > self.limit:
-                raise RunAborted(f"the run stopped after {self.limit:,} walk steps (node executions and skipped "
-                                 f"paths, the --max-executions bound): the graph has too many paths (a cycle, or "
-                                 f"forks that join again); MISP has no bound and would keep walking")
-
-
-@dataclass
-class RunSettings:
-    """What every node execution of one run shares."""
-
-    workflow: g.Workflow
-    catalog: Catalog
-    client: ModuleClient | None
-    render: Render
-    trigger: Mapping[str, Any]           # {"id", "blocking", "misp_core_format"} sent to modules
-    stored: StoredEvent
-    enablement: Enablement = field(default_factory=Enablement)
-    mocks: Mocks = field(default_factory=Mocks)
-    debug: DebugPoster | None = None
-    timeout: float | None = None
-    dry_run: bool = False
-    carry_module_data: bool = False      # carry `data` returned by MISP-facing misp-modules too
-    budget: Budget = field(default_factory=lambda: Budget(DEFAULT_MAX_EXECUTIONS))
-    now: int | None = None               # the run's clock (unix seconds), sent to every module
-    misp_release: str | None = None      # the MISP release reproduced (None: the newest known)
-
-
-def execute_node(env: RunSettings, key: str, node: Mapping, roaming: Any, kind: str,
+def execute_node(ctx: RunContext, key: str, node: Mapping, target: Target, roaming: Any, kind: str,
                  path: Path, log: WorkflowLog) -> NodeRun:
+    """Execute node ``key`` (its module resolved as ``target``) on ``roaming``: one :class:`NodeRun`."""
     started = time.perf_counter()
     mid = g.module_id(node)
     run = NodeRun(node=g.display_id(node, key), module=mid, kind=kind, path=path)
     try:
-        _execute(env, run, node, roaming, log)
+        _execute(ctx, run, node, target.spec, roaming, log)
     finally:
         run.duration = time.perf_counter() - started
     return run
 
 
-def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog) -> None:
+def _execute(ctx: RunContext, run: NodeRun, node: Mapping, spec: ModuleSpec | None, roaming: Any,
+             log: WorkflowLog) -> None:
     mid = run.module
-    spec = env.catalog.get(g.module_type(node), mid)
+    opts = ctx.options
     if spec is None:
-        _fail(env, run, node, roaming, log, "loading_error", f"Could not load class for module: {mid}")
-        if run.kind == "logic" and mid in LOGIC_IDS and env.enablement.is_enabled(mid):
+        _fail(ctx, run, node, roaming, log, "loading_error", f"Could not load class for module: {mid}")
+        if run.kind == "logic" and mid in LOGIC_IDS and opts.enablement.is_enabled(mid):
             # MISP has this module; only the module server lacks it: no decision to take
             run.errors = [f"{run.errors[0]} (MISP has this logic module; the module server does not offer it)"]
             run.undecided, run.result = True, None
         return
-    if not env.enablement.is_enabled(mid):
-        _fail(env, run, node, roaming, log, "disabled_module", f"Could not execute disabled module `{mid}`.")
+    if not opts.enablement.is_enabled(mid):
+        _fail(ctx, run, node, roaming, log, "disabled_module", f"Could not execute disabled module `{mid}`.")
         return
     try:
-        mock = env.mocks.get(run.node) if env.mocks else None
+        mock = opts.mocks.get(run.node) if opts.mocks else None
         if mock is not None:
             run.mocked = True
             if mock.exception is not None:
                 raise NodeException(mock.exception)
             result, errors = mock.success, list(mock.errors)
         else:
-            result, errors = _call(env, spec, run, node, roaming)
+            result, errors = _call(ctx, spec, run, node, roaming)
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
-        _fail(env, run, node, roaming, log, "error", message, debug_message=str(exc))
+        _fail(ctx, run, node, roaming, log, "error", message, debug_message=str(exc))
         if run.kind == "logic" and not run.mocked and not isinstance(exc, MispCaughtException):
             # a scripted exception, or one the module says MISP throws and catches, is MISP's own (else)
             run.undecided, run.result = True, None
@@ -137,25 +95,25 @@ def _execute(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: W
     run.result = bool(result)
     run.errors = errors
     run.status = "success" if run.kind == "logic" or run.result else "partial-success"
-    wf = env.workflow
+    wf = ctx.workflow
     try:
         log.debug(f"Executed node `{mid}`\nNode `{mid}` ({run.node}) from Workflow `{wf.name}` ({wf.id}) "
                   f"executed successfully with status: {run.status}")
-        if env.debug is not None:
-            env.debug.exec(mid, run.status, roaming.data, node, errors or None)
+        if ctx.debug is not None:
+            ctx.debug.exec(mid, run.status, roaming.data, node, errors or None)
     except RunAborted as exc:  # MISP's run dies here, after the module ran
         _abort(run, str(exc))
 
 
-def _fail(env: RunSettings, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog, status: str,
+def _fail(ctx: RunContext, run: NodeRun, node: Mapping, roaming: Any, log: WorkflowLog, status: str,
           message: str, debug_message: str | None = None) -> None:
     run.result = False
     run.status = status
     run.errors = [message]
     log.error(message)
-    if env.debug is not None:
+    if ctx.debug is not None:
         try:
-            env.debug.exec(run.module, status, roaming.data, node, message=debug_message)
+            ctx.debug.exec(run.module, status, roaming.data, node, message=debug_message)
         except RunAborted as exc:
             _abort(run, str(exc))
 
@@ -168,13 +126,13 @@ def _abort(run: NodeRun, reason: str) -> None:
     run.errors = [*run.errors, reason]
 
 
-def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roaming: Any) -> tuple[bool, list[str]]:
-    if env.client is None:
+def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roaming: Any) -> tuple[bool, list[str]]:
+    if ctx.client is None:
         raise NodeException("no module server configured")
     data, data_json = roaming.view_json()
     saved_filters = g.saved_filters(node)
     try:
-        params = resolve_params(spec.params, g.indexed_params(node), env.render, data)
+        params = resolve_params(spec.params, g.indexed_params(node), ctx.render, data)
         extra: dict[str, Any] = {}
         if spec.is_misp_module:
             if spec.support_filters:
@@ -184,20 +142,20 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
                 extra["matchingData"] = matching
     except Exception as exc:  # noqa: BLE001 - e.g. a hash path the semantics library rejects
         raise NodeException(str(exc) or type(exc).__name__) from None
-    timeout = env.timeout or env.client.timeout
+    timeout = ctx.options.timeout or ctx.client.timeout
     body = request_fields(module=spec.name, params=params, node_id=run.node, saved_filters=saved_filters,
-                          indexed_params=g.node_data(node).get("indexed_params"), trigger=env.trigger,
-                          workflow={"id": env.workflow.id, "name": env.workflow.name}, dry_run=env.dry_run,
+                          indexed_params=g.node_data(node).get("indexed_params"), trigger=ctx.trigger,
+                          workflow={"id": ctx.workflow.id, "name": ctx.workflow.name}, dry_run=ctx.options.dry_run,
                           timeout=timeout, extra=extra, module_version=g.node_data(node).get("module_version"),
-                          now=env.now, misp_release=env.misp_release)
+                          now=ctx.now, misp_release=ctx.options.misp_release)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
     if spec.needs_stored_event:
-        parts += [b'"stored_event":', env.stored.snapshot_json(), b","]
+        parts += [b'"stored_event":', ctx.stored.snapshot_json(), b","]
     parts.append(dumps(body)[1:])
     try:  # the parts as they are: the data's one encoding is not copied into a joined body
-        raw, run.module_time = env.client.query_bytes(parts, timeout + 1.0)
+        raw, run.module_time = ctx.client.query_bytes(parts, timeout + 1.0)
         answer = read_answer(raw, runner_only=spec.kind == "runner")
     except (ModuleCallError, AnswerError) as exc:
         raise NodeException(str(exc)) from None
@@ -209,11 +167,11 @@ def _call(env: RunSettings, spec: ModuleSpec, run: NodeRun, node: Mapping, roami
         if spec.kind == "runner":
             roaming.set_data(answer.data)
             run.data_changed = True
-        elif env.carry_module_data:  # opt-in: MISP ignores a misp-module's data (§11.2)
+        elif ctx.options.carry_module_data:  # opt-in: MISP ignores a misp-module's data (§11.2)
             roaming.set_data(answer.data)
             run.data_changed = run.data_carried = True
         else:
             run.data_ignored = True
     if answer.changes:
-        run.changes = env.stored.apply(answer.changes, run.node)
+        run.changes = ctx.stored.apply(answer.changes, run.node)
     return answer.result, answer.errors

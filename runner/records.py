@@ -72,24 +72,39 @@ class NodeRun:
 
 @dataclass
 class WalkRecord:
-    """One ``walkGraph`` call: the main walk or a concurrent branch."""
+    """One ``walkGraph`` call: the main walk or a concurrent branch.
+
+    Each walk event is recorded once, in ``timeline``: a :class:`NodeRun` per execution, a
+    :class:`~runner.paths.Path` per skipped path. ``trace``, ``executed`` and ``blocked_paths``
+    (MISP's walkResult) are views of it."""
 
     start_node: str
     for_path: str
     success: bool | None = None
     walked: bool = False
     errors: list[str] = field(default_factory=list)        # blocking errors (§5.10 wording)
-    trace: list[NodeRun] = field(default_factory=list)     # every execution, logic and action
-    executed: list[str] = field(default_factory=list)      # action node ids, in order
     failed: list[str] = field(default_factory=list)
-    blocked_paths: list[Path] = field(default_factory=list)
     stopped_by_stop: bool = False
-    timeline: list = field(default_factory=list)   # NodeRun or a skipped path, in walk order
+    timeline: list[NodeRun | Path] = field(default_factory=list)  # in walk order
+
+    @property
+    def trace(self) -> list[NodeRun]:
+        """Every execution, logic and action, in order."""
+        return [step for step in self.timeline if isinstance(step, NodeRun)]
+
+    @property
+    def executed(self) -> list[str]:
+        """The action node ids executed, in order (MISP's ``executed_nodes``)."""
+        return [step.node for step in self.timeline if isinstance(step, NodeRun) and step.kind == "action"]
+
+    @property
+    def blocked_paths(self) -> list[Path]:
+        """The paths skipped below a failed node on a non-blocking path."""
+        return [step for step in self.timeline if isinstance(step, Path)]
 
     @property
     def logic(self) -> list[dict]:
         return [{"node": r.node, "module": r.module, "output": r.output} for r in self.trace if r.kind == "logic"]
-
 
     @property
     def outcome(self) -> str | None:

@@ -20,13 +20,16 @@ blocking error in MISP's wording, so the outcome says why.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from misp_modules.contract.ids import CONCURRENT_ID
 from runner import graph as g
 from runner.errors import RunAborted
 from runner.paths import ROOT, Path
 from runner.records import NodeRun, WalkRecord
+
+if TYPE_CHECKING:  # the context executes nodes; the walker only walks
+    from runner.context import WalkContext
 
 NO_WORKFLOW_USER = ("Could not find a valid user to run the workflow. Please set setting "
                     "`MISP.host_org_id` or make sure a valid site_admin user exists.")
@@ -43,30 +46,17 @@ class Roaming(Protocol):
     def set_data(self, data: Any) -> None: ...
 
 
-class Engine(Protocol):
-    """What the walker needs from the rest of the runner."""
-
-    workflow: g.Workflow
-
-    def execute(self, key: str, node: Mapping, roaming: Roaming, kind: str, path: Path) -> NodeRun: ...
-    def is_blocking(self, node: Mapping) -> bool: ...
-    def logic_kind(self, node: Mapping) -> str: ...
-    def queue_branch(self, from_key: str, target: str, snapshot: Any, run: NodeRun) -> None: ...
-    def skip(self) -> None: ...
-    def user_ok(self) -> bool: ...
-
-
-def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, record: WalkRecord) -> bool:
+def walk_graph(ctx: WalkContext, start_key: str, for_path: str, roaming: Roaming, record: WalkRecord) -> bool:
     """Walk from ``start_key``; fill ``record``; return MISP's ``walkGraph`` boolean."""
-    if not engine.user_ok():
+    if not ctx.user_ok():
         record.errors.append(NO_WORKFLOW_USER)
         return False
     record.walked = True
-    workflow = engine.workflow
+    workflow = ctx.workflow
     prevented: set[Path] = set()  # paths of failed non-blocking nodes on non-blocking paths
-    for key, node, path_type, path, skipped in _paths(engine, start_key, for_path, roaming, record, prevented):
+    for key, node, path_type, path, skipped in _paths(ctx, start_key, for_path, roaming, record, prevented):
         if node is UNDECIDED:
-            run = record.trace[-1]
+            run = record.timeline[-1]
             record.failed.append(run.node)
             record.errors.append(_node_error(workflow, run))
             if path_type == "blocking":
@@ -75,14 +65,12 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
             run.closed = "skipped its paths"
             continue
         if skipped:  # below a prevented path (MISP: a prefix of this path is in preventPaths)
-            engine.skip()
-            record.blocked_paths.append(path)
+            ctx.skip()
             record.timeline.append(path)
             continue
-        run = engine.execute(key, node, roaming, "action", path)
-        record.trace.append(run)
+        target = ctx.target(key, node)
+        run = ctx.execute(key, node, target, roaming, "action", path)
         record.timeline.append(run)
-        record.executed.append(run.node)
         if run.aborted:  # MISP's run died at this node (after its module ran)
             record.failed.append(run.node)
             raise RunAborted(run.aborted)
@@ -93,7 +81,7 @@ def walk_graph(engine: Engine, start_key: str, for_path: str, roaming: Roaming, 
             record.stopped_by_stop = True
         if run.errors:
             record.errors.append(_node_error(workflow, run))
-        if engine.is_blocking(node):
+        if target.blocking:
             return False
         if path_type == "non-blocking":
             prevented.add(path)
@@ -106,7 +94,7 @@ def _node_error(workflow: g.Workflow, run: NodeRun) -> str:
             f"returned the following error: {', '.join(run.errors)}")
 
 
-UNDECIDED: Mapping = {}  # yielded as the node of an undecided logic node (the last trace entry)
+UNDECIDED: Mapping = {}  # yielded as the node of an undecided logic node (the last timeline entry)
 
 
 class _Frame:
@@ -119,14 +107,14 @@ class _Frame:
         self.children, self.path, self.skipping = children, path, skipping
 
 
-def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roaming, record: WalkRecord,
+def _paths(ctx: WalkContext, start_key: str, for_path: str | None, roaming: Roaming, record: WalkRecord,
            prevented: set[Path]) -> Iterator[tuple[str, Mapping, str, Path, bool]]:
     """Yield ``(key, node, path type, path, skipped)`` for action nodes in DFS pre-order over
     paths. Iterative (deep graphs and long chains must not hit Python's recursion limit), with
     the recursive walker's exact order, and linear: a path is shared (:class:`Path`), the loop
     guard asks a set of the edges on the current path, and a skipped subtree is a flag carried
     down the stack instead of a prefix test against every prevented path."""
-    graph = engine.workflow.graph
+    graph = ctx.workflow.graph
     on_path: set[str] = set()  # the edges of the path of the frame on top (the loop guard)
     stack = [_Frame(iter([(start_key, for_path or "", ROOT)]), ROOT, False)]
     while stack:
@@ -146,15 +134,15 @@ def _paths(engine: Engine, start_key: str, for_path: str | None, roaming: Roamin
             raise GraphError(f"a connection leads to node `{key}`, which is not in the workflow graph")
         if g.module_type(node) not in ("trigger", "logic"):
             yield key, node, path_type, path, frame.skipping  # executed by the consumer before we go on
-        children = _children(engine, key, node, path_type, path, for_path, roaming, record, on_path)
+        children = _children(ctx, key, node, path_type, path, for_path, roaming, record, on_path)
         stack.append(_Frame(children, path, frame.skipping or path in prevented))
         if path.edge is not None:
             on_path.add(path.edge)
 
 
-def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: Path, for_path: str | None,
+def _children(ctx: WalkContext, key: str, node: Mapping, path_type: str, path: Path, for_path: str | None,
               roaming: Roaming, record: WalkRecord, on_path: set[str]) -> Iterator[tuple[str | None, str, Path]]:
-    allowed = _evaluate_outputs(engine, key, node, roaming, record, path)
+    allowed = _evaluate_outputs(ctx, key, node, roaming, record, path)
     is_concurrent = g.module_type(node) == "logic" and g.module_id(node) == CONCURRENT_ID
     if allowed is None:  # undecided: report the path type of the outputs it guards
         yield None, "non-blocking" if is_concurrent else path_type, path
@@ -172,34 +160,33 @@ def _children(engine: Engine, key: str, node: Mapping, path_type: str, path: Pat
             yield target, path_type, path.child(edge)
 
 
-def _evaluate_outputs(engine: Engine, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
+def _evaluate_outputs(ctx: WalkContext, key: str, node: Mapping, roaming: Roaming, record: WalkRecord,
                       path: Path) -> list[tuple[str, list]] | None:
     """Which outputs to follow (misp-behaviour.md §5.5); executes logic nodes. A logic module's errors are
     discarded (they never become blocking errors). None: the logic node is undecided (its run
-    is the last trace entry)."""
+    is the last timeline entry)."""
     if g.module_type(node) != "logic":
         return g.outputs(node)
-    kind = engine.logic_kind(node)
+    target = ctx.target(key, node)
+    kind = target.logic_kind
     if kind == "concurrent":
         for conn in g.output(node, "output_1") or []:
-            target = g.connection_target(conn)
+            branch_start = g.connection_target(conn)
             view = roaming.get_data()
             view = dict(view) if isinstance(view, Mapping) else {}
-            view["__node_id_to_exec"] = int(target) if target.lstrip("-").isdigit() else target
+            view["__node_id_to_exec"] = int(branch_start) if branch_start.lstrip("-").isdigit() else branch_start
             roaming.set_data(view)
-            run = engine.execute(key, node, roaming, "logic", path)
+            run = ctx.execute(key, node, target, roaming, "logic", path)
             run.output = None
-            run.target = target
-            record.trace.append(run)
+            run.target = branch_start
             record.timeline.append(run)
             _raise_if_aborted(run, record)
             if run.undecided:
                 return None
             if run.result and run.status == "success":
-                engine.queue_branch(key, target, roaming.data, run)
+                ctx.queue_branch(branch_start, roaming.data, run)
         return []
-    run = engine.execute(key, node, roaming, "logic", path)
-    record.trace.append(run)
+    run = ctx.execute(key, node, target, roaming, "logic", path)
     record.timeline.append(run)
     _raise_if_aborted(run, record)
     if run.undecided:

@@ -53,7 +53,7 @@ import orjson  # noqa: E402
 from events import make_event  # noqa: E402
 
 from misp_modules.contract.client import ModuleClient  # noqa: E402
-from runner import gcpause  # noqa: E402
+from misp_modules.contract.wire import collector_paused  # noqa: E402
 from runner.catalog import Catalog  # noqa: E402
 from runner.engine import Runner, RunOptions  # noqa: E402
 from runner.loader import load_workflow  # noqa: E402
@@ -102,7 +102,7 @@ def json_cost(request: bytes, answer: Any) -> tuple[float, int]:
     """(encode + decode the request once and the answer once with orjson, answer size)."""
     answer_bytes = orjson.dumps(answer)
     request_obj = orjson.loads(request)
-    with gcpause.paused():
+    with collector_paused():
         cost = best(lambda: (orjson.dumps(request_obj), orjson.loads(request),
                              orjson.dumps(answer), orjson.loads(answer_bytes)))
     return cost, len(answer_bytes)
@@ -142,7 +142,7 @@ def fold_costs(event: dict, trace: list, catalog: Catalog, reps: int = 3) -> dic
             spec = catalog.get("action", node.module) or catalog.get("logic", node.module)
             if spec is not None and spec.needs_stored_event and not node.mocked:
                 t0 = time.perf_counter()
-                with gcpause.paused():
+                with collector_paused():
                     stored.snapshot()
                 costs[i] = min(costs.get(i, float("inf")), time.perf_counter() - t0)
             if node.changes:
@@ -167,7 +167,7 @@ def bench(name: str, workflow_path: Path, event: dict, runs: int, url: str, entr
           local: dict[str, Any]) -> dict:
     client = RecordingClient(url, timeout=120)
     catalog = Catalog.from_modules(entries)
-    runner = Runner(catalog, client, RunOptions())
+    runner = Runner(catalog, client, RunOptions(pause_collector=True))  # as misp-workflow runs
     workflow = load_workflow(workflow_path)
     runner.run(workflow, event)  # warm-up: connections, caches
     walls, per_node, outcome, trace = [], {}, None, []

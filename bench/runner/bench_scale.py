@@ -110,7 +110,7 @@ def in_process(client: ModuleClient, catalog: Catalog, nodes: list[dict], event:
     best: dict[str, Any] = {}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        result = Runner(catalog, client, RunOptions(max_executions=10**6)).run(wf, event)
+        result = Runner(catalog, client, RunOptions(max_executions=10**6, pause_collector=True)).run(wf, event)
         t1 = time.perf_counter()
         tree = text(result)
         t2 = time.perf_counter()

@@ -120,7 +120,7 @@ def check(rows: list[tuple], ids: list[str], label: str) -> dict[str, Any]:
 def bare(url: str, messages: list[bytes]) -> float:
     client = ModuleClient(url, timeout=60)
     catalog = Catalog.from_modules(client.modules())
-    runner = Runner(catalog, client, RunOptions(dry_run=True))
+    runner = Runner(catalog, client, RunOptions(dry_run=True, pause_collector=True))
     workflow = load_workflow(PAP_TLP_BLUEPRINT, TRIGGER)
     for raw in messages[:20]:
         runner.run(workflow, orjson.loads(raw), TRIGGER)

@@ -17,7 +17,6 @@ reached a module.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import math
 import time
@@ -29,6 +28,7 @@ import tornado
 import tornado.web
 from tornado import httputil
 
+from misp_modules.contract.wire import collector_paused
 from misp_modules.lib.redact import request_secrets
 from misp_modules.semantics.php import a_json_type
 from misp_modules.server.connections import BodyBudget
@@ -258,13 +258,10 @@ def _decode(body: bytes) -> object:
     """``orjson.loads``, with the cyclic collector paused for large bodies: decoding a runner
     request (a whole event, often twice) allocates hundreds of thousands of containers, which
     trigger collections that find nothing (JSON has no cycles) and cost ~40 % of the decode."""
-    if len(body) < LARGE_BODY or not gc.isenabled():
+    if len(body) < LARGE_BODY:
         return orjson.loads(body)
-    gc.disable()
-    try:
+    with collector_paused():
         return orjson.loads(body)
-    finally:
-        gc.enable()
 
 
 def parse_query(body: bytes) -> tuple[dict, str, float | None]:

@@ -204,7 +204,8 @@ class Engine:
         self.options = RunOptions(
             enablement=Enablement.parse(settings.enabled_modules, settings.disabled_modules),
             timeout=settings.node_timeout, dry_run=True, carry_module_data=settings.carry_module_data,
-            host_org_id=settings.host_org_id, max_parallel=settings.max_parallel)
+            host_org_id=settings.host_org_id, max_parallel=settings.max_parallel,
+            pause_collector=True)  # the service's runs, as misp-workflow's: JSON with no cycles (contract.wire)
         self._transient = [re.compile(p, re.IGNORECASE) for p in settings.transient_errors]
 
     def run(self, workflow: Any, raw: Any, trigger_id: str) -> Execution:

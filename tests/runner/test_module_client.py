@@ -59,12 +59,12 @@ def fake():
         yield server
 
 
-def run(fake, nodes, trigger="event-publish", timeout=5.0):
+def run(fake, nodes, trigger="event-publish", timeout=5.0, **options):
     client = ModuleClient(fake.url, timeout=timeout)
     try:
         catalog = Catalog.from_modules(client.modules())
         wf = workflow_from_document(G.workflow(nodes, trigger), "t.json")
-        return Runner(catalog, client, RunOptions(timeout=timeout)).run(wf, EVENT)
+        return Runner(catalog, client, RunOptions(timeout=timeout, **options)).run(wf, EVENT)
     finally:
         client.close()
 
@@ -301,19 +301,46 @@ class GcProbe(FakeModuleServer):
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
-def test_collector_paused_during_a_run_and_restored(enabled_before):
+def test_collector_paused_during_a_run_when_the_program_opts_in_and_restored(enabled_before):
     import gc
 
     with GcProbe() as probe:
         was = gc.isenabled()
         (gc.enable if enabled_before else gc.disable)()
         try:
-            run(probe, CHAIN)
+            run(probe, CHAIN, pause_collector=True)
             after = gc.isenabled()
         finally:
             (gc.enable if was else gc.disable)()
     assert probe.collector == [False, False]
     assert after is enabled_before
+
+
+def test_a_library_run_leaves_the_collector_alone():
+    """``Runner.run`` from another program never switches its collector off (no opt-in)."""
+    import gc
+
+    with GcProbe() as probe:
+        was = gc.isenabled()
+        gc.enable()
+        try:
+            run(probe, CHAIN)
+            after = gc.isenabled()
+        finally:
+            (gc.enable if was else gc.disable)()
+    assert probe.collector == [True, True] and after is True
+
+
+def test_the_commands_opt_into_pausing_the_collector():
+    from runner.cli import Parser
+    from runner.cmd_run import add_run_options, run_options
+    from runner.mocks import Mocks
+    from runner.options import add_module_options
+
+    parser = Parser(prog="t")
+    add_run_options(parser)
+    add_module_options(parser)
+    assert run_options(parser.parse_args([]), Mocks()).pause_collector is True
 
 
 def test_credentials_in_the_url_are_basic_authentication_and_messages_show_the_callers_url(fake):

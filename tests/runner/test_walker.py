@@ -5,13 +5,10 @@ Every expectation below is written from MISP's rules (docs/misp-behaviour.md), n
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from runner.catalog import Enablement
-from runner.engine import WalkContext
-from runner.executor import RunSettings
+from runner.context import RunContext, RunOptions, WalkContext
 from runner.loader import workflow_from_document
 from runner.logfile import WorkflowLog
 from runner.mocks import Mocks
@@ -28,12 +25,11 @@ def walk(nodes, mocks=None, for_path="blocking", trigger="event-publish", enable
     wf = workflow_from_document(G.workflow(nodes, trigger, wid=wid, name=wname), "test.json")
     scripted = {str(n["id"]): True for n in nodes}  # every node answers success unless told otherwise
     scripted.update(mocks or {})
-    env = RunSettings(workflow=wf, catalog=catalog(), client=None, render=lambda t, d: t,
-                      trigger={"id": trigger, "blocking": for_path == "blocking", "misp_core_format": True},
-                      stored=StoredEvent({}), enablement=enablement,
-                      mocks=Mocks.from_mapping(scripted, "test"))
-    jobs = itertools.count(1)
-    ctx = WalkContext(env, WorkflowLog(trigger, wid), None, lambda: next(jobs), user_ok)
+    run = RunContext(workflow=wf, catalog=catalog(), client=None, render=lambda t, d: t,
+                     trigger={"id": trigger, "blocking": for_path == "blocking", "misp_core_format": True},
+                     stored=StoredEvent({}), user_ok=user_ok,
+                     options=RunOptions(enablement=enablement, mocks=Mocks.from_mapping(scripted, "test")))
+    ctx = WalkContext(run, WorkflowLog(trigger, wid), None)
     record = WalkRecord(start_node="1", for_path=for_path)
     roaming = RoamingData(data if data is not None else {"Event": {"id": "1"}})
     ok = walk_graph(ctx, "1", for_path, roaming, record)
@@ -162,10 +158,11 @@ def test_branch_start_at_failing_action_prunes_whole_branch():
     nodes = [G.trigger(1, "event-publish", [2]), G.node(2, "webhook", outputs={"output_1": [3]}),
              G.node(3, "push-zmq", outputs={"output_1": []})]
     wf = workflow_from_document(G.workflow(nodes), "t.json")
-    env = RunSettings(workflow=wf, catalog=catalog(), client=None, render=lambda t, d: t,
-                      trigger={"id": "event-publish", "blocking": True, "misp_core_format": True},
-                      stored=StoredEvent({}), mocks=Mocks.from_mapping({"2": False}, "t"))
-    ctx = WalkContext(env, WorkflowLog("event-publish", 1), 1, lambda: 2)
+    run = RunContext(workflow=wf, catalog=catalog(), client=None, render=lambda t, d: t,
+                     trigger={"id": "event-publish", "blocking": True, "misp_core_format": True},
+                     stored=StoredEvent({}), options=RunOptions(mocks=Mocks.from_mapping({"2": False}, "t")),
+                     first_job=1)
+    ctx = WalkContext(run, WorkflowLog("event-publish", 1), 1)
     rec = WalkRecord(start_node="2", for_path="non-blocking")
     assert walk_graph(ctx, "2", "non-blocking", RoamingData({}), rec) is True
     assert rec.executed == ["2"] and rec.blocked_paths == [["2:output_1:0:3"]]
