@@ -140,6 +140,8 @@ def text(result: RunResult) -> str:
             lines.append(f"  node {change.get('node')}: {describe(change)}")
     else:
         lines.append("Changes to MISP's stored event: none")
+    if result.now_given:
+        lines.append(f"Clock: {now_field(result)['iso']} (--now {result.now})")
     for note in result.notes:
         lines.append(f"Note: {note}")
     return "\n".join(printable(line) for line in lines) + "\n"  # each line one line, no raw controls

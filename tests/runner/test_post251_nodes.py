@@ -45,6 +45,9 @@ def test_now_resolves_relative_times_and_is_recorded(module_server, tmp_path):
     assert any("removes every item" in w for w in doc["nodes"][0]["warnings"])
     epoch = run_json(wf, _event(), tmp_path, module_server.url, "--now", str(NOW), "--mock", "4=true")
     assert epoch["now"]["epoch"] == NOW and epoch["data"] == doc["data"]
+    done = misp_workflow("run", wf, "--data", SMALL_EVENT, "--modules-url", module_server.url, "--now", "1767225600.9",
+                         "--mock", "4=true")
+    assert done.returncode == 0 and "Clock: 2026-01-01T00:00:00Z (--now 1767225600)" in done.stdout
 
 
 def test_the_wall_clock_is_recorded_when_no_time_is_given(module_server, tmp_path):
