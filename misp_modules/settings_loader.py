@@ -35,7 +35,6 @@ SERVER_KEYS = ("default_timeout", "default_concurrency", "max_body_size", "shutd
                "loop_lag_warning", "idle_timeout", "body_timeout", "max_connections", "max_bodies_in_memory")
 MISP_KEYS = ("url", "key", "verify_tls", "timeout")
 UPSTREAM_KEYS = ("prefer", "default_timeout")
-MODULE_RESERVED = ("timeout", "concurrency", "isolation", "memory_limit")  # read by the server; other module keys are free-form
 ALIASES = {"MISP_URL": ("misp", "url"), "MISP_KEY": ("misp", "key"), "MISP_VERIFY_TLS": ("misp", "verify_tls")}
 _STRING_KEYS = {("misp", "url"), ("misp", "key")}
 

@@ -44,14 +44,8 @@ def describe(doc: str | None, paragraph: int = 0) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="misp-workflow", description=describe(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # sub-command not written yet
-                continue
-            raise
-        module.register(sub)
+    for name in SUBCOMMANDS:  # a sub-command that cannot be imported is a packaging error: it raises
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -37,10 +37,6 @@ class JsonHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(orjson.dumps({"error": redact(reason)}))
 
-    def send_json(self, body: bytes, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(body)
-
 
 class NotFound(JsonHandler):
     def prepare(self) -> None:

@@ -24,7 +24,6 @@ import importlib
 import inspect
 import logging
 import sys
-import time
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -95,7 +94,6 @@ class LoadFailure:
 class Registry:
     modules: dict[str, LoadedModule] = field(default_factory=dict)
     failures: dict[str, LoadFailure] = field(default_factory=dict)
-    load_seconds: float = 0.0
 
     def entries(self) -> list[dict[str, Any]]:
         """`/modules` entries in a stable order: by type dir, then name."""
@@ -132,7 +130,6 @@ def load_modules(custom_dir: str | Path | None = None, *, upstream_dir: str | Pa
                  prefer_upstream: Iterable[str] = (), builtin_root: Path = BUILTIN_ROOT) -> Registry:
     """Import the built-in tree, upstream's tree and the custom one; raise :class:`LoadError`
     on fatal clashes. ``prefer_upstream``: names upstream's tree serves instead of the built-in."""
-    started = time.perf_counter()
     registry = Registry()
     builtin = [Candidate(p.stem, t, p, BUILTIN, f"{BUILTIN_PACKAGE}.{t}.{p.stem}") for t, p in discover(builtin_root)]
     external: list[Candidate] = []
@@ -164,7 +161,6 @@ def load_modules(custom_dir: str | Path | None = None, *, upstream_dir: str | Pa
                 _load_one(registry, fallback)
         else:
             _load_one(registry, candidate)
-    registry.load_seconds = time.perf_counter() - started
     return registry
 
 

@@ -76,6 +76,10 @@ class RedactingFormatter(logging.Formatter):
     _second: int = -1
     _stamp: str = ""
 
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(fmt, datefmt, *args, **kwargs)
+        self.pattern = fmt  # the format it was given: :meth:`line` is right only for FORMAT
+
     def format(self, record: logging.LogRecord) -> str:
         return guard_line(redact(super().format(record), getattr(record, "secrets", ())))
 
@@ -213,7 +217,7 @@ class AccessLog:
         handler = handlers[0]
         formatter = handler.formatter
         if (type(handler) is not ServerLogHandler or handler.filters or level < handler.level
-                or type(formatter) is not RedactingFormatter or formatter._fmt != FORMAT):
+                or type(formatter) is not RedactingFormatter or formatter.pattern != FORMAT):
             return None
         return handler
 
@@ -221,8 +225,8 @@ class AccessLog:
 def setup(debug: bool = False, stream: TextIO | None = None) -> ServerLogHandler:
     """Configure logging for the server process; returns the handler (tests may swap it)."""
     logging.captureWarnings(True)
-    # The format uses none of these; skipping them makes each record (one per request) cheaper.
-    logging._srcfile = None  # no caller lookup (a stack walk) per record
+    # The format uses none of these; skipping them makes each record cheaper (logging's documented
+    # switches; the access line, one per request, bypasses records altogether: AccessLog).
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

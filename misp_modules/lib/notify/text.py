@@ -29,13 +29,6 @@ def split_text(text: str, limit: int, measure: Callable[[str], int] = len) -> li
     return pieces
 
 
-def truncate_text(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
-    """``text`` cut to ``limit`` (as ``measure`` counts), ending with an ellipsis when cut."""
-    if measure(text) <= limit:
-        return text
-    return text[: _fit(text, limit - measure(ELLIPSIS), measure)] + ELLIPSIS
-
-
 def _fit(text: str, limit: int, measure: Callable[[str], int]) -> int:
     """The longest prefix length of ``text`` whose measure is within ``limit`` (at least 1)."""
     if measure is len:
