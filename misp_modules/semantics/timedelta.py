@@ -123,11 +123,14 @@ def _epoch(moment: dt.datetime) -> int:
     return calendar.timegm(moment.timetuple())
 
 
-def _checked(year: int, month: int, day: int, hour: int, minute: int, second: int, offset: int) -> Any:
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 and minute < 60 and second < 60):
-        return UNREADABLE  # PHP: false for some, overflow for others
-    # PHP rolls a day past the month's end over (2025-02-30 is 2025-03-02)
-    moment = dt.datetime(year, month, 1) + dt.timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
+def _checked(year: int, month: int, day: int, hour: int, minute: int, second: int, offset: int) -> int | None:
+    """A date and time as PHP reads it: month 0 / day 0 roll back, a day past the month's end or
+    second 60 roll over (2025-02-30 is 2025-03-02); a month above 12, day above 31, hour above
+    24 or minute above 59 is PHP's false (None)."""
+    if month > 12 or day > 31 or hour > 24 or minute > 59 or second > 60:
+        return None
+    first = dt.datetime(year - 1, 12, 1) if month == 0 else dt.datetime(year, month, 1)
+    moment = first + dt.timedelta(days=day - 1, hours=hour, minutes=minute, seconds=second)
     return _epoch(moment) - offset
 
 

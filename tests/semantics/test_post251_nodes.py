@@ -5,11 +5,14 @@ tests/data/conformance/oracle/README.md; the clock is 2026-01-01T00:00:00Z)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from misp_modules.semantics import aggregate, decisions, filter_nodes
 from misp_modules.semantics.errors import PhpTypeError, UnsupportedDataError
 from misp_modules.semantics.timedelta import InvalidDateSpecification, resolve_time_delta, strtotime, timestamp_value
+from tests.support.data import CONFORMANCE
 
 NOW = 1767225600
 
@@ -122,3 +125,24 @@ def test_threat_level_default_by_release() -> None:
     assert decisions.threat_level_if(data, {}, "2.5.1") == (False, [])      # "3" == "Low" is false
     assert decisions.threat_level_if({"Event": {"threat_level_id": "2"}},   # "2" <= "Low" as strings
                                      {"condition": "greater_or_equal_than"}, "2.5.1") == (True, [])
+
+
+def _timedelta_cases() -> list[dict]:
+    path = CONFORMANCE / "oracle" / "timedelta-oracle-16.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+TIMEDELTA_CASES = _timedelta_cases()
+
+
+@pytest.mark.parametrize("case", TIMEDELTA_CASES, ids=[c["id"] for c in TIMEDELTA_CASES])
+def test_resolve_time_delta_as_misp(case) -> None:
+    """MISP's resolveTimeDelta (PHP's strtotime behind it) on the walk values and common texts;
+    a text this library does not read must be one PHP does not read either (MISP: now + 1)."""
+    notes: list[str] = []
+    got = resolve_time_delta(case["value"], case["now"], notes)
+    expected = case["expected"]
+    assert got == expected["result"], notes
+    assert type(got) is (float if expected["result_type"] == "double" else int)
+    if notes:
+        assert expected["result"] == case["now"] + 1

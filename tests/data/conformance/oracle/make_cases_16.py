@@ -9,6 +9,10 @@ time; `module_set` in the walk-next README):
     # ... the same for filter-tag-0.2, aggregate-0.3, threat-level-if-2.5.1, then
     cat part-*.jsonl > walk-oracle-16.jsonl
 
+    python3 make_cases_16.py timedelta > in-td.jsonl   # MISP's resolveTimeDelta on texts, two clocks
+    php <driver calling the next oracle's OracleMispAttributeModel::resolveTimeDelta> < in-td.jsonl > out-td.jsonl
+    python3 make_cases_14.py merge in-td.jsonl out-td.jsonl > timedelta-oracle-16.jsonl
+
 Deterministic: the same inputs every time. The outcomes are MISP's (README.md); nothing here
 decides what MISP does. Covers what walk-next/golden-public.jsonl leaves out: filter-tag 0.2's
 scopes and conditions, clusters, labels; filter-timestamp's relative and absolute values at
@@ -280,11 +284,38 @@ def walk_cases(module_set: str) -> list[dict]:
     return c.cases
 
 
+STRTOTIME_TEXTS = [
+    "now", "today", "midnight", "noon", "yesterday", "tomorrow", "NOW", "Today", " yesterday ", "+1 day", "-1 day",
+    "1 day", "+2 days", "2 days ago", "3 hours ago", "+1 hour", "-30 minutes", "30 min", "45 secs", "1 sec",
+    "+1 week", "2 weeks ago", "1 fortnight", "+1 month", "-1 month", "1 year ago", "+1 year 2 months",
+    "1 day 2 hours ago", "+1 day -2 hours", "last day", "next day", "this day", "last hour", "next month",
+    "last year", "this year", "2025-12-01", "2025-1-5", "2025-12-01 10:00", "2025-12-01 10:00:05",
+    "2025-12-01T10:00:05", "2025-12-01T10:00:05Z", "2025-12-01T10:00:05+01:00", "2025-12-01T10:00:05-0130",
+    "2025-12-01 10:00:05 UTC", "2025-12-01T10:00:05.123Z", "2025-02-30", "2025-13-01", "2025-12-32",
+    "2025-12-01 24:00", "2025-12-01 24:30", "2025-12-01 25:00", "2025-12-01 10:60", "2025-12-01 10:00:60",
+    "2025-00-10", "2025-12-00", "2024-02-30", "12/01/2025", "1/5/2025", "13/01/2025", "00/10/2025", "@0",
+    "@-100", "@1767225600", "+0 days", "0 days ago", "1 days", "+ 1 day", "+1day", "1day ago",
+    "-1 week 2 days", "1 minute", "1 mins ago", "2 hour", "1 week ago", "3 days ago",
+]
+
+
+def timedelta_cases() -> list[dict]:
+    """``resolveTimeDelta`` inputs: the walk values and strtotime texts, each at two clocks."""
+    cases = []
+    for text in dict.fromkeys(TIME_VALUES + STRTOTIME_TEXTS):
+        for now in (NOW, NOW_ODD):
+            cases.append({"id": f"td-{len(cases) + 1:04d}", "fn": "resolveTimeDelta", "value": text, "now": now})
+    return cases
+
+
 if __name__ == "__main__":
     import json
 
     if len(sys.argv) == 3 and sys.argv[1] == "walk":
-        for case in walk_cases(sys.argv[2]):
-            print(json.dumps(case, ensure_ascii=False, separators=(",", ":")))
+        cases = walk_cases(sys.argv[2])
+    elif sys.argv[1:] == ["timedelta"]:
+        cases = timedelta_cases()
     else:
         sys.exit(__doc__)
+    for case in cases:
+        print(json.dumps(case, ensure_ascii=False, separators=(",", ":")))
