@@ -6,7 +6,9 @@ time; `module_set` in the walk-next README):
     ORACLE_APP=<next>/overlay/default/misp/app ORACLE_MODULE_SET=default \\
         php <next>/walk_oracle.php < in-default.jsonl > out-default.jsonl
     python3 make_cases_14.py merge in-default.jsonl out-default.jsonl > part-default.jsonl
-    # ... the same for filter-tag-0.2, aggregate-0.3, threat-level-if-2.5.1, then
+    # ... the same for filter-tag-0.2, aggregate-0.3, threat-level-if-2.5.1, and `triggers`
+    # (ORACLE_MODULE_SET=default, on a copy of overlay/default with the event-before-delete
+    # trigger file of MISP/MISP 8ff01e24 added), then
     cat part-*.jsonl > walk-oracle-16.jsonl
 
     python3 make_cases_16.py timedelta > in-td.jsonl   # MISP's resolveTimeDelta on texts, two clocks
@@ -264,9 +266,39 @@ def threat_level_cases(c: Cases) -> None:
                       _if_probe(versioned(2, "threat-level-if", "0.1", params, outputs=2)), data=data)
 
 
+def trigger_cases(c: Cases) -> None:
+    """``event-before-delete`` (blocking): run with the default set plus that trigger's file."""
+    tid = "event-before-delete"
+    c.add("ebd-stop", "event-before-delete", "a stop-execution blocks the deletion",
+          [trigger(1, tid, [2]), action(2, "stop-execution", params={"message": "keep {{ Event.info }}"})], tid=tid)
+    c.add("ebd-pass", "event-before-delete", "a passing IF then a webhook",
+          [trigger(1, tid, [2]), logic_if(2, "threat-level-if", [3], [4], {"condition": "equals", "threatlevel": "2"}),
+           action(3, "webhook"), action(4, "push-zmq")], tid=tid)
+    c.add("ebd-failed-action", "event-before-delete", "a failed (non-blocking) action with errors",
+          [trigger(1, tid, [2]), action(2, "webhook", [3]), action(3, "push-zmq")], tid=tid,
+          actions={"2": {"success": False, "errors": ["down"]}})
+    c.add("ebd-filter-stop", "event-before-delete", "a tag filter, a count, a stop",
+          [trigger(1, tid, [2]),
+           *_chain([versioned(2, "filter-tag", "0.3", {"scope": "attribute", "tags": ["PAP:RED"]})]),
+           logic_if(3, "count-if", [4], [5], {"selector": "Event._AttributeFlattened", "operator": "equals",
+                                              "value": "2"}),
+           action(4, "stop-execution", params={"message": "two red"}), action(5, "webhook")], tid=tid)
+    c.add("ebd-concurrent", "event-before-delete", "a concurrent task: its branch does not block",
+          [trigger(1, tid, [2]), logic1(2, "concurrent-task", [3]), action(3, "stop-execution",
+                                                                        params={"message": "late"})], tid=tid)
+    c.add("ebd-invalid", "event-before-delete", "data that is not an event", [trigger(1, tid, [2]),
+                                                                             action(2, "webhook")],
+          tid=tid, data={"Event": "x"})
+    c.add("ebd-other-trigger", "event-before-delete", "the graph's trigger is another one",
+          [trigger(1, "event-publish", [2]), action(2, "webhook")], tid=tid)
+
+
 def walk_cases(module_set: str) -> list[dict]:
     c = Cases(module_set)
-    if module_set == "default":
+    if module_set == "triggers":
+        c.module_set = "default"  # the default set plus the event-before-delete trigger file
+        trigger_cases(c)
+    elif module_set == "default":
         filter_tag_cases(c, "0.3")
         filter_timestamp_cases(c)
         aggregate_cases(c, "0.4")
@@ -280,7 +312,7 @@ def walk_cases(module_set: str) -> list[dict]:
     else:
         sys.exit(f"unknown module set {module_set}")
     for case in c.cases:
-        case["id"] = case["id"] if module_set == "default" else f"{case['id']}@{module_set}"
+        case["id"] = case["id"] if module_set in ("default", "triggers") else f"{case['id']}@{module_set}"
     return c.cases
 
 
