@@ -44,24 +44,24 @@ def _scope(scope: str, allowed: tuple[str, ...]) -> str:
     return scope
 
 
-def attach_tag(scope: str, uuid: str, tag: str, local: bool, relationship_type: str | None = None) -> dict:
+def attach_tag(scope: str, uuid: str, tag: str, local: bool, relationship_type: str | None = None) -> dict[Any, Any]:
     """Attach ``tag`` (or, if already attached, update its relationship type)."""
     return {"op": "attach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
             "local": bool(local), "relationship_type": relationship_type or None}
 
 
-def detach_tag(scope: str, uuid: str, tag: str, local: bool | None = None) -> dict:
+def detach_tag(scope: str, uuid: str, tag: str, local: bool | None = None) -> dict[Any, Any]:
     """Detach ``tag``: ``local`` True only local associations, False only global, None any."""
     return {"op": "detach_tag", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid, "tag": tag,
             "local": None if local is None else bool(local)}
 
 
-def set_field(scope: str, uuid: str, field: str, value: Any) -> dict:
+def set_field(scope: str, uuid: str, field: str, value: Any) -> dict[Any, Any]:
     """Set one field (``to_ids``, ``comment``, ``distribution``, ``sharing_group_id``, ...)."""
     return {"op": "set", "scope": _scope(scope, SET_SCOPES), "uuid": uuid, "field": field, "value": value}
 
 
-def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict:
+def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict[Any, Any]:
     """MISP's touch: new timestamp, the event is unpublished. ``event_uuid`` (attribute scope,
     optional) spares :func:`apply_to_misp` a lookup of the attribute's event."""
     change = {"op": "touch", "scope": _scope(scope, TAG_SCOPES), "uuid": uuid}
@@ -70,33 +70,33 @@ def touch(scope: str, uuid: str, event_uuid: str | None = None) -> dict:
     return change
 
 
-def publish(uuid: str) -> dict:
+def publish(uuid: str) -> dict[Any, Any]:
     return {"op": "publish", "uuid": uuid}
 
 
-def add_eventblocklist_entry(event_uuid: Any, event_info: Any, event_orgc: str, comment: str) -> dict:
+def add_eventblocklist_entry(event_uuid: Any, event_info: Any, event_orgc: str, comment: str) -> dict[Any, Any]:
     return {"op": "add_eventblocklist_entry", "event_uuid": event_uuid, "event_info": event_info,
             "event_orgc": event_orgc, "comment": comment}
 
 
-def add_to_warninglist(warninglist_id: Any, values: Iterable[Any]) -> dict:
+def add_to_warninglist(warninglist_id: Any, values: Iterable[Any]) -> dict[Any, Any]:
     return {"op": "add_to_warninglist", "warninglist_id": warninglist_id, "values": list(values)}
 
 
-def accept_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+def accept_proposal(uuid: str, attribute_uuid: str | None = None) -> dict[Any, Any]:
     """Accept a proposal; ``attribute_uuid`` is the attribute it edits (None: a new attribute)."""
     return {"op": "accept_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
 
 
-def discard_proposal(uuid: str, attribute_uuid: str | None = None) -> dict:
+def discard_proposal(uuid: str, attribute_uuid: str | None = None) -> dict[Any, Any]:
     return {"op": "discard_proposal", "uuid": uuid, "attribute_uuid": attribute_uuid}
 
 
-def add_attribute(event_uuid: str, attribute: Mapping[str, Any]) -> dict:
+def add_attribute(event_uuid: str, attribute: Mapping[str, Any]) -> dict[Any, Any]:
     return {"op": "add_attribute", "event_uuid": event_uuid, "attribute": dict(attribute)}
 
 
-def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict:
+def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict[Any, Any]:
     return {"op": "add_object", "event_uuid": event_uuid, "object": dict(obj)}
 
 
@@ -106,7 +106,7 @@ OPS = ("attach_tag", "detach_tag", "set", "touch", "publish", "add_eventblocklis
 
 # --- the stored-event view ----------------------------------------------------------------------
 
-def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None = None) -> dict:
+def apply_changes(event: Mapping[Any, Any], changes: Iterable[Mapping[Any, Any]], *, now: int | None = None) -> dict[Any, Any]:
     """The stored event after ``changes`` (pure: ``event`` is not modified).
 
     ``event`` is ``{"Event": {...}}`` in MISP core format (``_AttributeFlattened``/``_allTags``
@@ -118,7 +118,9 @@ def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None
     if not isinstance(event, Mapping):
         raise ChangeError("apply_changes: the event must be an object")
     doc = _copy(event)
-    ev = doc.get("Event") if isinstance(doc.get("Event"), dict) else doc
+    ev = doc.get("Event")
+    if not isinstance(ev, dict):
+        ev = doc
     stamp = int(time.time()) if now is None else int(now)
     view = _EventView(ev, stamp, siblings=doc if ev is not doc else None)
     for change in changes:
@@ -127,11 +129,12 @@ def apply_changes(event: Mapping, changes: Iterable[Mapping], *, now: int | None
     return doc
 
 
-def _copy(event: Mapping) -> dict:
+def _copy(event: Mapping[Any, Any]) -> dict[Any, Any]:
     """A deep copy; through orjson when the event is plain JSON (10x faster than deepcopy on a
     large event), else ``copy.deepcopy`` (PyMISP dicts may hold dates, UUIDs, ...)."""
     try:
-        return orjson.loads(orjson.dumps(event))
+        copied: dict[Any, Any] = orjson.loads(orjson.dumps(event))
+        return copied
     except TypeError:
         return copy.deepcopy(dict(event))
 
@@ -150,16 +153,16 @@ class _EventView:
     ``Tag`` is the tag), which the runner keeps when the trigger received it that way.
     """
 
-    def __init__(self, event: dict, now: int, siblings: dict | None = None) -> None:
+    def __init__(self, event: dict[Any, Any], now: int, siblings: dict[Any, Any] | None = None) -> None:
         self.event = event
         self.siblings = siblings or {}
         self.now = now
         self.tags_changed = False
         # Built on first use, dropped when attributes or tags are added: a change is applied
         # in time independent of the event's size (the runner folds every node's changes).
-        self._copies: dict[Any, list[dict]] | None = None
-        self._holders: dict[Any, list[dict]] | None = None
-        self._tags: dict[Any, dict] | None = None
+        self._copies: dict[Any, list[dict[Any, Any]]] | None = None
+        self._holders: dict[Any, list[dict[Any, Any]]] | None = None
+        self._tags: dict[Any, dict[Any, Any]] | None = None
 
     # where things live
     def _build_index(self) -> None:
@@ -176,12 +179,13 @@ class _EventView:
     def _forget(self) -> None:
         self._copies = self._holders = self._tags = None
 
-    def attribute_copies(self, attr_uuid: str) -> Iterator[dict]:
+    def attribute_copies(self, attr_uuid: str) -> Iterator[dict[Any, Any]]:
         if self._copies is None:
             self._build_index()
+        assert self._copies is not None  # built above
         yield from list(self._copies.get(attr_uuid, ()))
 
-    def all_attributes(self) -> Iterator[dict]:
+    def all_attributes(self) -> Iterator[dict[Any, Any]]:
         for holder in (self.event, self.siblings):
             for attr in array_values(holder.get("Attribute")):
                 if isinstance(attr, dict):
@@ -194,21 +198,22 @@ class _EventView:
             if isinstance(attr, dict):
                 yield attr
 
-    def all_objects(self) -> Iterator[dict]:
+    def all_objects(self) -> Iterator[dict[Any, Any]]:
         for holder in (self.event, self.siblings):
             for obj in array_values(holder.get("Object")):
                 if isinstance(obj, dict):
                     yield obj
 
-    def objects_of(self, attr_uuid: str) -> Iterator[dict]:
+    def objects_of(self, attr_uuid: str) -> Iterator[dict[Any, Any]]:
         if self._holders is None:
             self._build_index()
+        assert self._holders is not None  # built above
         yield from list(self._holders.get(attr_uuid, ()))
 
     def is_this_event(self, uuid: Any) -> bool:
         return uuid is None or "uuid" not in self.event or self.event.get("uuid") == uuid
 
-    def targets(self, scope: str, uuid: str) -> list[dict]:
+    def targets(self, scope: str, uuid: str) -> list[dict[Any, Any]]:
         if scope == "event":
             return [self.event] if self.is_this_event(uuid) else []
         if scope == "attribute":
@@ -216,7 +221,7 @@ class _EventView:
         return [o for o in self.all_objects() if o.get("uuid") == uuid]
 
     # ops
-    def apply(self, change: Mapping) -> None:
+    def apply(self, change: Mapping[Any, Any]) -> None:
         if not isinstance(change, Mapping):
             raise ChangeError("a change must be an object")
         op = change.get("op")
@@ -228,7 +233,7 @@ class _EventView:
         except KeyError as exc:
             raise ChangeError(f"change {op!r} lacks field {exc.args[0]!r}") from None
 
-    def tag_lists(self, scope: str, target: dict) -> list[tuple[dict, str, bool]]:
+    def tag_lists(self, scope: str, target: dict[Any, Any]) -> list[tuple[dict[Any, Any], str, bool]]:
         """``(holder, key, rows)``: where ``target``'s tags are listed; rows are
         ``EventTag``/``AttributeTag`` association rows holding the tag under ``Tag``."""
         row_key = "EventTag" if scope == "event" else "AttributeTag"
@@ -238,7 +243,7 @@ class _EventView:
             places.append((holder, row_key, True))
         return places
 
-    def op_attach_tag(self, change: Mapping) -> None:
+    def op_attach_tag(self, change: Mapping[Any, Any]) -> None:
         name, rel = change["tag"], change.get("relationship_type")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
@@ -254,7 +259,7 @@ class _EventView:
                     items.append({"local": tag["local"], "relationship_type": rel, "Tag": tag} if rows else tag)
             self.tags_changed = True
 
-    def op_detach_tag(self, change: Mapping) -> None:
+    def op_detach_tag(self, change: Mapping[Any, Any]) -> None:
         name, local = change["tag"], change.get("local")
         for target in self.targets(change["scope"], change["uuid"]):
             for holder, key, rows in self.tag_lists(change["scope"], target):
@@ -265,11 +270,11 @@ class _EventView:
                     holder[key] = kept
                     self.tags_changed = True
 
-    def op_set(self, change: Mapping) -> None:
+    def op_set(self, change: Mapping[Any, Any]) -> None:
         for target in self.targets(change["scope"], change["uuid"]):
             target[change["field"]] = change["value"]
 
-    def op_touch(self, change: Mapping) -> None:
+    def op_touch(self, change: Mapping[Any, Any]) -> None:
         if change["scope"] == "attribute":
             found = False
             for attr in self.attribute_copies(change["uuid"]):
@@ -284,18 +289,18 @@ class _EventView:
         self.event["published"] = False
         self.event["timestamp"] = self.stamp_like(self.event.get("timestamp"))
 
-    def op_publish(self, change: Mapping) -> None:
+    def op_publish(self, change: Mapping[Any, Any]) -> None:
         if self.is_this_event(change["uuid"]):
             self.event["published"] = True
             self.event["publish_timestamp"] = self.stamp_like(self.event.get("publish_timestamp"))
 
-    def op_add_eventblocklist_entry(self, change: Mapping) -> None:
+    def op_add_eventblocklist_entry(self, change: Mapping[Any, Any]) -> None:
         pass  # MISP's blocklist table, not the event
 
-    def op_add_to_warninglist(self, change: Mapping) -> None:
+    def op_add_to_warninglist(self, change: Mapping[Any, Any]) -> None:
         pass  # a warninglist, not the event
 
-    def op_accept_proposal(self, change: Mapping) -> None:
+    def op_accept_proposal(self, change: Mapping[Any, Any]) -> None:
         proposal = self.take_proposal(change["uuid"])
         if proposal is None:
             return
@@ -316,10 +321,10 @@ class _EventView:
             self.op_add_attribute({"attribute": attribute})
             self.op_touch({"scope": "event", "uuid": None})
 
-    def op_discard_proposal(self, change: Mapping) -> None:
+    def op_discard_proposal(self, change: Mapping[Any, Any]) -> None:
         self.take_proposal(change["uuid"])
 
-    def op_add_attribute(self, change: Mapping) -> None:
+    def op_add_attribute(self, change: Mapping[Any, Any]) -> None:
         if not self.is_this_event(change.get("event_uuid")):
             return
         self._forget()
@@ -329,7 +334,7 @@ class _EventView:
             self.event["_AttributeFlattened"] = array_values(self.event["_AttributeFlattened"]) + [copy.deepcopy(attribute)]
         self.tags_changed = True  # refreshes _allTags on the new copies
 
-    def op_add_object(self, change: Mapping) -> None:
+    def op_add_object(self, change: Mapping[Any, Any]) -> None:
         if not self.is_this_event(change.get("event_uuid")):
             return
         self._forget()
@@ -341,7 +346,7 @@ class _EventView:
         self.tags_changed = True
 
     # helpers
-    def take_proposal(self, proposal_uuid: str) -> dict | None:
+    def take_proposal(self, proposal_uuid: str) -> dict[Any, Any] | None:
         """Remove a proposal (by uuid, or id) from every place it is listed; return it (None when unknown)."""
         found = None
         holders = [self.event, self.siblings] + list(self.all_attributes())
@@ -357,7 +362,7 @@ class _EventView:
                 holder["ShadowAttribute"] = [p for p in items if not any(p is n for n in named)]
         return found
 
-    def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict:
+    def new_tag(self, name: str, local: bool, relationship_type: str | None) -> dict[Any, Any]:
         """A tag record shaped like the event's others (id, colour, ... copied when known)."""
         if self._tags is None:
             self._tags = {}
@@ -372,7 +377,7 @@ class _EventView:
         self._tags.setdefault(name, tag)
         return tag
 
-    def all_tags(self) -> Iterator[dict]:
+    def all_tags(self) -> Iterator[dict[Any, Any]]:
         holders = [self.event, self.siblings] + list(self.all_attributes())
         for holder in holders:
             for tag in array_values(holder.get("Tag")):
@@ -399,7 +404,7 @@ class _EventView:
                                     + [{**t, "inherited": False} for t in own])
 
 
-def describe(change: Mapping) -> str:
+def describe(change: Mapping[Any, Any]) -> str:
     """A short human description of a change, for errors and logs (no secrets in records)."""
     op = change.get("op")
     if op in ("attach_tag", "detach_tag"):

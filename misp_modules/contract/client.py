@@ -86,14 +86,14 @@ class ModuleClient:
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
-    def modules(self, timeout: float = MODULES_TIMEOUT) -> list:
+    def modules(self, timeout: float = MODULES_TIMEOUT) -> list[Any]:
         """``GET /modules``: the server's module list."""
         body = self._request("GET", "/modules", None, timeout)[0]
         if not isinstance(body, list):
             raise ModuleCallError(f"{self.base_url}/modules did not answer a JSON list")
         return body
 
-    def query(self, body: dict, timeout: float | None = None) -> tuple[Any, float | None]:
+    def query(self, body: dict[Any, Any], timeout: float | None = None) -> tuple[Any, float | None]:
         """``POST /query``: ``(decoded answer, module seconds reported by the server or None)``."""
         return self._request("POST", "/query", dumps(body), timeout)
 

@@ -95,8 +95,12 @@ def from_workflow_meta(module_name: str, meta: Mapping[str, Any]) -> ModuleSpec:
 
 def from_misp_module(module_name: str, meta: Mapping[str, Any]) -> ModuleSpec:
     """The node MISP makes of the MISP-facing action ``module_name`` (its ``meta.config``)."""
-    config = meta.get("config") if isinstance(meta.get("config"), Mapping) else {}
-    raw_params = config.get("params") if isinstance(config.get("params"), Mapping) else {}
+    config = meta.get("config")
+    if not isinstance(config, Mapping):
+        config = {}
+    raw_params = config.get("params")
+    if not isinstance(raw_params, Mapping):
+        raw_params = {}
     params = []
     for pname, p in raw_params.items():
         p = p if isinstance(p, Mapping) else {}

@@ -30,7 +30,7 @@ def floatval(value: Any) -> float:
     return float(php.to_number(value))
 
 
-def _param(params: Mapping | None, name: str) -> Any:
+def _param(params: Mapping[Any, Any] | None, name: str) -> Any:
     value = params.get(name) if isinstance(params, Mapping) else None
     if value is None:
         value = DEFAULTS.get(name)
@@ -74,7 +74,7 @@ def aggregate(kind: Any, values: list[float], errors: list[str]) -> Any:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def aggregate_comparator_if(data: Any, params: Mapping) -> Decision:
+def aggregate_comparator_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``exec()``: ``evaluateCondition(aggregate(floatval(extract(path))), operator, value)``."""
     if not php.is_array(data):
         raise PhpTypeError(f"aggregate_comparator_if: the roaming data must be an array, "
@@ -89,7 +89,7 @@ def aggregate_comparator_if(data: Any, params: Mapping) -> Decision:
     return evaluate_condition(result, _param(params, "operator"), _param(params, "value")), errors
 
 
-def never_passes(params: Mapping) -> str | None:
+def never_passes(params: Mapping[Any, Any]) -> str | None:
     """Why MISP's node takes ``else`` whatever the data (an operator MISP cannot evaluate), or None."""
     operator = _param(params, "operator")
     if operator.__class__ is str and operator in NEVER_TRUE_OPERATORS:

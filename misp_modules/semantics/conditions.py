@@ -9,7 +9,7 @@ apply to each selected item, keeping the items' original keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import hashpath, php
@@ -69,12 +69,12 @@ def evaluate_condition(data: Any, operator: Any, value: Any) -> bool:
     return False
 
 
-def _lists_equal(a: list, b: list) -> bool:
+def _lists_equal(a: list[Any], b: list[Any]) -> bool:
     """``$a == $b`` for two PHP lists: same length, element-wise loose equality."""
     return len(a) == len(b) and all(loose_eq(x, y) for x, y in zip(a, b))
 
 
-def _items_extractor(path: Any):
+def _items_extractor(path: Any) -> Callable[[Any], Any]:
     """``extractData($item, $path)`` with the path compiled once for the whole loop."""
     if is_empty(path):
         return lambda item: item
@@ -121,17 +121,17 @@ def items_matching_condition(items: Any, value: Any, operator: Any, path: Any) -
     return dict(kept)
 
 
-def _filter(saved_filters: Mapping, name: str) -> Any:
+def _filter(saved_filters: Mapping[Any, Any], name: str) -> Any:
     value = saved_filters.get(name) if isinstance(saved_filters, Mapping) else None
     return DEFAULT_FILTERS[name] if value is None else value
 
 
-def filters_enabled(saved_filters: Mapping) -> bool:
+def filters_enabled(saved_filters: Mapping[Any, Any]) -> bool:
     """``filtersEnabled``: any of selector/value/operator/path is loosely different from ``""``."""
     return any(not loose_eq(_filter(saved_filters, name), "") for name in DEFAULT_FILTERS)
 
 
-def matching_items(data: Any, saved_filters: Mapping) -> Any:
+def matching_items(data: Any, saved_filters: Mapping[Any, Any]) -> Any:
     """The node filter applied to ``data``: ``getItemsMatchingCondition(extractData(data, selector), ...)``.
 
     ``False`` when the selector cannot be extracted (MISP's ``extractData`` returned false).
@@ -143,7 +143,7 @@ def matching_items(data: Any, saved_filters: Mapping) -> Any:
                                     _filter(saved_filters, "operator"), _filter(saved_filters, "path"))
 
 
-def matching_attributes(data: Any, saved_filters: Mapping) -> Any:
+def matching_attributes(data: Any, saved_filters: Mapping[Any, Any]) -> Any:
     """``getMatchingItemsForAttributes``: the filtered items when the node has a filter, else
     every attribute (``Event._AttributeFlattened.{n}``)."""
     if filters_enabled(saved_filters):

@@ -32,7 +32,7 @@ _ANALYST_DATA = ("Note", "Opinion", "Relationship")
 _EVENT_MARKERS = ("info", "threat_level_id", "analysis")
 
 
-def _values(value: Any) -> list:
+def _values(value: Any) -> list[Any]:
     """The values of a PHP array (``array_values``); non-arrays give ``[]``."""
     if value.__class__ is list:
         return value
@@ -47,7 +47,7 @@ def _isset(mapping: Any, key: str) -> bool:
 # JSONConverterTool
 
 
-def _clean_attribute(attribute: Any, sightings: Mapping, related: Any) -> Any:
+def _clean_attribute(attribute: Any, sightings: Mapping[Any, Any], related: Any) -> Any:
     """Drop value1/value2 and an empty SharingGroup, AttributeTag -> Tag, attach sightings and
     correlations (``JSONConverterTool::__cleanAttributes``)."""
     if not isinstance(attribute, dict):
@@ -77,7 +77,7 @@ def _without_org_id(tag: Any) -> Any:
     return tag
 
 
-def _clean_attributes(attributes: Any, sightings: Mapping, related: Any) -> Any:
+def _clean_attributes(attributes: Any, sightings: Mapping[Any, Any], related: Any) -> Any:
     if not is_array(attributes):
         return attributes
     cleaned = [(k, _clean_attribute(a, sightings, related)) for k, a in php.iter_items(attributes)]
@@ -91,7 +91,7 @@ def _php_array(pairs: list[tuple[Any, Any]]) -> Any:
     return dict(pairs)
 
 
-def _clean_objects(objects: Any, sightings: Mapping, related: Any) -> list:
+def _clean_objects(objects: Any, sightings: Mapping[Any, Any], related: Any) -> list[Any]:
     """Clean each object's attributes; objects without attributes are removed, then re-indexed."""
     out = []
     for obj in _values(objects):
@@ -104,7 +104,7 @@ def _clean_objects(objects: Any, sightings: Mapping, related: Any) -> list:
     return out
 
 
-def _json_converter(raw: Mapping) -> dict:
+def _json_converter(raw: Mapping[Any, Any]) -> dict[Any, Any]:
     """``JSONConverterTool::convert($event, false, true)``: everything moved inside ``Event``."""
     event = raw.get("Event")
     if event is None:
@@ -120,7 +120,7 @@ def _json_converter(raw: Mapping) -> dict:
         event.pop("SharingGroup", None)
     if not is_empty(event.get("Galaxy")):
         event["Galaxy"] = [_galaxy_with_meta(g) for g in _values(event["Galaxy"])]
-    sightings: dict = {}
+    sightings: dict[Any, Any] = {}
     for sighting in _values(raw.get("Sighting")):
         if is_array(sighting):
             sightings.setdefault(php.php_key(php.lookup(sighting, "attribute_id")), []).append(sighting)
@@ -167,7 +167,7 @@ def _galaxy_with_meta(galaxy: Any) -> Any:
 # WorkflowFormatConverterTool
 
 
-def _add_all_tags(attributes: Any, inherited: list) -> None:
+def _add_all_tags(attributes: Any, inherited: list[Any]) -> None:
     """``_allTags`` on each (freshly copied, see ``_clean_attribute``) attribute, in place."""
     for attribute in _values(attributes):
         if isinstance(attribute, dict):
@@ -176,7 +176,7 @@ def _add_all_tags(attributes: Any, inherited: list) -> None:
             attribute["_allTags"] = inherited + own
 
 
-def _convert_event(raw: Mapping) -> dict:
+def _convert_event(raw: Mapping[Any, Any]) -> dict[Any, Any]:
     """Event scope: the JSON-converter, then every attribute gets ``_allTags``.
 
     The inherited event tags are one list of dicts shared by every attribute's ``_allTags``
@@ -193,7 +193,7 @@ def _convert_event(raw: Mapping) -> dict:
     return converted
 
 
-def _event_row(event: Any) -> dict | None:
+def _event_row(event: Any) -> dict[Any, Any] | None:
     """What MISP's event fetch returns for the owning event: its columns and its tags only."""
     if not isinstance(event, Mapping):
         return None
@@ -201,19 +201,19 @@ def _event_row(event: Any) -> dict | None:
     return row
 
 
-def _single_or_many(value: Any) -> list:
+def _single_or_many(value: Any) -> list[Any]:
     """``Attribute`` may be one attribute or a list of them (event enrichment)."""
     if isinstance(value, dict) and any(php.php_key(k).__class__ is str for k in value):
         return [value]
     return _values(value)
 
 
-def _encapsulate(raw: Mapping, attributes: list, objects: list) -> dict:
+def _encapsulate(raw: Mapping[Any, Any], attributes: list[Any], objects: list[Any]) -> dict[Any, Any]:
     """Put the entities in their event (``Event.Attribute``/``Event.Object``) and convert it."""
     row = _event_row(raw.get("Event"))
     if row is None:
         return {}
-    wrapper: dict = {"Event": {k: v for k, v in row.items() if k != "EventTag"}}
+    wrapper: dict[Any, Any] = {"Event": {k: v for k, v in row.items() if k != "EventTag"}}
     if "EventTag" in row:
         wrapper["EventTag"] = row["EventTag"]
     if attributes:
@@ -223,7 +223,7 @@ def _encapsulate(raw: Mapping, attributes: list, objects: list) -> dict:
     return _convert_event(wrapper)
 
 
-def _convert_attribute(raw: Mapping) -> dict:
+def _convert_attribute(raw: Mapping[Any, Any]) -> dict[Any, Any]:
     """Attribute scope: each attribute alone in its event (inside its object if it has one)."""
     given_object = raw.get("Object") if isinstance(raw.get("Object"), Mapping) else None
     attributes, objects = [], []
@@ -239,14 +239,14 @@ def _convert_attribute(raw: Mapping) -> dict:
     return _encapsulate(raw, attributes, objects)
 
 
-def _convert_object(raw: Mapping) -> dict:
+def _convert_object(raw: Mapping[Any, Any]) -> dict[Any, Any]:
     """Object scope: the object (with its attributes) alone in its event."""
     obj = raw.get("Object")
     objects = [obj] if isinstance(obj, Mapping) else _values(obj)
     return _encapsulate(raw, [], [dict(o) if isinstance(o, Mapping) else o for o in objects])
 
 
-def guess_scope(raw: Mapping) -> str | None:
+def guess_scope(raw: Mapping[Any, Any]) -> str | None:
     """``__guessScopeFromData``: ``object``, ``event``, ``attribute`` or None (first rule wins)."""
     if _isset(raw, "Object") and not _isset(raw, "Attribute"):
         return "object"
@@ -266,7 +266,7 @@ def is_bare_event(raw: Any) -> bool:
     return isinstance(raw, Mapping) and "Event" not in raw and any(k in raw for k in _EVENT_MARKERS)
 
 
-def _flattened(event: Mapping) -> list:
+def _flattened(event: Mapping[Any, Any]) -> list[Any]:
     """``Event.Attribute`` then every object's attributes, without the object wrapper. MISP
     copies them (PHP arrays are values); here they are the same dicts, equal by construction and
     never edited in place (the data is immutable by convention): an event's attributes are held
@@ -281,7 +281,8 @@ def _flattened(event: Mapping) -> list:
 def _json_default(value: Any) -> Any:
     """How PyMISP objects travel as JSON (``MISPEvent.to_dict()`` nests MISP objects)."""
     if isinstance(value, Mapping):
-        return value.to_dict() if callable(getattr(value, "to_dict", None)) else dict(value)
+        to_dict = getattr(value, "to_dict", None)
+        return to_dict() if callable(to_dict) else dict(value)
     if isinstance(value, (datetime.datetime, datetime.date)):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -293,7 +294,7 @@ def _json_default(value: Any) -> Any:
     raise NormalizationError(f"Invalid input: cannot read a {type(value).__name__} value")
 
 
-def _needs_json(raw: Mapping) -> bool:
+def _needs_json(raw: Mapping[Any, Any]) -> bool:
     """Whether ``raw`` holds non-JSON objects (PyMISP's ``to_dict()`` keeps MISP objects nested)."""
     def odd(value: Any) -> bool:
         if value.__class__ in (dict, list, str, int, float, bool) or value is None:
@@ -322,7 +323,7 @@ def plain(raw: Any) -> Any:
         raise NormalizationError(f"Invalid input: {exc}") from None
 
 
-def to_core_format(raw: Mapping, scope: str | None = None) -> dict:
+def to_core_format(raw: Mapping[Any, Any], scope: str | None = None) -> dict[Any, Any]:
     """``WorkflowFormatConverterTool::convert``: MISP core format with ``_AttributeFlattened``,
     ``_allTags`` on every attribute, and the input's ``_``-prefixed top-level keys.
 
@@ -361,7 +362,7 @@ ANALYST_DATA_TYPES = ("Note", "Opinion", "Relationship")
 _UNCHANGED_TRIGGERS = {"log-after-save", "user-before-save", "user-after-save"}
 
 
-def _required(raw: Any, key: str, trigger_id: str) -> Mapping:
+def _required(raw: Any, key: str, trigger_id: str) -> Mapping[Any, Any]:
     if not isinstance(raw, Mapping):
         raise NormalizationError(f"{trigger_id}: Invalid input.")
     value = raw.get(key)
@@ -370,13 +371,13 @@ def _required(raw: Any, key: str, trigger_id: str) -> Mapping:
     return value
 
 
-def _light_event(raw: Mapping, extra: Mapping | None = None) -> dict:
+def _light_event(raw: Mapping[Any, Any], extra: Mapping[Any, Any] | None = None) -> dict[Any, Any]:
     """MISP's light event fetch -- columns, ``Orgc`` and tags -- from the ``Event`` given beside
     the record (the offline stand-in for MISP's database)."""
     event = raw.get("Event")
     event = event if isinstance(event, Mapping) else {}
     base = {k: v for k, v in event.items() if not is_array(v) or k in ("Orgc", "Tag")}
-    wrapped: dict = {"Event": base}
+    wrapped: dict[Any, Any] = {"Event": base}
     if raw.get("Orgc") is not None and "Orgc" not in base:
         wrapped["Orgc"] = raw["Orgc"]
     event_tags = event.get("EventTag") if event.get("EventTag") is not None else raw.get("EventTag")
@@ -387,7 +388,7 @@ def _light_event(raw: Mapping, extra: Mapping | None = None) -> dict:
     return wrapped
 
 
-def _analyst_data_event(raw: Any) -> dict:
+def _analyst_data_event(raw: Any) -> dict[Any, Any]:
     """``analyst-data-after-save``'s ``normalizeData`` (docs/misp-behaviour.md §16.6): the light
     event the analyst data (``{Note|Opinion|Relationship: {..., object_type, object_uuid}}``) is
     attached to, with ``Event.<Type> = [the analyst data]``. MISP finds that event in its database;
@@ -426,7 +427,7 @@ def _analyst_data_event(raw: Any) -> dict:
     return _light_event(raw, {kind: [dict(record)]})
 
 
-def _with_attribute(raw: Mapping, attribute: Mapping) -> dict:
+def _with_attribute(raw: Mapping[Any, Any], attribute: Mapping[Any, Any]) -> dict[Any, Any]:
     """The light event holding ``attribute`` (in ``Event.Object[0]`` when it has an object)."""
     wrapped = _light_event(raw)
     obj = raw.get("Object")
@@ -478,9 +479,9 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
         sighting = _required(raw, "Sighting", trigger_id)
         context = {"Event": raw.get("Event") if isinstance(raw.get("Event"), Mapping) else sighting.get("Event"),
                    "Object": raw.get("Object")}
-        attribute = raw.get("Attribute") if isinstance(raw.get("Attribute"), Mapping) else sighting.get("Attribute")
-        if isinstance(attribute, Mapping):
-            return to_core_format(_with_attribute(context, attribute), "event")
+        found = raw.get("Attribute") if isinstance(raw.get("Attribute"), Mapping) else sighting.get("Attribute")
+        if isinstance(found, Mapping):
+            return to_core_format(_with_attribute(context, found), "event")
         return to_core_format(_light_event(context), "event")
     if trigger_id == "tag-attached-after-save":
         tag = _required(raw, "Tag", trigger_id)
@@ -491,7 +492,7 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
     if trigger_id == "post-after-save":
         post = _required(raw, "Post", trigger_id)
         thread = raw.get("Thread")
-        out: dict = {"Post": post, "Thread": thread if is_array(thread) else []}
+        out: dict[Any, Any] = {"Post": post, "Thread": thread if is_array(thread) else []}
         event = raw.get("Event")
         if isinstance(event, Mapping) and not is_empty(event):
             out["Event"] = to_core_format({"Event": _event_row(event)}, "event")["Event"]

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _param(params: Mapping | None, module: str, name: str) -> Any:
+def _param(params: Mapping[Any, Any] | None, module: str, name: str) -> Any:
     value = params.get(name) if isinstance(params, Mapping) else None
     if value is None:
         value = DEFAULTS[module].get(name)
@@ -45,7 +45,7 @@ def _require_array(data: Any, module: str) -> None:
         raise PhpTypeError(f"{module}: the roaming data must be an array, {php.php_type_name(data)} given")
 
 
-def generic_if(data: Any, params: Mapping) -> Decision:
+def generic_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Generic``: ``Hash::get`` for equals/not_equals, ``extractData`` otherwise."""
     _require_array(data, "generic-if")
     path = _param(params, "generic-if", "hash_path")
@@ -64,7 +64,7 @@ def generic_if(data: Any, params: Mapping) -> Decision:
     return evaluate_condition(extracted, operator, value), []
 
 
-def count_if(data: Any, params: Mapping) -> Decision:
+def count_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Count``: ``count(extractData(data, selector)) <operator> value``, loosely."""
     _require_array(data, "count-if")
     selector = _param(params, "count-if", "selector")
@@ -96,7 +96,7 @@ _TAG_PATHS = {
 }
 
 
-def _picked(params: Mapping, name: str) -> list:
+def _picked(params: Mapping[Any, Any], name: str) -> list[Any]:
     """A picker param as a list: empty values are ``[]``; a scalar is MISP's array_merge crash."""
     value = _param(params, "tag-if", name)
     if is_empty(value):
@@ -107,7 +107,7 @@ def _picked(params: Mapping, name: str) -> list:
     return [v for _, v in php.iter_items(value)]
 
 
-def tag_if(data: Any, params: Mapping) -> Decision:
+def tag_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Tag``: the scope's tag names against the selected tags and galaxy clusters.
 
     Clusters are picked without their ``misp-galaxy:`` prefix; it is added back here. A scope
@@ -123,14 +123,14 @@ def tag_if(data: Any, params: Mapping) -> Decision:
     return evaluate_condition(extracted, _param(params, "tag-if", "condition"), selected), []
 
 
-def published_if(data: Any, params: Mapping) -> Decision:
+def published_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Published``: ``evaluateCondition(!empty(Event.published), condition, true)``."""
     _require_array(data, "published-if")
     published = not is_empty(hashpath.get(data, "Event.published"))
     return evaluate_condition(published, _param(params, "published-if", "condition"), True), []
 
 
-def organisation_if(data: Any, params: Mapping) -> Decision:
+def organisation_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Organisation``: the event's (creator) org id is (not) among the selected ids."""
     _require_array(data, "organisation-if")
     # MISP reads `Event.org_id` unless the type is `orgc`: an unknown type means the owner org
@@ -151,7 +151,7 @@ def organisation_if(data: Any, params: Mapping) -> Decision:
 #: release before MISP PR #10587) says the *name* ``'Low'``, newer ones the option key ``3``. Both
 #: files are version 0.1, so the node's saved ``module_version`` cannot tell them apart: the run
 #: says which MISP it reproduces (``misp_release``, docs/contract.md §2).
-THREAT_LEVEL_DEFAULTS = {"2.5.1": "Low", None: 3}
+THREAT_LEVEL_DEFAULTS: dict[str | None, Any] = {"2.5.1": "Low", None: 3}
 MISP_RELEASES = ("2.5.1",)  # the releases a run may name; None: the newest MISP code this project knows
 
 
@@ -159,7 +159,7 @@ def threat_level_default(misp_release: str | None) -> Any:
     return THREAT_LEVEL_DEFAULTS.get(misp_release, THREAT_LEVEL_DEFAULTS[None])
 
 
-def threat_level_if(data: Any, params: Mapping, misp_release: str | None = None) -> Decision:
+def threat_level_if(data: Any, params: Mapping[Any, Any], misp_release: str | None = None) -> Decision:
     """``IF :: Threat Level``: lower ids are more severe, so "greater or equal" is ``<=``.
 
     A missing ``threatlevel`` takes the default of ``misp_release``'s file: ``3``, or for
@@ -188,12 +188,12 @@ def _php_range(start: int, end: int) -> list[int]:
 
 def _most_restrictive(a: int, b: Any) -> int:
     """``__getMostRestrictiveDistribution(int, intval(b))``: levels are integers there."""
-    b = intval(b)
-    if a == 0 or b == 0:
+    level = intval(b)
+    if a == 0 or level == 0:
         return 0
-    if a == 4 or b == 4:
+    if a == 4 or level == 4:
         return 4
-    return min(a, b)
+    return min(a, level)
 
 
 def _sg_string(value: Any) -> str:
@@ -201,7 +201,7 @@ def _sg_string(value: Any) -> str:
     return "Array" if is_array(value) else php.to_string(value)
 
 
-def distribution_if(data: Any, params: Mapping) -> Decision:
+def distribution_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     """``IF :: Distribution``: the final (most restrictive) distribution against the selection.
 
     In attribute scope the attribute is ``Event.Attribute[0]`` (not ``_AttributeFlattened``),

@@ -48,7 +48,7 @@ def filter_tag_version(saved: Any) -> str:
     return "0.2" if parts <= (0, 2) else "0.3"
 
 
-def _param(params: Mapping, defaults: Mapping, name: str) -> Any:
+def _param(params: Mapping[Any, Any], defaults: Mapping[Any, Any], name: str) -> Any:
     value = params.get(name) if isinstance(params, Mapping) else None
     if value is None:
         value = defaults.get(name)
@@ -66,7 +66,7 @@ def _label(label: Any, module: str) -> Any:
     return label
 
 
-def _picked(value: Any, function: str, argument: str) -> list:
+def _picked(value: Any, function: str, argument: str) -> list[Any]:
     """``!empty($v) ? $v : []`` then used as an array (PHP's TypeError for a scalar)."""
     if is_empty(value):
         return []
@@ -76,7 +76,7 @@ def _picked(value: Any, function: str, argument: str) -> list:
     return [v for _, v in php.iter_items(value)]
 
 
-def filter_tag(data: Any, params: Mapping, version: str = "0.3") -> Outcome:
+def filter_tag(data: Any, params: Mapping[Any, Any], version: str = "0.3") -> Outcome:
     """``filter-tag`` exec on the data as ``getData()`` gives it."""
     _require_data(data, "filter-tag")
     defaults = FILTER_TAG_DEFAULTS[version]
@@ -87,7 +87,7 @@ def filter_tag(data: Any, params: Mapping, version: str = "0.3") -> Outcome:
     operator = _param(params, defaults, "condition")
     scope = _param(params, defaults, "scope")
     label = _label(_param(params, defaults, "filtering-label"), "filter-tag")
-    entries: list[tuple[Any, dict]] = []
+    entries: list[tuple[Any, dict[Any, Any]]] = []
     if loose_eq(scope, "attribute") or loose_eq(scope, "event_attribute"):
         path = "_allTags.{n}.name" if loose_eq(scope, "event_attribute") else "Tag.{n}.name"
         entries.append((label, _options("Event._AttributeFlattened", path, operator, selected)))
@@ -99,7 +99,7 @@ def filter_tag(data: Any, params: Mapping, version: str = "0.3") -> Outcome:
     return True, roaming.record_filters(data, entries)
 
 
-def filter_timestamp(data: Any, params: Mapping, now: int, notes: list[str] | None = None) -> Outcome:
+def filter_timestamp(data: Any, params: Mapping[Any, Any], now: int, notes: list[str] | None = None) -> Outcome:
     """``filter-timestamp`` exec at ``now``. :class:`~.timedelta.InvalidDateSpecification` is
     MISP's caught exception (a list value that is not a pair)."""
     _require_data(data, "filter-timestamp")
@@ -118,11 +118,11 @@ def filter_timestamp(data: Any, params: Mapping, now: int, notes: list[str] | No
     return True, roaming.record_filters(data, entries)
 
 
-def _options(selector: Any, path: str, operator: Any, value: Any) -> dict:
+def _options(selector: Any, path: str, operator: Any, value: Any) -> dict[Any, Any]:
     return {"selector": selector, "path": path, "operator": operator, "value": value}
 
 
-def filter_timestamp_removes_all(params: Mapping) -> str | None:
+def filter_timestamp_removes_all(params: Mapping[Any, Any]) -> str | None:
     """Why MISP's ``filter-timestamp`` removes every item whatever the timestamps, or None
     (a ``since`` with a non-numeric value records nothing: the path ends instead)."""
     operator = _param(params, FILTER_TIMESTAMP_DEFAULTS, "operator")
@@ -136,7 +136,7 @@ def filter_timestamp_removes_all(params: Mapping) -> str | None:
             "(every later node sees an empty list)")
 
 
-def filter_tag_records_nothing(params: Mapping, saved_version: Any) -> str | None:
+def filter_tag_records_nothing(params: Mapping[Any, Any], saved_version: Any) -> str | None:
     """Why MISP's ``filter-tag`` filters nothing (a scope it does not handle, e.g. 0.2's default
     ``event``), or None."""
     version = filter_tag_version(saved_version)

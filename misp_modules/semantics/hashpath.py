@@ -180,7 +180,7 @@ def _int_like_key(key: str) -> Any:
     return as_int if as_int > 0 else key
 
 
-def _existing_key(container: dict, key: Any) -> Any:
+def _existing_key(container: dict[Any, Any], key: Any) -> Any:
     """The Python key under which PHP key ``key`` is stored in ``container`` (or ``key``)."""
     if key in container:
         return key
@@ -194,12 +194,12 @@ def _set(container: Any, key: Any, value: Any) -> Any:
     key = php_key(key)
     if isinstance(container, (list, tuple)):
         if key.__class__ is int and 0 <= key <= len(container):
-            out = list(container)
-            if key == len(out):
-                out.append(value)
+            items = list(container)
+            if key == len(items):
+                items.append(value)
             else:
-                out[key] = value
-            return out
+                items[key] = value
+            return items
         container = dict(enumerate(container))
     out = dict(container)
     out[_existing_key(out, key)] = value
@@ -232,7 +232,7 @@ def _merge(value: Any, values: Any, token: str) -> Any:
     if not is_array(value):
         raise PhpTypeError(f"array_merge(): Argument #1 must be of type array, {php.php_type_name(value)} "
                            f"given (insert at {token!r})")
-    out: dict = {}
+    out: dict[Any, Any] = {}
     n = 0
     for source in (value, _as_array(values)):
         for k, v in php.iter_items(source):
@@ -372,7 +372,7 @@ def combine(data: Any, key_path: Any, value_path: Any = None, group_path: Any = 
     if group_path is not None:
         group = extract(data, group_path)
         if not is_empty(group):
-            out: dict = {}
+            out: dict[Any, Any] = {}
             for i, key in enumerate(keys):
                 g = php.lookup(group, i)
                 g = _offset_key(0 if g is None else g)
@@ -393,7 +393,7 @@ def _as_php(value: Any) -> Any:
     return value
 
 
-def _format(data: Any, paths: Any) -> list:
+def _format(data: Any, paths: Any) -> list[Any]:
     """``Hash::format($data, $paths, $format)`` with ``$format = array_shift($paths)``."""
     items = [v for _, v in php.iter_items(paths)]
     if not items:

@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from . import php
 from .errors import InvalidPathError, PhpTypeError
@@ -82,7 +82,7 @@ def _subject(prop: Any, source: str) -> str:
     return php.to_string(prop)
 
 
-def _memoized(test: Callable[[Any], bool]) -> tuple[dict, Callable[[Any], bool]]:
+def _memoized(test: Callable[[Any], bool]) -> tuple[dict[Any, Any], Callable[[Any], bool]]:
     """``test`` on a property, remembering the answers for strings (values repeat a lot)."""
     cache: dict[str, bool] = {}
 
@@ -110,7 +110,7 @@ class Condition:
     val: str | None
     prop_test: Callable[[Any], bool] = field(repr=False, compare=False)
     regex: Regex | None = None
-    cache: dict | None = field(default=None, repr=False, compare=False)
+    cache: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
     key: Any = field(default=None, repr=False, compare=False)
 
     def test(self, item: Any) -> bool:
@@ -134,7 +134,8 @@ def make_condition(attr: str, op: str | None, val: str | None) -> Condition:
     regex = compile_php_regex(val) if op == "=" and val and val[0] == "/" else None
     cache = None
     if regex is not None:
-        cache, test = _memoized(lambda prop: regex.match(_subject(prop_of(prop), val)))
+        pattern_text = val or ""  # a regex literal: val is "/..."
+        cache, test = _memoized(lambda prop: regex.match(_subject(prop_of(prop), pattern_text)))
     elif op == "=":
         def test(prop: Any) -> bool:
             return loose_eq(prop_of(prop), val)
@@ -144,7 +145,7 @@ def make_condition(attr: str, op: str | None, val: str | None) -> Condition:
     else:
         # The item fails when: '>': prop <= val; '<': prop >= val; '>=': prop < val; '<=': prop > val
         # (PHP evaluates $a > $b as $b < $a, hence the swapped operands).
-        fails = {
+        fails: Callable[[Any], bool] = {
             ">": lambda p: compare(p, val) <= 0,
             "<": lambda p: compare(val, p) <= 0,
             ">=": lambda p: compare(p, val) < 0,
@@ -209,19 +210,19 @@ def _pairs(item: Any) -> Any:
     return ((0, item),)
 
 
-def _numeric_values(item: Any) -> list:  # {n}
+def _numeric_values(item: Any) -> list[Any]:  # {n}
     if item.__class__ is dict:
         return [v for k, v in item.items() if k.__class__ is int or _numeric_key(k)]
     return [v for k, v in _pairs(item) if _numeric_key(k)]
 
 
-def _any_values(item: Any) -> list:  # {*}
+def _any_values(item: Any) -> list[Any]:  # {*}
     if item.__class__ is dict:
         return list(item.values())
     return [v for _, v in _pairs(item)]
 
 
-def _string_values(item: Any) -> list:  # {s}: string keys (canonical integers are int keys)
+def _string_values(item: Any) -> list[Any]:  # {s}: string keys (canonical integers are int keys)
     if isinstance(item, dict):
         return [v for k, v in item.items() if k.__class__ is str and php_key(k).__class__ is str]
     return []
@@ -236,9 +237,11 @@ def _literal_value(key: str) -> Callable[[Any], Any]:
     return value
 
 
-def _numeric_literal_values(token: str) -> Callable[[Any], list]:
+def _numeric_literal_values(token: str) -> Callable[[Any], list[Any]]:
     """A numeric literal: ``$k == $token`` (loose), so ``0``, ``00`` or ``0.0`` all match key 0."""
-    is_double, number, _ = numeric_info(token)
+    info = numeric_info(token)
+    assert info is not None  # callers pass numeric literals only
+    is_double, number, _ = info
 
     def key_matches(key: Any) -> bool:
         key = php_key(key)
@@ -246,7 +249,7 @@ def _numeric_literal_values(token: str) -> Callable[[Any], list]:
             return loose_eq(key, token)
         return float(key) == number if is_double else key == number
 
-    def values(item: Any) -> list:
+    def values(item: Any) -> list[Any]:
         return [v for k, v in _pairs(item) if key_matches(k)]
 
     return values
@@ -260,14 +263,14 @@ def list_index(token: str) -> int | None:
     is_double, number, _ = info
     if is_double:
         return int(number) if float(number).is_integer() and 0 <= number < 2**62 else None
-    return number if number >= 0 else None
+    return int(number) if number >= 0 else None  # an int already: not a double
 
 
 # ---------------------------------------------------------------------------------------------
 # Code generation
 
 
-_EMPTY: dict = {}  # read-only: the default of the fast path's lookups
+_EMPTY: dict[Any, Any] = {}  # read-only: the default of the fast path's lookups
 
 
 def _plain_literal(token: Token) -> bool:
@@ -298,7 +301,7 @@ class _Env:
         exec(source, namespace)  # noqa: S102 - the source only names the bound constants
         function = namespace["extract"]
         function.source = source
-        return function
+        return cast("Callable[[Any], Any]", function)
 
 
 def _condition_fails(cond: Condition, env: _Env) -> str:
@@ -341,7 +344,7 @@ def _condition_check(var: str, token: Token, env: _Env, emit: Callable[[str], No
     emit(f"elif not (is_array({var}){''.join(' and ' + t for t in tests)}): {skip}")
 
 
-def _generate(tokens: tuple[Token, ...]) -> Callable[[Any], list]:
+def _generate(tokens: tuple[Token, ...]) -> Callable[[Any], list[Any]]:
     """Straight-line code for the path: a loop per wildcard, a lookup per literal, the
     conditions inline. Very long paths are split into chained functions (same result order).
     """
@@ -371,12 +374,12 @@ def _generate(tokens: tuple[Token, ...]) -> Callable[[Any], list]:
     last = len(tokens) - 1
     # A final plain key (``....name``) is read after the loops, in one comprehension over every
     # item that reached it, because that is the level with the most items.
-    tail = _plain_literal(tokens[last]) and last > 0
-    flatten = tail and tokens[last - 1].key in ("{n}", "{*}") and not tokens[last - 1].conditions_text
-    stop = last - 1 if flatten else last if tail else last + 1
-    parents_at_top = tail and all(t.key not in ("{n}", "{*}", "{s}") and not php.is_numeric(t.key)
+    plain_tail = _plain_literal(tokens[last]) and last > 0
+    flatten = plain_tail and tokens[last - 1].key in ("{n}", "{*}") and not tokens[last - 1].conditions_text
+    stop = last - 1 if flatten else last if plain_tail else last + 1
+    parents_at_top = plain_tail and all(t.key not in ("{n}", "{*}", "{s}") and not php.is_numeric(t.key)
                                   for t in tokens[:stop])
-    if not tail:
+    if not plain_tail:
         lines += ["    out = []", "    append = out.append"]
     elif not parents_at_top:
         lines.append("    parents = []")
@@ -419,7 +422,7 @@ def _generate(tokens: tuple[Token, ...]) -> Callable[[Any], list]:
             _condition_check(var, token, env, emit, "continue" if loops else "return []")
         if i == last:
             emit(f"append({var})")
-    if tail:
+    if plain_tail:
         key = tokens[last].key
         name, slow = env.bind("K", key), env.bind("N", _literal_value(key))
         # e[key] reads dicts (and mappings) as PHP would; anything else raises, and the exact
@@ -483,7 +486,7 @@ class CompiledPath:
     simple: bool
     parts: tuple[str, ...] = ()
     tokens: tuple[Token, ...] = ()
-    extract: Callable[[Any], Any] = field(default=None, repr=False, compare=False)
+    extract: Callable[[Any], Any] = field(kw_only=True, repr=False, compare=False)
 
 
 @functools.lru_cache(maxsize=2048)

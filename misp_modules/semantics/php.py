@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
 from .errors import PhpTypeError
 
@@ -40,16 +40,16 @@ def php_key(key: Any) -> int | str:
             value = int(key)
             if INT64_MIN <= value <= INT64_MAX:
                 return value
-        return key
+        return cast(str, key)
     if cls is int:
-        return key
+        return cast(int, key)
     if cls is bool:
         return int(key)
     if cls is float:
         return int(key) if math.isfinite(key) else 0
     if key is None:
         return ""
-    return key
+    return cast("int | str", key)
 
 
 def iter_items(value: Any) -> Iterator[tuple[int | str, Any]]:
@@ -76,7 +76,7 @@ def array_values(value: Any) -> list[Any]:
     return []
 
 
-def is_list_keys(keys: list) -> bool:
+def is_list_keys(keys: list[Any]) -> bool:
     """Keys exactly ``0..n-1`` in order (PHP's ``array_is_list``)."""
     return all(php_key(k) == i for i, k in enumerate(keys))
 
@@ -145,11 +145,11 @@ def is_empty(value: Any) -> bool:
         return True
     cls = value.__class__
     if cls is str:
-        return value == "" or value == "0"
+        return cast(bool, value == "" or value == "0")
     if cls is bool:
         return False
     if cls is int or cls is float:
-        return value == 0
+        return cast(bool, value == 0)
     if isinstance(value, (list, dict, tuple)):
         return len(value) == 0
     return not value
@@ -257,7 +257,7 @@ def intval(value: Any) -> int:
     number = to_number(value)
     if number.__class__ is float:
         return int(number) if math.isfinite(number) and abs(number) < 2**63 else 0
-    return number
+    return cast(int, number)  # to_number gives an int or a float
 
 
 def _norm_number(value: int | float) -> int | float:
@@ -318,7 +318,7 @@ def to_string(value: Any) -> str:
     """PHP's string conversion of a scalar (``true`` -> ``"1"``, ``null``/``false`` -> ``""``)."""
     cls = value.__class__
     if cls is str:
-        return value
+        return cast(str, value)
     if value is None or value is False:
         return ""
     if value is True:
@@ -457,7 +457,7 @@ def loose_eq(a: Any, b: Any) -> bool:
     if ca is str and cb is str:
         return _smart_streq(a, b)
     if (ca is int and cb is int) and INT64_MIN <= a <= INT64_MAX and INT64_MIN <= b <= INT64_MAX:
-        return a == b
+        return cast(bool, a == b)
     return compare(a, b) == 0
 
 
@@ -475,7 +475,7 @@ def in_array(needle: Any, haystack: Any) -> bool:
     return any(loose_eq(needle, value) for value in values)
 
 
-def php_sort(values: list) -> list:
+def php_sort(values: list[Any]) -> list[Any]:
     """PHP 8 ``sort()`` (SORT_REGULAR, stable): a new list.
 
     Up to 16 elements PHP uses insertion sort; with comparisons that are not transitive (numeric
@@ -522,7 +522,7 @@ def first_offset(value: Any) -> Any:
 # JSON (json_decode($x, true) / json_encode with unescaped slashes and unicode)
 
 
-class JsonObject(dict):
+class JsonObject(dict[Any, Any]):
     """A PHP object (``stdClass``, e.g. ``new stdClass()`` for an empty galaxy ``meta``):
     JSON-encoded as an object even when empty or list-like."""
 
@@ -532,8 +532,8 @@ def _php_int(text: str) -> int | float:
     return value if INT64_MIN <= value <= INT64_MAX else float(text)
 
 
-def _php_object(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict = {}
+def _php_object(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
     for key, value in pairs:
         out[php_key(key)] = value
     return out
@@ -621,11 +621,11 @@ def dumps(value: Any) -> str:
 _SPRINTF = re.compile(r"%(?:(\d+)\$)?((?:[-+ 0]|'.)*)(\d+)?(?:\.(\d+))?([bcdeEfFgGosuxX%])")
 
 
-def sprintf(fmt: str, args: list) -> str:
+def sprintf(fmt: str, args: list[Any]) -> str:
     """A ``vsprintf`` covering the conversions ``Hash::format`` is used with."""
     position = 0
 
-    def convert(m: re.Match) -> str:
+    def convert(m: re.Match[str]) -> str:
         nonlocal position
         argnum, flag_text, width, precision, spec = m.groups()
         if spec == "%":
@@ -652,10 +652,10 @@ def sprintf(fmt: str, args: list) -> str:
             number = intval(arg) % 2**64
             text = format(number, {"x": "x", "X": "X", "o": "o", "b": "b"}[spec])
         else:
-            number = float(to_number(arg))
+            real = float(to_number(arg))
             p = 6 if precision is None else int(precision)
-            text = format(number, f".{p}{spec if spec in 'eEgG' else 'f'}")
-            if "+" in flags and number >= 0:
+            text = format(real, f".{p}{spec if spec in 'eEgG' else 'f'}")
+            if "+" in flags and real >= 0:
                 text = "+" + text
         if width and len(text) < int(width):
             pad = next((f[1] for f in flags if f.startswith("'")), "0" if "0" in flags else " ")

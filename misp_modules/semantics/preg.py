@@ -57,7 +57,7 @@ class Regex:
     def match(self, subject: str) -> bool:
         """``preg_match($source, $subject) === 1``; a broken pattern warns and never matches."""
         if self.pattern is None:
-            warnings.warn(self.error, PhpRegexWarning, stacklevel=3)
+            warnings.warn(str(self.error), PhpRegexWarning, stacklevel=3)
             return False
         try:
             return self.pattern.search(subject.encode("utf-8", "surrogateescape")) is not None

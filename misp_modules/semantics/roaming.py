@@ -71,7 +71,7 @@ def add_filter(data: Any, label: str, selector: str, hash_path: str, operator: s
     })])
 
 
-def record_filters(data: dict, entries: list[tuple[Any, dict]]) -> dict:
+def record_filters(data: dict[Any, Any], entries: list[tuple[Any, dict[Any, Any]]]) -> dict[Any, Any]:
     """What every filter module does to the roaming data it got from ``getData()``: keep that
     view as ``_unfilteredData`` unless one is there, and set ``enabledFilters[label]`` for each
     ``(label, options)`` (in order; an existing label is replaced in place). No entries: only
@@ -139,7 +139,7 @@ def _unset_filter(snapshot: Any, label: Any) -> Any:
     return {**_as_map(snapshot), "enabledFilters": dict(remaining) if remaining else []}
 
 
-def _as_map(value: Any) -> dict:
+def _as_map(value: Any) -> dict[Any, Any]:
     return value if isinstance(value, dict) else dict(php.iter_items(value))
 
 

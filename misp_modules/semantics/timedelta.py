@@ -56,7 +56,10 @@ def resolve_time_delta(delta: Any, now: int, notes: list[str] | None = None) -> 
             notes.append(f"`{text}` is not a time this runner reads; it is taken as unreadable (now + 1), as MISP "
                          "takes a value PHP's strtotime() cannot read (PHP reads more forms than this runner)")
         return now + 1
-    return now + 1 if resolved is None else resolved
+    if resolved is None:
+        return now + 1
+    assert not isinstance(resolved, Unreadable)
+    return resolved
 
 
 def timestamp_value(value: Any, now: int, notes: list[str] | None = None) -> Any:
@@ -134,7 +137,7 @@ def _checked(year: int, month: int, day: int, hour: int, minute: int, second: in
     return _epoch(moment) - offset
 
 
-def _absolute(m: re.Match) -> Any:
+def _absolute(m: re.Match[str]) -> int | None:
     year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
     hour, minute, second = (int(m.group(i) or 0) for i in (4, 5, 6))
     zone = m.group(7)
@@ -146,7 +149,7 @@ def _absolute(m: re.Match) -> Any:
     return _checked(year, month, day, hour, minute, second, offset)
 
 
-def _relative(s: str, base: dt.datetime) -> Any:
+def _relative(s: str, base: dt.datetime) -> int | Unreadable:
     """Sequences of ``[+-]N unit`` (``ago`` negates all before it) and ``last/next/this unit``."""
     ago = s.endswith(" ago")
     body = s[:-4].strip() if ago else s
