@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from misp_modules.contract.triggers import TRIGGERS, get_trigger
+from misp_modules.semantics.decisions import MISP_RELEASES
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.client import connect
 from runner.context import DEFAULT_MAX_EXECUTIONS
@@ -19,7 +20,7 @@ from runner.errors import InputError, RunnerError
 from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
-from runner.options import add_module_options, enablement, http_url, known_trigger, positive_int
+from runner.options import add_module_options, enablement, http_url, known_trigger, moment, positive_int
 from runner.report import text, write_document
 from runner.textsafe import printable
 from runner.triggers import TriggerDataError, trigger_data
@@ -74,6 +75,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-executions", type=positive_int, default=DEFAULT_MAX_EXECUTIONS, metavar="N",
                         help=f"stop a run after N walk steps, node executions and skipped paths, branches "
                              f"included (default {DEFAULT_MAX_EXECUTIONS:,}; MISP has no bound)")
+    parser.add_argument("--now", type=moment, default=None, metavar="ISO8601|EPOCH",
+                        help="the run's clock: relative times such as filter-timestamp's `30d` resolve against it "
+                             "(default: the wall clock at the start; --json records the time used)")
+    parser.add_argument("--misp-release", choices=MISP_RELEASES, default=None,
+                        help="reproduce this MISP release's module files where a node's saved version does not "
+                             "tell them apart (2.5.1: threat-level-if's default is the name 'Low'); default: the "
+                             "newest MISP code known")
     parser.add_argument("--config", metavar="FILE",
                         help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
 
@@ -85,6 +93,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
+        now=args.now, misp_release=args.misp_release,
         pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )
 

@@ -11,6 +11,7 @@ with the walk's log, job id and the branches it queued.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ class RunOptions:
     # pause the cyclic collector while the run is in progress (misp_modules.contract.wire.collector_paused):
     # a program's choice (misp-workflow's commands make it), never a library's default
     pause_collector: bool = False
+    now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
+    misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class RunContext:
         self.debug = debug
         self.user_ok = user_ok          # MISP's workflow user exists (misp-behaviour.md §5.3)
         self.budget = Budget(self.options.max_executions)
+        # the run's clock, sent to every module (docs/contract.md §2): one value for the run
+        self.now = int(time.time()) if self.options.now is None else int(self.options.now)
         self._jobs = first_job          # job ids count up in queue order, as MISP's do
         self._jobs_lock = threading.Lock()
         self._targets: dict[str, Target] = {}

@@ -59,6 +59,8 @@ class RunResult:
     duration: float
     notes: list[str] = field(default_factory=list)
     job_message: str | None = None  # non-blocking triggers: the message MISP saves for the run's job
+    now: int = 0                    # the clock the run used (unix seconds)
+    now_given: bool = False         # True: --now; False: the wall clock at the start
 
     @property
     def message(self) -> str:
@@ -129,7 +131,8 @@ class _Run:
             success=success, errors=errors, log=log.messages(), error_log=log.errors(), walk=walk,
             start_data=start, data=data,
             stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
-            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors))
+            duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors),
+            now=self.ctx.now, now_given=self.opts.now is not None)
 
     def _notes(self) -> list[str]:
         notes = list(self.stored.problems)

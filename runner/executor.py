@@ -45,6 +45,10 @@ class NodeException(Exception):
     """The module could not give an answer (MISP: an exception out of ``exec``)."""
 
 
+class MispCaughtException(NodeException):
+    """MISP's own module throws here and MISP catches it: MISP's outcome (false), not undecided."""
+
+
 def execute_node(ctx: RunContext, key: str, node: Mapping, target: Target, roaming: Any, kind: str,
                  path: Path, log: WorkflowLog) -> NodeRun:
     """Execute node ``key`` (its module resolved as ``target``) on ``roaming``: one :class:`NodeRun`."""
@@ -84,7 +88,8 @@ def _execute(ctx: RunContext, run: NodeRun, node: Mapping, spec: ModuleSpec | No
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
         _fail(ctx, run, node, roaming, log, "error", message, debug_message=str(exc))
-        if run.kind == "logic" and not run.mocked:  # a scripted exception is MISP's own (else)
+        if run.kind == "logic" and not run.mocked and not isinstance(exc, MispCaughtException):
+            # a scripted exception, or one the module says MISP throws and catches, is MISP's own (else)
             run.undecided, run.result = True, None
         return
     run.result = bool(result)
@@ -141,7 +146,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
     body = request_fields(module=spec.name, params=params, node_id=run.node, saved_filters=saved_filters,
                           indexed_params=g.node_data(node).get("indexed_params"), trigger=ctx.trigger,
                           workflow={"id": ctx.workflow.id, "name": ctx.workflow.name}, dry_run=ctx.options.dry_run,
-                          timeout=timeout, extra=extra)
+                          timeout=timeout, extra=extra, module_version=g.node_data(node).get("module_version"),
+                          now=ctx.now, misp_release=ctx.options.misp_release)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
@@ -155,6 +161,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         raise NodeException(str(exc)) from None
     if answer.warnings:
         run.warnings = answer.warnings
+    if answer.exception is not None:
+        raise MispCaughtException(answer.exception)
     if answer.data is not None:
         if spec.kind == "runner":
             roaming.set_data(answer.data)

@@ -7,6 +7,7 @@ value is one line on stderr and exit 2 (``runner.cli.Parser``), whichever comman
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
 
 from misp_modules.contract.client import DEFAULT_TIMEOUT, DEFAULT_URL, parse_base_url
@@ -25,6 +26,27 @@ def seconds(text: str, limit: float = MAX_TIMEOUT) -> float:
     if not math.isfinite(value) or value <= 0 or value > limit:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seconds above 0 and at most {limit:g}")
     return value
+
+
+def moment(text: str) -> int:
+    """``--now``: unix seconds, or an ISO 8601 time (``2026-01-01T00:00:00Z``; no zone = UTC), as
+    whole unix seconds (MISP's ``time()``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(value) or abs(value) > 2**53:
+            raise argparse.ArgumentTypeError(f"{text!r}: not a usable unix time")
+        return math.floor(value)
+    try:
+        parsed = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither unix seconds nor an ISO 8601 time "
+                                         "(e.g. 2026-01-01T00:00:00Z)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return math.floor(parsed.timestamp())
 
 
 def positive_int(text: str) -> int:

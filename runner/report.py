@@ -1,13 +1,14 @@
 """What ``misp-workflow run`` shows: the ``--json`` document, or a readable tree.
 
 The JSON document (documented in docs/runner.md): ``outcome`` (success | blocked | failure),
-``message``, ``errors``, ``data`` (final roaming data), ``changes`` (in order, each with its
+``now`` (the clock used), ``message``, ``errors``, ``data`` (final roaming data), ``changes`` (in order, each with its
 ``node``), ``event`` (the stored event after them), ``nodes`` (every node execution in order),
 ``executed``/``failed``/``blocked_paths`` (MISP's walkResult), ``log`` and ``branches``.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, BinaryIO
 
 from misp_modules.contract.wire import dumps
@@ -25,6 +26,7 @@ def document(result: RunResult) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "workflow": {"id": wf.id, "name": wf.name, "kind": wf.kind, "source": wf.source},
         "trigger": {"id": trigger.id, "blocking": trigger.blocking, "for_path": trigger.for_path},
+        "now": now_field(result),
         "outcome": result.outcome,
         "outcome_text": result.outcome_text,
         "success": result.success,
@@ -45,6 +47,13 @@ def document(result: RunResult) -> dict[str, Any]:
         doc["notes"] = result.notes
     doc["duration_ms"] = round(result.duration * 1000, 3)
     return doc
+
+
+def now_field(result: RunResult) -> dict[str, Any]:
+    """The clock the run used: relative times (``filter-timestamp``'s ``30d``) resolve against it,
+    so a run repeats with ``--now <epoch>`` (``source``: ``--now``, or ``clock`` for the wall clock)."""
+    iso = datetime.datetime.fromtimestamp(result.now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"epoch": result.now, "iso": iso, "source": "--now" if result.now_given else "clock"}
 
 
 EVENT_SIZED = ("data", "event")  # values as large as the event: written compact, on their own
@@ -131,6 +140,8 @@ def text(result: RunResult) -> str:
             lines.append(f"  node {change.get('node')}: {describe(change)}")
     else:
         lines.append("Changes to MISP's stored event: none")
+    if result.now_given:
+        lines.append(f"Clock: {now_field(result)['iso']} (--now {result.now})")
     for note in result.notes:
         lines.append(f"Note: {note}")
     return "\n".join(printable(line) for line in lines) + "\n"  # each line one line, no raw controls

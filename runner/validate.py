@@ -5,7 +5,11 @@ connections on one output, unknown or disabled modules); warnings are what MISP'
 shows (blocking nodes after a concurrent task or under a non-blocking trigger, a core-format
 module under a non-core trigger). The runner adds two checks MISP does not make, both warnings
 unless they would fail at run time: params a module does not declare (MISP silently ignores
-them) and hash paths that cannot be parsed (they fail the node at run time: errors).
+them) and hash paths that cannot be parsed (they fail the node at run time: errors). And it
+says, in plain words, where MISP's own code makes a node useless (``misp-quirk`` warnings,
+docs/misp-behaviour.md §16): a ``filter-timestamp`` filters out everything, an
+``aggregate_comparator_if`` with a greater/less operator never passes, a ``filter-tag`` whose
+scope records no filter filters nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def validate(workflow: g.Workflow, catalog: Catalog | None, enablement: Enableme
         findings += _modules(workflow, catalog, enablement)
         findings += _concurrent_paths(workflow, catalog)
     findings += _hash_paths(workflow, catalog)
+    findings += _misp_quirks(workflow)
     findings.sort(key=lambda f: f.level != "error")
     return findings
 
@@ -213,6 +218,26 @@ def _hash_paths(workflow: g.Workflow, catalog: Catalog | None) -> Iterator[Findi
             if problem:
                 yield Finding("error", "invalid-hash-path", f"{what}: invalid hash path {path!r}: {problem}",
                               node=key, module=mid)
+
+
+def _misp_quirks(workflow: g.Workflow) -> Iterator[Finding]:
+    """Nodes MISP runs but whose outcome does not depend on the data (the facts are the semantics
+    library's: misp_modules.semantics.filter_nodes / aggregate)."""
+    from misp_modules.semantics import aggregate, filter_nodes
+
+    for key, node in workflow.nodes():
+        if g.module_type(node) != "logic":
+            continue
+        mid, params = g.module_id(node), g.indexed_params(node)
+        message = None
+        if mid == "filter-timestamp":
+            message = filter_nodes.filter_timestamp_removes_all(params)
+        elif mid == "aggregate_comparator_if":
+            message = aggregate.never_passes(params)
+        elif mid == "filter-tag":
+            message = filter_nodes.filter_tag_records_nothing(params, g.node_data(node).get("module_version"))
+        if message:
+            yield Finding("warning", "misp-quirk", message, node=key, module=mid)
 
 
 def _hash_path_checker():

@@ -14,6 +14,8 @@ LOGIC_IDS = frozenset({
     "concurrent-task", "count-if", "distribution-if", "generic-filter-data", "generic-filter-reset",
     "generic-if", "organisation-if", "published-if", "tag-if", "threat-level-if",
     "blueprint-logic-module",  # MISP's custom-module examples ship enabled-able in every install
+    # added after v2.5.1 (docs/misp-behaviour.md §16): routed by their result, as any logic module
+    "filter-tag", "filter-timestamp", "aggregate_comparator_if",
 })
 
 ACTION_IDS = frozenset({

@@ -1,6 +1,6 @@
 """A node's answer (docs/contract.md §3): written by modules with :func:`reply`, read by the
 runner with :func:`read_answer`, so both sides agree on what ``result``, ``errors``, ``error``,
-``output``, ``warnings``, ``data`` and ``changes`` mean.
+``output``, ``warnings``, ``data``, ``changes`` and ``exception`` mean.
 """
 
 from __future__ import annotations
@@ -59,6 +59,13 @@ def no_decision(reason: str) -> dict[str, Any]:
     return {"error": str(reason)}
 
 
+def misp_exception(message: str) -> dict[str, Any]:
+    """The answer of a module whose MISP ``exec()`` throws an ``Exception`` MISP's ``executeNode``
+    catches: MISP's outcome, not a failure to decide. The runner reports the node as MISP does
+    (status ``error``, "Error while executing module <id>. Error: <message>", result false)."""
+    return {"result": False, "errors": [], "exception": str(message)}
+
+
 class AnswerError(Exception):
     """An answer the runner cannot read as the node's (not an object; a runner-only module's
     answer without ``result``, i.e. the server's report that the module failed)."""
@@ -73,6 +80,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     data: Any = None          # new roaming data; None: the module did not change it
     changes: list[Any] = field(default_factory=list)
+    exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:
@@ -103,5 +111,7 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
     if not (isinstance(data, dict) or (isinstance(data, list) and runner_only)):
         data = None
     changes = answer.get("changes")
+    exception = answer.get("exception") if runner_only and "result" in answer else None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
-                  changes if isinstance(changes, list) else [])
+                  changes if isinstance(changes, list) else [],
+                  None if is_empty(exception) else str(exception))

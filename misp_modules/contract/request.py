@@ -3,11 +3,18 @@
 MISP's action request (docs/misp-behaviour.md §11.2): ``data`` (the roaming data as
 ``getData()`` returns it), ``params`` resolved as ``getParamsWithValues``, ``filteredItems`` and
 ``matchingData`` for misp-modules, and what the runner adds (``node``, ``trigger``, ``workflow``,
-``stored_event``, ``dry_run``, ``timeout``).
+``stored_event``, ``dry_run``, ``timeout``, ``now``, ``misp_release``).
+
+``now`` is the run's clock (unix seconds): MISP's nodes that read the wall clock
+(``filter-timestamp``'s relative times) use it, so a run is reproducible. ``misp_release`` names
+the MISP whose built-in module files a run reproduces where a node's saved ``module_version``
+cannot tell them apart (``"2.5.1"``; absent: the newest MISP code the project knows).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,7 +94,8 @@ def matching_data(declared: Iterable[Mapping[str, Any]], params: Mapping[str, An
 
 def request_fields(*, module: str, params: Mapping[str, Any], node_id: str, saved_filters: Mapping[str, Any],
                    indexed_params: Any, trigger: Mapping[str, Any], workflow: Mapping[str, Any], dry_run: bool,
-                   timeout: float, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   timeout: float, extra: Mapping[str, Any] | None = None, module_version: Any = None,
+                   now: int | None = None, misp_release: str | None = None) -> dict[str, Any]:
     """Every field of a node request but ``data`` and ``stored_event`` (the runner splices those
     in from their one encoding), in the order MISP and the runner write them. ``extra``: a
     misp-module's ``filteredItems``/``matchingData``."""
@@ -95,10 +103,16 @@ def request_fields(*, module: str, params: Mapping[str, Any], node_id: str, save
     if extra:
         body.update(extra)
     body["node"] = {"id": node_id, "saved_filters": saved_filters, "indexed_params": indexed_params or []}
+    if module_version is not None:
+        body["node"]["module_version"] = module_version
     body["trigger"] = trigger
     body["workflow"] = workflow
     body["dry_run"] = dry_run
     body["timeout"] = timeout  # upstream's /query deadline: the server gives up when the runner does
+    if now is not None:
+        body["now"] = now
+    if misp_release is not None:
+        body["misp_release"] = misp_release
     return body
 
 
@@ -116,6 +130,13 @@ class NodeRequest:
     stored_event: Any = None
     dry_run: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
+    module_version: str | None = None   # the node's saved module_version (None: not sent)
+    now: int | None = None              # the run's clock, unix seconds (None: not sent)
+    misp_release: str | None = None     # the MISP release reproduced (None: the newest known)
+
+    def clock(self) -> int:
+        """The run's ``now``, or the wall clock (MISP's) when the runner sent none."""
+        return int(time.time()) if self.now is None else self.now
 
     @classmethod
     def parse(cls, request: Any, declared: Sequence[Mapping[str, Any]]) -> NodeRequest:
@@ -137,4 +158,20 @@ class NodeRequest:
             stored_event=request.get("stored_event"),
             dry_run=bool(request.get("dry_run", False)),
             raw=request,
+            module_version=_text(node.get("module_version")),
+            now=_epoch(request.get("now")),
+            misp_release=_text(request.get("misp_release")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _epoch(value: Any) -> int | None:
+    """``now`` as whole unix seconds; :class:`ParamError` for anything but a number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParamError("`now` must be unix seconds (a number)")
+    return int(value)

@@ -48,11 +48,15 @@ def _t(id_: str, name: str, scope: str, blocking: bool, core: bool, overhead: in
 
 
 TRIGGERS: dict[str, Trigger] = {t.id: t for t in (
+    _t("analyst-data-after-save", "Analyst Data After Save", "analyst-data", False, True, 1, None,
+       "This trigger is called after an Analyst Data has been saved in the database"),
     _t("attribute-after-save", "Attribute After Save", "attribute", False, True, 3, "Attribute"),
     _t("enrichment-before-query", "Enrichment Before Query", "others", True, True, 1, "Event"),
     _t("event-after-save", "Event After Save", "event", False, True, 3, "Event"),
     _t("event-after-save-new", "Event After Save New", "event", False, True, 1, "Event"),
     _t("event-after-save-new-from-pull", "Event After Save New From Pull", "event", False, True, 1, "Event"),
+    _t("event-before-delete", "Event Before Delete", "event", True, True, 1, "Event",
+       "This trigger is called before an Event is about to be deleted from the database"),
     _t("event-before-save", "Event Before Save", "event", True, True, 3, "Event"),
     _t("event-publish", "Event Publish", "event", True, True, 1, "Event",
        "This trigger is called just before a MISP Event starts the publishing process"),

@@ -143,3 +143,15 @@ def roaming_object(data: Any, module: str) -> dict:
         raise ParamError(f"Error while executing module {module}: `data` must be the roaming data "
                          f"(a JSON object), not {a_json_type(data)}")
     return data
+
+
+def unset_params(req: Any) -> set[str]:
+    """The params of ``req`` the node left unset. MISP gives those the default of the module
+    file that runs, which can differ by version (filter-tag 0.2/0.3) or release (threat-level-if),
+    while the runner fills the declared (newest) default in ``params``; the node's own saved
+    ``indexed_params`` tell, when the request carries them (else ``params`` does)."""
+    raw = req.raw if isinstance(req.raw, Mapping) else {}
+    node = raw.get("node") if isinstance(raw.get("node"), Mapping) else {}
+    saved = node["indexed_params"] if "indexed_params" in node else raw.get("params")
+    saved = saved if isinstance(saved, Mapping) else {}
+    return {pid for pid in req.params if saved.get(pid) is None}

@@ -357,7 +357,8 @@ def to_core_format(raw: Mapping[Any, Any], scope: str | None = None) -> dict[Any
 # Triggers (misp-behaviour.md §4.3)
 
 _EVENT_TRIGGERS = {"event-publish", "event-after-save-new", "event-after-save-new-from-pull",
-                   "event-after-save", "event-before-save", "enrichment-before-query"}
+                   "event-after-save", "event-before-save", "enrichment-before-query", "event-before-delete"}
+ANALYST_DATA_TYPES = ("Note", "Opinion", "Relationship")
 _UNCHANGED_TRIGGERS = {"log-after-save", "user-before-save", "user-after-save"}
 
 
@@ -385,6 +386,45 @@ def _light_event(raw: Mapping[Any, Any], extra: Mapping[Any, Any] | None = None)
     if extra:
         base.update(extra)
     return wrapped
+
+
+def _analyst_data_event(raw: Any) -> dict[Any, Any]:
+    """``analyst-data-after-save``'s ``normalizeData`` (docs/misp-behaviour.md §16.6): the light
+    event the analyst data (``{Note|Opinion|Relationship: {..., object_type, object_uuid}}``) is
+    attached to, with ``Event.<Type> = [the analyst data]``. MISP finds that event in its database;
+    offline it is the ``Event`` given beside the analyst data, and the analyst data is the first
+    other key. What MISP does not find is its "Invalid input."."""
+    invalid = "analyst-data-after-save: Invalid input."
+    if not isinstance(raw, Mapping):
+        raise NormalizationError(invalid)
+    kind = next((k for k in raw if k != "Event"), None)
+    record = raw.get(kind) if kind is not None else None
+    if kind not in ANALYST_DATA_TYPES or not isinstance(record, Mapping):
+        raise NormalizationError(f"{invalid} The data's first key is not Note, Opinion or Relationship.")
+    object_type, target = record.get("object_type"), record.get("object_uuid")
+    event = raw.get("Event") if isinstance(raw.get("Event"), Mapping) else None
+    if event is None:
+        raise NormalizationError(f"{invalid} No `Event` is given beside the {kind} (MISP reads it from its database).")
+    if loose_eq(object_type, "Event"):
+        found = loose_eq(event.get("uuid"), target)
+    elif loose_eq(object_type, "Attribute"):
+        objects = event.get("Object") if isinstance(event.get("Object"), list) else []
+        attributes = list(event.get("Attribute") or []) + [a for o in objects if isinstance(o, Mapping)
+                                                          for a in (o.get("Attribute") or [])]
+        found = any(isinstance(a, Mapping) and loose_eq(a.get("uuid"), target) for a in attributes)
+    elif loose_eq(object_type, "Object"):
+        raise NormalizationError(
+            "analyst-data-after-save: MISP looks the object up with a condition on `Attribute.uuid` in the "
+            "objects table (no such column there), so its database query fails for analyst data on an object")
+    elif loose_eq(object_type, "EventReport"):
+        reports = event.get("EventReport") if isinstance(event.get("EventReport"), list) else []
+        found = any(isinstance(r, Mapping) and loose_eq(r.get("uuid"), target) for r in reports)
+    else:
+        found = False
+    if not found:
+        raise NormalizationError(f"{invalid} The {object_type} `{target}` the {kind} is attached to is not in the "
+                                 "given Event.")
+    return _light_event(raw, {kind: [dict(record)]})
 
 
 def _with_attribute(raw: Mapping[Any, Any], attribute: Mapping[Any, Any]) -> dict[Any, Any]:
@@ -421,6 +461,8 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
     if trigger_id == "object-after-save":
         _required(raw, "Object", trigger_id)
         return to_core_format(raw, "object")
+    if trigger_id == "analyst-data-after-save":
+        return to_core_format(_analyst_data_event(raw), "event")
     if trigger_id == "event-report-after-save":
         report = _required(raw, "EventReport", trigger_id)
         return to_core_format(_light_event(raw, {"EventReport": [dict(report)]}), "event")

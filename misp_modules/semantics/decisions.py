@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import hashpath, php
+from . import aggregate, hashpath, php
 from .conditions import evaluate_condition, extract_data
 from .errors import PhpTypeError, UnsupportedDataError
 from .php import compare, in_array, intval, is_array, is_empty, loose_eq
@@ -26,9 +26,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "tag-if": {"scope": "event", "condition": "in_or"},
     "published-if": {"condition": "equals"},
     "organisation-if": {"org_type": "orgc", "condition": "in", "org_id": [1]},
-    "threat-level-if": {"condition": "equals", "threatlevel": "Low"},
+    "threat-level-if": {"condition": "equals", "threatlevel": 3},
     "distribution-if": {"scope": "attribute", "condition": "equals", "distribution": "0",
                         "sharing_group_id": []},
+    "aggregate_comparator_if": aggregate.DEFAULTS,
 }
 
 
@@ -146,11 +147,27 @@ def organisation_if(data: Any, params: Mapping[Any, Any]) -> Decision:
     return evaluate_condition(selected, operator, org_id), []
 
 
-def threat_level_if(data: Any, params: Mapping[Any, Any]) -> Decision:
-    """``IF :: Threat Level``: lower ids are more severe, so "greater or equal" is ``<=``."""
+#: ``threat-level-if``'s ``threatlevel`` default per MISP release: the v2.5.1 file (and every
+#: release before MISP PR #10587) says the *name* ``'Low'``, newer ones the option key ``3``. Both
+#: files are version 0.1, so the node's saved ``module_version`` cannot tell them apart: the run
+#: says which MISP it reproduces (``misp_release``, docs/contract.md §2).
+THREAT_LEVEL_DEFAULTS: dict[str | None, Any] = {"2.5.1": "Low", None: 3}
+MISP_RELEASES = ("2.5.1",)  # the releases a run may name; None: the newest MISP code this project knows
+
+
+def threat_level_default(misp_release: str | None) -> Any:
+    return THREAT_LEVEL_DEFAULTS.get(misp_release, THREAT_LEVEL_DEFAULTS[None])
+
+
+def threat_level_if(data: Any, params: Mapping[Any, Any], misp_release: str | None = None) -> Decision:
+    """``IF :: Threat Level``: lower ids are more severe, so "greater or equal" is ``<=``.
+
+    A missing ``threatlevel`` takes the default of ``misp_release``'s file: ``3``, or for
+    ``"2.5.1"`` the name ``"Low"``, which equals no id and compares as a string (quirk kept)."""
     _require_array(data, "threat-level-if")
     level = hashpath.get(data, "Event.threat_level_id")
-    selected = _param(params, "threat-level-if", "threatlevel")
+    given = params.get("threatlevel") if isinstance(params, Mapping) else None
+    selected = threat_level_default(misp_release) if given is None else given
     condition = _param(params, "threat-level-if", "condition")
     if loose_eq(condition, "equals"):
         return loose_eq(level, selected), []
@@ -258,4 +275,5 @@ DECISIONS = {
     "organisation-if": organisation_if,
     "threat-level-if": threat_level_if,
     "distribution-if": distribution_if,
+    "aggregate_comparator_if": aggregate.aggregate_comparator_if,
 }

@@ -63,17 +63,28 @@ def add_filter(data: Any, label: str, selector: str, hash_path: str, operator: s
     """
     if not isinstance(data, dict):
         raise PhpTypeError(f"generic-filter-data: roaming data must be an array, {php.php_type_name(data)} given")
-    new = dict(data)
-    if is_empty(php.lookup(new, "_unfilteredData")):
-        new["_unfilteredData"] = data
-    filters = php.lookup(new, "enabledFilters")
-    filters = dict(php.iter_items(filters)) if is_array(filters) else {}
-    filters[php.php_key(label)] = {
+    return record_filters(data, [(label, {
         "selector": selector,
         "path": hash_path,
         "operator": operator,
         "value": value_list if loose_eq(operator, "in_or") else value,
-    }
+    })])
+
+
+def record_filters(data: dict[Any, Any], entries: list[tuple[Any, dict[Any, Any]]]) -> dict[Any, Any]:
+    """What every filter module does to the roaming data it got from ``getData()``: keep that
+    view as ``_unfilteredData`` unless one is there, and set ``enabledFilters[label]`` for each
+    ``(label, options)`` (in order; an existing label is replaced in place). No entries: only
+    the snapshot (filter-tag with a scope it does not handle)."""
+    new = dict(data)
+    if is_empty(php.lookup(new, "_unfilteredData")):
+        new["_unfilteredData"] = data
+    if not entries:  # PHP creates `enabledFilters` only by setting a label in it
+        return new
+    filters = php.lookup(new, "enabledFilters")
+    filters = dict(php.iter_items(filters)) if is_array(filters) else {}
+    for label, options in entries:
+        filters[php.php_key(label)] = options
     new["enabledFilters"] = filters
     return new
 

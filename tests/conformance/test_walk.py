@@ -2,9 +2,11 @@
 real module server (logic nodes and stop-execution run for real; every other action node is
 answered by the case's scripted result through the runner's ``--mock`` mechanism).
 
-Reads ``golden-public.jsonl``, the cases generated with MISP's engine for issue #14
-(``tests/data/conformance/oracle/walk-*.jsonl``), plus any file of the same format
-named by ``WALK_GOLDEN``.
+Reads ``walk/golden-public.jsonl`` (MISP v2.5.1), ``walk-next/golden-public.jsonl`` (the logic
+modules added after it: cases carry ``now``, the run's clock, and an optional ``module_set``, the
+MISP module files installed), the cases generated with MISP's engine
+(``tests/data/conformance/oracle/walk-*.jsonl``), plus any file of either format named by
+``WALK_GOLDEN``.
 Where MISP crashed (a PHP error), the case expects our clear behaviour instead (see CRASHES).
 """
 
@@ -30,10 +32,16 @@ from runner.walker import NO_WORKFLOW_USER
 from tests.support.data import CONFORMANCE, generated
 
 GOLDEN_DIR = Path(os.environ.get("WALK_CONFORMANCE_DIR", CONFORMANCE / "walk"))
+NEXT_DIR = CONFORMANCE / "walk-next"
+
+# A case's `module_set` (walk-next README): which MISP module files ran. The node's saved
+# module_version already selects filter-tag 0.2 and aggregate_comparator_if 0.3; threat-level-if's
+# two files are both 0.1, so that set is the run's MISP release.
+MISP_RELEASE = {"default": None, "filter-tag-0.2": None, "aggregate-0.3": None, "threat-level-if-2.5.1": "2.5.1"}
 
 
 def _load_cases() -> list[dict]:
-    files = [GOLDEN_DIR / "golden-public.jsonl", *generated("walk")]
+    files = [GOLDEN_DIR / "golden-public.jsonl", NEXT_DIR / "golden-public.jsonl", *generated("walk")]
     if os.environ.get("WALK_GOLDEN"):
         files.append(Path(os.environ["WALK_GOLDEN"]))
     cases = []
@@ -108,8 +116,12 @@ def run_case(case: dict, client: ModuleClient, catalog: Catalog, debug_url: str)
         logging=case.get("logging", harness_logging(case["trigger_id"])), max_parallel=2,
         workflow_debug_url=debug_url,  # used when the case's workflow has debug mode on
         allow_cycles=True,  # the cases are graphs MISP holds (some hand-edited past its save checks)
+        now=case.get("now", DEFAULT_NOW), misp_release=MISP_RELEASE[case.get("module_set", "default")],
     )
     return Runner(catalog, client, options).run(workflow, case["data"], case["trigger_id"])
+
+
+DEFAULT_NOW = 1767225600  # the oracle's clock when a case gives none (2026-01-01T00:00:00Z)
 
 
 # The triggers whose MISP caller the oracle harness models when a case gives no `logging`; for

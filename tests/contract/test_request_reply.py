@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from misp_modules.contract.reply import AnswerError, if_reply, no_decision, read_answer, reply
+from misp_modules.contract.reply import AnswerError, if_reply, misp_exception, no_decision, read_answer, reply
 from misp_modules.contract.request import EMPTY_FILTERS, NodeRequest, ParamError, request_fields, resolve_params
 
 DECLARED = [{"id": "scope", "default": "event"}, {"id": "tags"},
@@ -55,3 +55,25 @@ def test_a_misp_module_answer_is_read_as_misp_reads_it() -> None:
     assert read_answer({"data": [1]}, runner_only=False).data is None         # not roaming data
     failed = read_answer({"error": "down"}, runner_only=False)
     assert (failed.result, failed.errors) == (False, ["down"])
+
+
+def test_the_runs_clock_release_and_node_version_travel_with_the_request() -> None:
+    fields = request_fields(module="filter_timestamp", params={}, node_id="2", saved_filters=dict(EMPTY_FILTERS),
+                            indexed_params={}, trigger={}, workflow={}, dry_run=False, timeout=1.0,
+                            module_version="0.2", now=1767225600, misp_release="2.5.1")
+    assert (fields["now"], fields["misp_release"], fields["node"]["module_version"]) == (1767225600, "2.5.1", "0.2")
+    req = NodeRequest.parse({"data": {}, **fields}, DECLARED)
+    assert (req.now, req.clock(), req.misp_release, req.module_version) == (1767225600, 1767225600, "2.5.1", "0.2")
+    bare = request_fields(module="m", params={}, node_id="1", saved_filters={}, indexed_params=None, trigger={},
+                          workflow={}, dry_run=False, timeout=1.0)
+    assert "now" not in bare and "misp_release" not in bare and "module_version" not in bare["node"]
+    assert NodeRequest.parse({"data": {}, **bare}, DECLARED).now is None  # clock(): the wall clock, as MISP
+    for bad in ("2026-01-01", True, float("inf")):
+        with pytest.raises(ParamError, match="`now`"):
+            NodeRequest.parse({"now": bad}, DECLARED)
+
+
+def test_an_exception_misp_catches_is_misps_outcome() -> None:
+    answer = read_answer(misp_exception("Invalid date specification"), runner_only=True)
+    assert (answer.result, answer.exception) == (False, "Invalid date specification")
+    assert read_answer({"result": False, "exception": "x"}, runner_only=False).exception is None  # misp-modules: no

@@ -25,7 +25,8 @@ def workflow_entries(module_server) -> dict[str, dict]:
 
 
 LOGIC_IDS = ["generic-if", "tag-if", "count-if", "published-if", "organisation-if", "threat-level-if",
-             "distribution-if", "generic-filter-data", "generic-filter-reset", "concurrent-task"]
+             "distribution-if", "generic-filter-data", "generic-filter-reset", "concurrent-task",
+             "filter-tag", "filter-timestamp", "aggregate_comparator_if"]
 
 
 def test_logic_nodes_are_runner_only_with_misp_metadata(workflow_entries) -> None:
@@ -41,6 +42,11 @@ def test_logic_nodes_are_runner_only_with_misp_metadata(workflow_entries) -> Non
     assert kinds["concurrent-task"]["logic_kind"] == "concurrent"
     assert kinds["concurrent-task"]["multiple_output_connection"] is True
     assert kinds["tag-if"]["version"] == "0.4" and kinds["tag-if"]["expect_misp_core_format"] is True
+    # MISP's post-2.5.1 filters are routed by their result (v2.5.1's walker special-cases only its
+    # own filter ids), on their single output
+    for misp_id in ("filter-tag", "filter-timestamp"):
+        assert kinds[misp_id]["logic_kind"] == "if" and kinds[misp_id]["outputs"] == 1, misp_id
+    assert kinds["aggregate_comparator_if"]["outputs"] == 2 and kinds["aggregate_comparator_if"]["version"] == "0.4"
 
 
 def test_params_and_defaults_are_misps(workflow_entries) -> None:
@@ -52,7 +58,7 @@ def test_params_and_defaults_are_misps(workflow_entries) -> None:
     assert tag_if["scope"]["default"] == "event" and tag_if["condition"]["default"] == "in_or"
     assert set(tag_if["scope"]["options"]) == {"event", "attribute", "event_attribute"}
     assert tag_if["tags"]["type"] == "picker" and tag_if["tags"]["multiple"] is True
-    assert params("threat-level-if")["threatlevel"]["default"] == "Low"  # MISP's quirk, kept
+    assert params("threat-level-if")["threatlevel"]["default"] == 3  # current MISP's; 2.5.1's 'Low' per release
     assert params("organisation-if")["org_id"]["default"] == [1]
     assert params("generic-filter-reset")["filtering-label"]["default"] == "all"
     assert params("generic-filter-data")["hash_path"]["type"] == "hashpath"
@@ -113,8 +119,10 @@ def test_legacy_and_default_values_are_not_errors(module_server) -> None:
     org = query_node(module_server, "organisation_if", {"Event": {**data["Event"], "orgc_id": "1"}},
               {"org_type": "orgc", "condition": "equals", "org_id": "1"})  # version 0.1 graph
     assert org["result"] is True and org["errors"] == []
-    level = query_node(module_server, "threat_level_if", data, {})  # default "Low": string comparison quirk
-    assert level["errors"] == [] and level["output"] in ("output_1", "output_2")
+    level = query_node(module_server, "threat_level_if", data, {}, misp_release="2.5.1")  # 'Low': string quirk
+    assert level["errors"] == [] and level.get("warnings") is None and level["output"] == "output_2"
+    level = query_node(module_server, "threat_level_if", data, {})  # newest MISP: key 3 (the event's level)
+    assert level["errors"] == [] and level["output"] == "output_1"
 
 
 def test_distribution_if_where_misp_crashes(module_server) -> None:

@@ -30,7 +30,7 @@ COMMANDS = {  # the arguments each command needs besides the option under test
     ("--modules-url", "ftp://modules.example.org", "the scheme is 'ftp'"),
     ("--modules-url", "http://", "no host"),
     ("--modules-url", "http://h:0", "port 0"),
-    ("--trigger", "event-publishh", "unknown trigger `event-publishh` (known: attribute-after-save, "),
+    ("--trigger", "event-publishh", "unknown trigger `event-publishh` (known: analyst-data-after-save, attribute-after-save, "),
 ])
 def test_bad_option_is_one_line_and_exit_2(command, option, value, says, capsys):
     with pytest.raises(SystemExit) as stop:

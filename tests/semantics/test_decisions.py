@@ -21,7 +21,8 @@ def test_missing_params_take_misp_defaults() -> None:
     assert decisions.tag_if(data, {"tags": ["tlp:amber"]}) == (True, [])  # scope event, in_or
     assert decisions.organisation_if(data, {}) == (False, [])  # orgc 2 not in the default [1]
     assert decisions.organisation_if(data, {"org_type": "org"}) == (True, [])
-    assert decisions.threat_level_if(data, {}) == (False, [])  # "3" == "Low" is false (quirk)
+    assert decisions.threat_level_if(data, {}) == (True, [])  # newest MISP: default key 3
+    assert decisions.threat_level_if(data, {}, "2.5.1") == (False, [])  # v2.5.1: "3" == "Low" is false (quirk)
     assert decisions.published_if(data, {"condition": None}) == (False, [])
 
 
