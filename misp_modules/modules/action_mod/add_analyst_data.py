@@ -33,6 +33,7 @@ from misp_modules.lib.declaration import declare
 from misp_modules.lib.misp_edits import ATTRIBUTE_DISTRIBUTIONS
 from misp_modules.lib.misp_writes import write_back
 from misp_modules.semantics import conditions, hashpath
+from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import is_array, iter_items, loose_eq, php_type_name
 
 MODULE = "add_analyst_data"
@@ -81,13 +82,16 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     p = req.params
     errors = node_params.problems(node.params, p, check_options=("target", "analyst_data_type", "distribution"))
     target = p["target"]
-    if conditions.filters_enabled(req.saved_filters):
-        items = conditions.matching_items(req.data, req.saved_filters)
-        if items is False:
-            return reply(False, errors=errors, changes=[])
-    else:
-        path = next((path for name, path in TARGET_LISTS.items() if loose_eq(target, name)), None)
-        items = req.data if path is None else hashpath.get(req.data, path)
+    try:
+        if conditions.filters_enabled(req.saved_filters):
+            items = conditions.matching_items(req.data, req.saved_filters)
+            if items is False:
+                return reply(False, errors=errors, changes=[])
+        else:
+            path = next((path for name, path in TARGET_LISTS.items() if loose_eq(target, name)), None)
+            items = req.data if path is None else hashpath.get(req.data, path)
+    except SemanticsError as exc:
+        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
     kind = next((name for name in TYPES if loose_eq(p["analyst_data_type"], name)), None)
     if kind is None:
         return reply(False, errors=errors, changes=[])

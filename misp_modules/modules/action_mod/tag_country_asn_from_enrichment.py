@@ -45,7 +45,10 @@ node = declare(
 @node.handler
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     errors = node_params.problems(node.params, req.params)
-    attributes = enrichment_attributes(req)
+    try:
+        attributes = enrichment_attributes(req)
+    except SemanticsError as exc:
+        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
     if attributes is None:
         return reply(False, errors=errors, changes=[])
     local = req.params["locality"] == "local"

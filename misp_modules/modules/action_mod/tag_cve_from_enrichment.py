@@ -78,7 +78,10 @@ node = declare(
 def dict_handler(req: NodeRequest) -> dict[str, Any]:
     webhook_error = webhook.NO_URL if arbitrary_urls_enabled() else webhook.ARBITRARY_URLS_OFF
     errors = [webhook_error, *node_params.problems(node.params, req.params)]
-    attributes = enrichment_attributes(req)
+    try:
+        attributes = enrichment_attributes(req)
+    except SemanticsError as exc:
+        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
     if attributes is None:
         return reply(False, errors=errors, changes=[])
     p = req.params

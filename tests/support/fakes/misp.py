@@ -405,8 +405,9 @@ class MispFake(FakeService):
         given = dict(body.get(kind, body))
         problems: dict[str, list[str]] = {}
         if kind == "Opinion":
-            opinion = given.get("opinion")
-            if not (isinstance(opinion, int) and not isinstance(opinion, bool)) or not 0 <= opinion <= 100:
+            opinion = given.get("opinion")  # PyMISP sends it as a string; PHP's validation reads numbers
+            number = int(opinion) if isinstance(opinion, int | str) and str(opinion).isdigit() else -1
+            if isinstance(opinion, bool) or not 0 <= number <= 100:
                 problems["opinion"] = ["The opinion must be a number between 0 and 100."]
         if kind == "Relationship" and not given.get("related_object_uuid"):
             problems["related_object_uuid"] = ["Invalid UUID"]
