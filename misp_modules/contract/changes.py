@@ -100,8 +100,26 @@ def add_object(event_uuid: str, obj: Mapping[str, Any]) -> dict[Any, Any]:
     return {"op": "add_object", "event_uuid": event_uuid, "object": dict(obj)}
 
 
+ANALYST_DATA_TYPES = ("Note", "Opinion", "Relationship")
+# What analyst data can be attached to (MISP's add_analyst_data node; PyMISP knows more).
+ANALYST_DATA_TARGETS = ("Attribute", "Event", "EventReport", "GalaxyCluster", "Object")
+
+
+def add_analyst_data(analyst_type: str, object_type: str, object_uuid: str,
+                     fields: Mapping[str, Any]) -> dict[Any, Any]:
+    """Add a Note, Opinion or Relationship to the ``object_type`` with ``object_uuid``. ``fields``
+    are the analyst data's own (``note``/``language``, ``opinion``/``comment``,
+    ``relationship_type``/``related_object_*``, ``distribution``, ``authors``...); MISP gives it
+    its uuid, owner organisation and timestamps."""
+    if analyst_type not in ANALYST_DATA_TYPES:
+        raise ChangeError(f"analyst data type must be one of {', '.join(ANALYST_DATA_TYPES)}, not {analyst_type!r}")
+    return {"op": "add_analyst_data", "type": analyst_type, "object_type": object_type,
+            "object_uuid": object_uuid, "fields": dict(fields)}
+
+
 OPS = ("attach_tag", "detach_tag", "set", "touch", "publish", "add_eventblocklist_entry",
-       "add_to_warninglist", "accept_proposal", "discard_proposal", "add_attribute", "add_object")
+       "add_to_warninglist", "accept_proposal", "discard_proposal", "add_attribute", "add_object",
+       "add_analyst_data")
 
 
 # --- the stored-event view ----------------------------------------------------------------------
@@ -345,6 +363,34 @@ class _EventView:
                                                  + copy.deepcopy(array_values(obj.get("Attribute"))))
         self.tags_changed = True
 
+    def op_add_analyst_data(self, change: Mapping[Any, Any]) -> None:
+        """MISP's REST event lists analyst data as ``Note``/``Opinion``/``Relationship`` lists on
+        what it is attached to (the event, an attribute, an object, a report, a cluster)."""
+        kind = change["type"]
+        if kind not in ANALYST_DATA_TYPES:
+            raise ChangeError(f"add_analyst_data: unknown analyst data type {kind!r}")
+        record = {**dict(change["fields"]), "object_type": change["object_type"],
+                  "object_uuid": change["object_uuid"]}
+        for target in self.analyst_data_targets(change["object_type"], change["object_uuid"]):
+            target[kind] = array_values(target.get(kind)) + [copy.deepcopy(record)]
+
+    def analyst_data_targets(self, object_type: Any, uuid: Any) -> list[dict[Any, Any]]:
+        if object_type == "Event":
+            return [self.event] if self.event.get("uuid") == uuid else []
+        if object_type == "Attribute":
+            return list(self.attribute_copies(uuid))
+        if object_type == "Object":
+            return [o for o in self.all_objects() if o.get("uuid") == uuid]
+        if object_type == "EventReport":
+            return [r for r in array_values(self.event.get("EventReport")) if isinstance(r, dict) and r.get("uuid") == uuid]
+        if object_type == "GalaxyCluster":
+            clusters = [c for c in array_values(self.event.get("GalaxyCluster")) if isinstance(c, dict)]
+            for galaxy in array_values(self.event.get("Galaxy")):
+                if isinstance(galaxy, dict):
+                    clusters += [c for c in array_values(galaxy.get("GalaxyCluster")) if isinstance(c, dict)]
+            return [c for c in clusters if c.get("uuid") == uuid]
+        return []
+
     # helpers
     def take_proposal(self, proposal_uuid: str) -> dict[Any, Any] | None:
         """Remove a proposal (by uuid, or id) from every place it is listed; return it (None when unknown)."""
@@ -413,5 +459,7 @@ def describe(change: Mapping[Any, Any]) -> str:
         return f"set {change.get('field')} on {change.get('scope')} {change.get('uuid')}"
     if op == "add_to_warninglist":
         return f"add_to_warninglist {change.get('warninglist_id')}"
+    if op == "add_analyst_data":
+        return f"add_analyst_data {change.get('type')} on {change.get('object_type')} {change.get('object_uuid')}"
     target = change.get("uuid") or change.get("event_uuid")
     return f"{op} {target}"

@@ -27,6 +27,9 @@ ACTION_IDS = frozenset({
     "stop-execution", "tag_operation", "tag_replacement_generic", "tag_replacement_pap",
     "tag_replacement_tlp", "telegram-send-alert", "webhook",
     "blueprint-action-module",
+    # added after v2.5.1 (docs/misp-behaviour.md §16)
+    "attribute_distribution_operation", "add_analyst_data", "tag_country_asn_from_enrichment",
+    "tag_cve_from_enrichment",
 })
 
 CONCURRENT_ID = "concurrent-task"

@@ -27,6 +27,12 @@ from misp_modules.semantics import conditions, convert
 from misp_modules.semantics.errors import SemanticsError
 from misp_modules.semantics.php import loose_eq, truthy
 
+# MispAttribute::$shortDist (leading space included) as MISP's {name, value} select options: the
+# distribution param of the attribute and analyst-data nodes
+ATTRIBUTE_DISTRIBUTIONS = [{"name": "Organisation", "value": 0}, {"name": "Community", "value": 1},
+                           {"name": "Connected", "value": 2}, {"name": "All", "value": 3},
+                           {"name": " Sharing Group", "value": 4}, {"name": "Inherit", "value": 5}]
+
 
 def node_items(req: NodeRequest) -> Any:
     """What a tag operation works on: the node filter's matches when the node has a filter,

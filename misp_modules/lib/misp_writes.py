@@ -149,7 +149,24 @@ def _apply_one(misp: PyMISP, change: Mapping, unpublished: set[str]) -> Any:
         return misp.add_attribute(change["event_uuid"], change["attribute"])
     if op == "add_object":
         return misp.add_object(change["event_uuid"], change["object"])
+    if op == "add_analyst_data":
+        return misp.add_analyst_data(_analyst_data(change))
     raise ChangeError(f"unknown change op {op!r} (expected one of: {', '.join(OPS)})")
+
+
+def _analyst_data(change: Mapping) -> Any:
+    """The PyMISP object for an ``add_analyst_data`` change (PyMISP checks it: an opinion outside
+    0..100, a note or comment missing, an unknown related type raise, naming the field)."""
+    from pymisp import MISPNote, MISPOpinion, MISPRelationship
+
+    kinds = {"Note": MISPNote, "Opinion": MISPOpinion, "Relationship": MISPRelationship}
+    kind = kinds.get(change["type"])
+    if kind is None:
+        raise ChangeError(f"add_analyst_data: unknown analyst data type {change['type']!r}")
+    item = kind()
+    item.from_dict(**{**dict(change["fields"]), "object_type": change["object_type"],
+                      "object_uuid": change["object_uuid"]})
+    return item
 
 
 def _append_to_warninglist(misp: PyMISP, change: Mapping) -> Any:

@@ -159,3 +159,40 @@ def test_analyst_data_after_save_builds_the_event(module_server, tmp_path):
     on_object = run_json(wf, {"Opinion": {**note, "object_type": "Object"}, "Event": event}, tmp_path,
                          module_server.url, codes=(3,))
     assert "Attribute.uuid" in on_object["outcome_text"] and "Error:" in on_object["outcome_text"]
+
+
+def test_distribution_then_analyst_data_in_one_run(module_server, tmp_path):
+    """Two of the actions added after v2.5.1 in one workflow: the distribution edit changes the
+    roaming data the next node sees, the analyst data is rendered per run (Jinja, by the runner)
+    and both land in the stored-event view the report shows."""
+    event = _event()
+    wf = _write(tmp_path, G.workflow([
+        G.trigger(1, "event-publish", [2]),
+        G.node(2, "attribute_distribution_operation", params={"distribution": "1"}, outputs={"output_1": [3]}),
+        G.node(3, "add_analyst_data", params={"target": "Attribute", "note": "Checked: {{ Event.info }}",
+                                              "language": "en"}),
+        G.node(4, "add_analyst_data", params={"target": "GalaxyCluster"}),  # not connected: never runs
+    ]))
+    doc = run_json(wf, event, tmp_path, module_server.url)
+    assert doc["executed"] == ["2", "3"] and doc["outcome"] == "success"
+    attributes = event["Event"]["Attribute"]
+    assert all(a["distribution"] == "1" for a in doc["data"]["Event"]["_AttributeFlattened"])
+    notes = [c for c in doc["changes"] if c["op"] == "add_analyst_data"]
+    assert [c["object_uuid"] for c in notes] == [a["uuid"] for a in attributes]
+    info = event["Event"]["info"]
+    assert {c["fields"]["note"] for c in notes} == {f"Checked: {info}"} and {c["node"] for c in notes} == {"3"}
+    stored = {a["uuid"]: a for a in doc["event"]["Event"]["Attribute"]}
+    assert all(stored[a["uuid"]]["distribution"] == "1" for a in attributes)
+    assert all(stored[a["uuid"]]["Note"][0]["note"] == f"Checked: {info}" for a in attributes)
+
+
+def test_a_misp_crash_in_a_new_action_fails_the_node(module_server, tmp_path):
+    wf = _write(tmp_path, G.workflow([G.trigger(1, "event-publish", [2]),
+                                      G.node(2, "add_analyst_data", params={"target": "GalaxyCluster"},
+                                             outputs={"output_1": [3]}),
+                                      G.node(3, "attribute_distribution_operation", params={"distribution": "2"})]))
+    doc = run_json(wf, _event(), tmp_path, module_server.url)
+    node = doc["nodes"][0]
+    assert node["node"] == "2" and node["result"] is False
+    assert any("GalaxyCluster" in e and "TypeError" in e for e in node["errors"])
+    assert [c["node"] for c in doc["changes"]] and {c["node"] for c in doc["changes"]} == {"3"}

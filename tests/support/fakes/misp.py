@@ -53,7 +53,8 @@ class MispFake(FakeService):
         self.fail: dict[str, tuple[int, Any]] = {}
         self.holds: dict[str, threading.Event] = {}  # path prefix -> requests wait until it is set
         self.held = threading.Event()  # set when a request starts waiting on a hold
-        self.users: list[dict] = []  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
+        self.users: list[dict] = []
+        self.analyst_data: list[dict] = []  # every saved Note/Opinion/Relationship, {type: record}  # {"User": ..., "Role": ..., "Organisation": ...} as /admin/users/index lists them
         for event in events or []:
             self.add_event(event)
         self.routes: list[tuple[str, re.Pattern, Callable[..., Response]]] = [
@@ -79,6 +80,8 @@ class MispFake(FakeService):
             ("POST", re.compile(r"/attributes/add/([\w-]+)$"), self.add_attribute),
             ("POST", re.compile(r"/objects/add/([\w-]+)$"), self.add_object),
             ("GET", re.compile(r"/admin/users/index$"), self.list_users),
+            # AnalystDataController::add($type, $object_uuid, $object_type); CakePHP routes both spellings
+            ("POST", re.compile(r"/(?:analyst_data|analystData)/add/(\w+)/([\w-]+)/(\w+)$"), self.add_analyst_data),
         ]
         super().__init__()
 
@@ -389,6 +392,48 @@ class MispFake(FakeService):
         obj = {"id": str(2000 + len(self.requests)), "event_id": wrapped["Event"].get("id"), **body.get("Object", body)}
         wrapped["Event"].setdefault("Object", []).append(obj)
         return Response.json({"Object": obj})
+
+    def add_analyst_data(self, request: Request, kind: str, object_uuid: str, object_type: str) -> Response:
+        """``analyst_data/add/<Type>/<object_uuid>/<object_type>``: MISP's CRUD add answers the
+        saved record as ``{<Type>: {...}}``; a validation failure is its ``saveFailResponse``
+        (403). The record is listed on its target (``Note``/``Opinion``/``Relationship``) as
+        MISP's event view shows it."""
+        if kind not in ("Note", "Opinion", "Relationship"):
+            return Response.json({"name": "Invalid analyst data type.", "message": "Invalid analyst data type.",
+                                  "url": request.path}, 405)
+        body = request.json()
+        given = dict(body.get(kind, body))
+        problems: dict[str, list[str]] = {}
+        if kind == "Opinion":
+            opinion = given.get("opinion")  # PyMISP sends it as a string; PHP's validation reads numbers
+            number = int(opinion) if isinstance(opinion, int | str) and str(opinion).isdigit() else -1
+            if isinstance(opinion, bool) or not 0 <= number <= 100:
+                problems["opinion"] = ["The opinion must be a number between 0 and 100."]
+        if kind == "Relationship" and not given.get("related_object_uuid"):
+            problems["related_object_uuid"] = ["Invalid UUID"]
+        if problems:
+            message = f"Could not add {kind}"
+            return Response.json({"saved": False, "name": message, "message": message, "url": request.path,
+                                  "errors": problems}, 403)
+        with self._write_lock:
+            record = {**given, "id": str(len(self.analyst_data) + 1), "object_uuid": object_uuid,
+                      "object_type": object_type, "org_uuid": "c5de83b4-36ba-49d6-9530-2a315caeece6",
+                      "orgc_uuid": "c5de83b4-36ba-49d6-9530-2a315caeece6", "note_type_name": kind}
+            self.analyst_data.append({kind: record})
+            for target in self._analyst_targets(object_type, object_uuid):
+                target.setdefault(kind, []).append(copy.deepcopy(record))
+        return Response.json({kind: record})
+
+    def _analyst_targets(self, object_type: str, uuid: str) -> list[dict]:
+        found = []
+        for wrapped in self.events.values():
+            event = wrapped["Event"]
+            if object_type == "Event" and event.get("uuid") == uuid:
+                found.append(event)
+            holders = {"Attribute": [a for e, a in self.attributes() if e is event],
+                       "Object": event.get("Object") or [], "EventReport": event.get("EventReport") or []}
+            found += [h for h in holders.get(object_type, []) if h.get("uuid") == uuid]
+        return found
 
     def search_events(self, request: Request) -> Response:
         """``events/restSearch``: by ``uuid``, ``eventid``, ``tags`` (any of), ``published``;
