@@ -9,7 +9,9 @@ reports the truth.
 
 A MISP-facing misp-module never changes the roaming data in MISP (only its ``error`` is read,
 §11.2): the runner ignores its ``data`` too, unless the run carries module data
-(``--carry-module-data``), a deliberate, traced departure from MISP.
+(``--carry-module-data``), a deliberate, traced departure from MISP. Upstream 3.1's
+``returns = "data"`` actions answer ``{"result_key", "data"}``: the result is recorded in the
+trace, and carried under its key; ``--dry-run`` sets their ``dry_run`` param to ``true``.
 
 Fail closed: a logic node whose decision could not be obtained (the module server is down,
 slow, answers an HTTP error or garbage, the module failed or says MISP crashes on this input,
@@ -135,6 +137,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         params = resolve_params(spec.params, g.indexed_params(node), ctx.render, data)
         extra: dict[str, Any] = {}
         if spec.is_misp_module:
+            if ctx.options.dry_run and "dry_run" in params:  # upstream 3.1's dry_run param: --dry-run forces it
+                params["dry_run"] = "true"
             if spec.support_filters:
                 extra["filteredItems"] = filtered_items(saved_filters, data)
             matching = matching_data(spec.params, params, data)
@@ -172,6 +176,21 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
             run.data_changed = run.data_carried = True
         else:
             run.data_ignored = True
+    if answer.result_key is not None:
+        _read_result(ctx, run, roaming, answer.result_key, answer.result_data)
     if answer.changes:
         run.changes = ctx.stored.apply(answer.changes, run.node)
     return answer.result, answer.errors
+
+
+def _read_result(ctx: RunContext, run: NodeRun, roaming: Any, key: str, result: Any) -> None:
+    """An upstream 3.1 ``returns = "data"`` answer: its result is recorded; MISP ignores it, so
+    it reaches the next nodes only with ``--carry-module-data``, under ``<result_key>`` in the
+    roaming data (the event is kept: the result is a summary, not an event)."""
+    run.result_key, run.result_data = key, result
+    current = roaming.data
+    if ctx.options.carry_module_data and isinstance(current, dict):
+        roaming.set_data({**current, key: result})
+        run.data_changed = run.data_carried = True
+    elif result is not None:
+        run.data_ignored = True

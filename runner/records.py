@@ -31,6 +31,8 @@ class NodeRun:
     data_changed: bool = False
     data_carried: bool = False    # a misp-module's data carried on (--carry-module-data)
     data_ignored: bool = False    # a misp-module returned data that MISP (and this run) ignores
+    result_key: str | None = None  # upstream 3.1 `returns = "data"`: the result's name ...
+    result_data: Any = None        # ... and the result (recorded; MISP ignores it)
     mocked: bool = False
     undecided: bool = False       # logic: no decision could be obtained (fail closed, docs/runner.md)
     closed: str | None = None     # undecided: what failing closed did ("stopped the run" | "skipped its paths")
@@ -62,6 +64,9 @@ class NodeRun:
             out["data_carried"] = True
         if self.data_ignored:
             out["data_ignored"] = True
+        if self.result_key is not None:
+            out["result_key"] = self.result_key
+            out["result_data"] = self.result_data
         if self.mocked:
             out["mocked"] = True
         if self.undecided:

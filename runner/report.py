@@ -206,8 +206,19 @@ def _describe(run: NodeRun) -> str:
         body += "; data carried (--carry-module-data)"
     elif run.data_changed:
         body += "; data changed"
+    if run.result_key is not None:
+        body += f"; result `{printable(run.result_key)}`: {_brief(run.result_data)}"
     if run.data_ignored:
         body += "; returned data ignored, as MISP does"
     if run.warnings:
         body += f" [warning: {'; '.join(run.warnings)}]"
     return body + timing
+
+
+RESULT_BRIEF = 160
+
+
+def _brief(value: Any) -> str:
+    """A module's result in one bounded line of the trace (the whole of it is in ``--json``)."""
+    text = dumps(value).decode("utf-8", "replace")
+    return printable(text if len(text) <= RESULT_BRIEF else text[:RESULT_BRIEF] + "…")

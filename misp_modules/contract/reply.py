@@ -81,6 +81,8 @@ class Answer:
     data: Any = None          # new roaming data; None: the module did not change it
     changes: list[Any] = field(default_factory=list)
     exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
+    result_key: str | None = None  # upstream 3.1's ``returns = "data"`` reply: the name of its result
+    result_data: Any = None        # ... and that result (a summary, never roaming data)
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:
@@ -90,6 +92,9 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
 
     ``data`` is new roaming data only as a JSON object, or from a runner-only module a JSON array
     (a PHP array MISP may set, ``[]`` after a reset); upstream's ``{"data": true}`` is not data.
+    Upstream 3.1's ``returns = "data"`` actions answer ``{"result_key": <name>, "data": <result>}``
+    (plus ``error`` when part of the work failed): that ``data`` is the module's result, read
+    as ``result_key``/``result_data``, never as roaming data (docs/contract.md §3).
     :class:`AnswerError` when there is no answer to read."""
     if not isinstance(answer, dict):
         raise AnswerError(f"the module server answered a JSON {json_type(answer)}, not an object")
@@ -108,10 +113,16 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
         messages = [] if result else [error if isinstance(error, str) else str(error)]
     warnings = answer.get("warnings")
     data = answer.get("data")
+    result_key = answer.get("result_key")
+    result_data = None
+    if isinstance(result_key, str) and result_key and not runner_only:
+        result_data, data = data, None
+    else:
+        result_key = None
     if not (isinstance(data, dict) or (isinstance(data, list) and runner_only)):
         data = None
     changes = answer.get("changes")
     exception = answer.get("exception") if runner_only and "result" in answer else None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
                   changes if isinstance(changes, list) else [],
-                  None if is_empty(exception) else str(exception))
+                  None if is_empty(exception) else str(exception), result_key, result_data)

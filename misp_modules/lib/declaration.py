@@ -233,6 +233,10 @@ def param(kind: str, description: str, placeholder: str = "") -> dict[str, Any]:
     return {"type": kind, "description": description, "value": placeholder}
 
 
+DRY_RUN_PARAM = param("string", "true: work out and report the changes without writing them to MISP "
+                               "(upstream 3.1's dry_run convention)", "false")
+
+
 def declare_action(
     *,
     module: str,

@@ -231,3 +231,33 @@ def test_unreachable_misp_is_a_clear_error_without_the_key(hl_fake, bgp_fake):
         # a dry run never contacts MISP
         dry = curate(core(HASHES), dry_run=True)
         assert dry["result"] is True and len(dry["changes"]) == 11
+
+
+@pytest.mark.parametrize("value", ["true", "1", "TRUE"])
+def test_dry_run_param_never_contacts_misp(hl_fake, bgp_fake, value):
+    """Upstream 3.1's convention: MISP sends the node's ``dry_run`` param (it has no top-level flag)."""
+    with misp_settings(hl_fake, bgp_fake, "http://127.0.0.1:9"):
+        dry = curate(core(HASHES), {"dry_run": value})
+        assert dry["result"] is True and dry["dry_run"] is True and len(dry["changes"]) == 11
+        assert not any(c.get("applied") for c in dry["changes"])
+        ranked = rank(core(NETWORK), {"dry_run": value})
+        assert ranked["result"] is True and ranked["dry_run"] is True
+        # "false" is no dry run: the unreachable MISP is tried, and named
+        live = curate(core(HASHES), {"dry_run": "false"})
+        assert live["result"] is False and "http://127.0.0.1:9" in live["error"] and "dry_run" not in live
+
+
+@pytest.mark.parametrize("module", [hlc, bgpc])
+def test_bad_dry_run_param_is_refused_before_any_lookup(intel, module):
+    hl, bgp = intel
+    asked = len(hl.requests), len(bgp.requests)
+    answer = module.dict_handler({"module": module.MODULE, "data": core(HASHES), "params": {"dry_run": "maybe"}})
+    assert answer["result"] is False
+    assert "param `dry_run`: expected true, false, 1 or 0, got 'maybe'" in answer["error"]
+    assert (len(hl.requests), len(bgp.requests)) == asked
+
+
+def test_dry_run_param_is_declared_for_misp():
+    for module in (hlc, bgpc):
+        declared = module.node.introspection()["config"]["params"]["dry_run"]
+        assert declared["type"] == "string" and declared["value"] == "false"

@@ -25,6 +25,7 @@ from misp_modules.lib.notify import summary
 from misp_modules.semantics.php import a_json_type
 from misp_modules.templating import TemplateRenderError, render, render_async
 
+DRY_RUN_VALUES = {"": False, "false": False, "0": False, "true": True, "1": True}
 _AUTOESCAPE_OPEN = "{% autoescape true %}"  # same line as the template's first line: numbers stay right
 _AUTOESCAPE_CLOSE = "{% endautoescape %}"
 
@@ -47,6 +48,16 @@ class ActionRequest:
         """A param's value; whitespace trimmed except for textarea (template) params."""
         value = self.params.get(name, "")
         return value if name in self.large else value.strip()
+
+    @property
+    def dry_run(self) -> bool:
+        """Upstream 3.1's convention: a ``dry_run`` param (``true``/``false``/``1``/``0``, empty is
+        false) previews the work without doing it; the runner's ``--dry-run`` (the request's
+        top-level ``dry_run``) does the same."""
+        value = self.get("dry_run").lower()
+        if value not in DRY_RUN_VALUES:
+            raise ParamError(f"param `dry_run`: expected true, false, 1 or 0, got {self.get('dry_run')!r}")
+        return DRY_RUN_VALUES[value] or self.raw.get("dry_run") is True
 
     def require(self, name: str, what: str) -> str:
         value = self.get(name)

@@ -26,7 +26,7 @@ from typing import Any
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import ParamError
 from misp_modules.lib.attribute_copies import target_attributes
-from misp_modules.lib.declaration import declare_action, param
+from misp_modules.lib.declaration import DRY_RUN_PARAM, declare_action, param
 from misp_modules.lib.intel import bgpranking
 from misp_modules.lib.intel.bgpranking import parse_asn, parse_ip
 from misp_modules.lib.intel.errors import IntelError, LookupIssue
@@ -63,6 +63,7 @@ node = declare_action(
                            str(DEFAULT_THRESHOLD)),
         "tag": param("string", f"Tag to attach (empty: {DEFAULT_TAG}, or the tag setting)", DEFAULT_TAG),
         "tag_locality": param("string", "local or global (empty: local)", "local"),
+        "dry_run": DRY_RUN_PARAM,
     },
 )
 
@@ -70,6 +71,7 @@ node = declare_action(
 @node.handler
 def dict_handler(req: ActionRequest) -> dict[str, Any]:
     threshold, tag, local = curation_params(req)
+    dry_run = req.dry_run  # checked before any lookup
     data = req.data if isinstance(req.data, dict) else {}
     notes: list[dict] = []
 
@@ -115,10 +117,10 @@ def dict_handler(req: ActionRequest) -> dict[str, Any]:
             changes += book.attach("attribute", attribute, [tag], local, None, event_uuid)[1]
     for item in notes:
         log.info("%s: skipped %s: %s", MODULE, item["uuid"], item["note"])
-    changes, failure = write_back(changes, dry_run=bool(req.raw.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=dry_run, action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
-    return reply(True, changes=changes, notes=notes)
+    return reply(True, **({"dry_run": True} if dry_run else {}), changes=changes, notes=notes)
 
 
 def curation_params(req: ActionRequest) -> tuple[int, str, bool]:

@@ -29,7 +29,7 @@ from misp_modules.contract import changes as ch
 from misp_modules.contract.reply import reply
 from misp_modules.contract.request import ParamError
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy, target_attributes
-from misp_modules.lib.declaration import declare_action, param
+from misp_modules.lib.declaration import DRY_RUN_PARAM, declare_action, param
 from misp_modules.lib.intel import hashlookup
 from misp_modules.lib.intel.errors import IntelError, InvalidValue
 from misp_modules.lib.misp_edits import TagBook, event_of
@@ -66,6 +66,7 @@ node = declare_action(
         "tag_locality": param("string", "local or global (empty: local)", "local"),
         "minimum_trust": param("string", "Minimum hashlookup:trust (0-100; 50 means no opinion) for a file to "
                                          "count as known-good (empty: 0, any known file)", "0"),
+        "dry_run": DRY_RUN_PARAM,
     },
 )
 
@@ -73,6 +74,7 @@ node = declare_action(
 @node.handler
 def dict_handler(req: ActionRequest) -> dict[str, Any]:
     tag, local, minimum_trust = curation_params(req)
+    dry_run = req.dry_run  # checked before any lookup
     data = json_copy(req.data) if isinstance(req.data, dict) else {}
     targets = [(a, HASH_TYPES[a.get("type")]) for a in target_attributes(data, req.raw.get("filteredItems"))
                if a.get("type") in HASH_TYPES]
@@ -107,10 +109,10 @@ def dict_handler(req: ActionRequest) -> dict[str, Any]:
             changes += edits + [ch.touch("attribute", uuid, event_uuid=event_of(data).get("uuid"))]
     for note in notes:
         log.info("%s: skipped %s: %s", MODULE, note["uuid"], note["note"])
-    changes, failure = write_back(changes, dry_run=bool(req.raw.get("dry_run")), action=MODULE)
+    changes, failure = write_back(changes, dry_run=dry_run, action=MODULE)
     if failure is not None:
         return reply(False, errors=[failure], changes=changes, notes=notes)
-    return reply(True, data=data if data_changed else None, changes=changes, notes=notes)
+    return reply(True, **({"dry_run": True} if dry_run else {}), data=data if data_changed else None, changes=changes, notes=notes)
 
 
 def curation_params(req: ActionRequest) -> tuple[str, bool, int]:

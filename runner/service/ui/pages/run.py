@@ -161,6 +161,8 @@ def _call_details(call: Any, entry: dict[str, Any], node: dict[str, Any]) -> dic
         except Exception as exc:  # noqa: BLE001 - a filter MISP would fail on: say so
             details["matching"] = {"filters": filters, "error": f"{type(exc).__name__}: {exc}"}
     returned = answer.get("data") if isinstance(answer, dict) else None
+    if entry.get("result_key") is not None and isinstance(data_in, dict):  # upstream 3.1: carried under its key
+        returned = {**data_in, entry["result_key"]: returned}
     if entry.get("data_changed") and isinstance(returned, (dict, list)):
         details["diff"], details["diff_total"] = diff_rows(data_in, returned)
     elif entry.get("data_ignored"):
