@@ -27,6 +27,7 @@ def document(result: RunResult) -> dict[str, Any]:
         "workflow": {"id": wf.id, "name": wf.name, "kind": wf.kind, "source": wf.source},
         "trigger": {"id": trigger.id, "blocking": trigger.blocking, "for_path": trigger.for_path},
         "now": now_field(result),
+        "misp_release": result.misp_release,
         "outcome": result.outcome,
         "outcome_text": result.outcome_text,
         "success": result.success,

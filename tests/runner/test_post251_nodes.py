@@ -93,6 +93,7 @@ def test_threat_level_default_by_release(module_server, tmp_path):
     old = run_json(wf, event, tmp_path, module_server.url, "--mock", "3=true", "--mock", "4=true",
                    "--misp-release", "2.5.1")
     assert newest["executed"] == ["3"] and old["executed"] == ["4"]  # 3 == "3"; "Low" != "3"
+    assert newest["misp_release"] is None and old["misp_release"] == "2.5.1"  # the document says which ran
 
 
 def test_filter_tag_follows_the_saved_version(module_server, tmp_path):
