@@ -151,7 +151,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
                           indexed_params=g.node_data(node).get("indexed_params"), trigger=ctx.trigger,
                           workflow={"id": ctx.workflow.id, "name": ctx.workflow.name}, dry_run=ctx.options.dry_run,
                           timeout=timeout, extra=extra, module_version=g.node_data(node).get("module_version"),
-                          now=ctx.now, misp_release=ctx.options.misp_release)
+                          now=ctx.now, misp_release=ctx.options.misp_release,
+                          initiator_user=ctx.options.initiator_user)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
@@ -165,6 +166,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         raise NodeException(str(exc)) from None
     if answer.warnings:
         run.warnings = answer.warnings
+    if answer.toasts:
+        run.toasts = answer.toasts
     if answer.exception is not None:
         raise MispCaughtException(answer.exception)
     if answer.data is not None:

@@ -83,6 +83,24 @@ class Answer:
     exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
     result_key: str | None = None  # upstream 3.1's ``returns = "data"`` reply: the name of its result
     result_data: Any = None        # ... and that result (a summary, never roaming data)
+    toasts: list[dict[str, str]] = field(default_factory=list)  # notifications for the run's initiator user
+
+
+TOAST_VARIANTS = ("info", "success", "warning", "danger")
+
+
+def toast(variant: Any, header: Any, body: Any) -> dict[str, str]:
+    """A notification toast for the user who started the run (MISP's
+    ``User::createNotificationToast``): MISP shows it in its UI; the runner records it in the
+    trace and the ``--json`` document. The variant is kept as given, as MISP keeps it."""
+    return {"variant": "" if variant is None else str(variant), "header": "" if header is None else str(header),
+            "body": "" if body is None else str(body)}
+
+
+def _toasts(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        return []
+    return [toast(t.get("variant"), t.get("header"), t.get("body")) for t in value if isinstance(t, dict)]
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:
@@ -94,7 +112,8 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
     (a PHP array MISP may set, ``[]`` after a reset); upstream's ``{"data": true}`` is not data.
     Upstream 3.1's ``returns = "data"`` actions answer ``{"result_key": <name>, "data": <result>}``
     (plus ``error`` when part of the work failed): that ``data`` is the module's result, read
-    as ``result_key``/``result_data``, never as roaming data (docs/contract.md §3).
+    as ``result_key``/``result_data``, never as roaming data (docs/contract.md §3). ``toasts``
+    (runner-only modules): :func:`toast` notifications for the run's initiator user.
     :class:`AnswerError` when there is no answer to read."""
     if not isinstance(answer, dict):
         raise AnswerError(f"the module server answered a JSON {json_type(answer)}, not an object")
@@ -125,4 +144,5 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
     exception = answer.get("exception") if runner_only and "result" in answer else None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
                   changes if isinstance(changes, list) else [],
-                  None if is_empty(exception) else str(exception), result_key, result_data)
+                  None if is_empty(exception) else str(exception), result_key, result_data,
+                  _toasts(answer.get("toasts")) if runner_only else [])
