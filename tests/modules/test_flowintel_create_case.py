@@ -75,8 +75,8 @@ def send_server() -> Iterator[ModuleServer]:
 def test_misp_crashes_after_its_checks_and_sends_nothing(misp_default_server, fi) -> None:
     answer = query_node(misp_default_server, MODULE, data(), params(fi.url))
     assert answer["result"] is False and "changes" not in answer and "exception" not in answer
-    [error] = answer["errors"]
-    assert "MISP's run would end here" in error and "isOk() on null" in error and "send_request" in error
+    error = answer["crash"]  # MISP's run ends here: the runner stops there (contract.md §3)
+    assert answer["errors"] == [] and "MISP's run would end here" in error and "isOk() on null" in error and "send_request" in error
     assert FLOWINTEL_KEY not in json.dumps(answer)
     assert fi.requests == []
 

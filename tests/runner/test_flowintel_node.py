@@ -23,21 +23,22 @@ def flowintel() -> Iterator[FlowintelFake]:
         yield fake
 
 
-def _run(tmp_path, server: ModuleServer, url: str) -> dict:
+def _run(tmp_path, server: ModuleServer, url: str, codes: tuple[int, ...] = (0,)) -> dict:
     wf = tmp_path / "wf.json"
     wf.write_text(json.dumps(G.workflow([
         G.trigger(1, "event-publish", [2]),
         G.node(2, "flowintel-create-case", params={"url": url, "apikey": API_KEY}, outputs={"output_1": [3]}),
         G.node(3, "push-zmq")])))
-    return run_json(wf, json.loads(SMALL_EVENT.read_text()), tmp_path, server.url, "--mock", "3=true")
+    return run_json(wf, json.loads(SMALL_EVENT.read_text()), tmp_path, server.url, "--mock", "3=true", codes=codes)
 
 
 def test_misp_crash_fails_the_node_and_sends_nothing(tmp_path, flowintel) -> None:
     flowintel.reset()
     with ModuleServer(config={"modules": ARBITRARY_ON}) as srv:
-        doc = _run(tmp_path, srv, flowintel.url)
+        doc = _run(tmp_path, srv, flowintel.url, codes=(3,))
     node = doc["nodes"][0]
-    assert node["node"] == "2" and node["result"] is False
+    assert node["node"] == "2" and node["result"] is False and node["status"] == "error"
+    assert doc["executed"] == ["2"] and doc["outcome"] == "failure"  # MISP's run ends at the node
     assert any("isOk() on null" in e for e in node["errors"])
     assert flowintel.requests == [] and API_KEY not in json.dumps(doc)
 

@@ -47,9 +47,10 @@ def test_the_toast_reaches_the_trace_and_the_document(module_server, tmp_path):
 
 def test_without_an_initiator_user_the_node_fails_as_misp_crashes(module_server, tmp_path):
     wf = _workflow(tmp_path, {"toast_header": "hello"})
-    doc = run_json(wf, _event(), tmp_path, module_server.url, "--mock", "3=true")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--mock", "3=true", codes=(3,))
     node = doc["nodes"][0]
     assert node["result"] is False and "toasts" not in node and doc["initiator_user"] is None
+    assert doc["executed"] == ["2"] and doc["outcome"] == "failure"  # MISP's TypeError ends its run
     assert "no initiator user" in node["errors"][0] and "PHP TypeError" in node["errors"][0]
     assert doc["errors"] and "no initiator user" in doc["errors"][0]  # reported, never a silent success
 

@@ -41,7 +41,7 @@ import requests
 
 from misp_modules.contract import changes as ch
 from misp_modules.contract.jinja import render_or_empty
-from misp_modules.contract.reply import reply
+from misp_modules.contract.reply import misp_crash, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.declaration import declare
 from misp_modules.lib.http import HttpPolicy, shorten
@@ -93,7 +93,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     if not arbitrary_urls_enabled():
         return reply(False, errors=[webhook.ARBITRARY_URLS_OFF])
     if not send_request_enabled():
-        return reply(False, errors=[MISP_CRASH])
+        return misp_crash(MISP_CRASH)
     base, key = php.to_string(url), php.to_string(apikey)
     event = event_of(req.data)
     title = case_title(p["case-name"], req.data, event)

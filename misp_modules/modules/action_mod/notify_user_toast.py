@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.contract.reply import reply, toast
+from misp_modules.contract.reply import misp_crash, reply, toast
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.declaration import declare
 from misp_modules.semantics.php import is_empty
@@ -51,7 +51,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     if is_empty(header) and is_empty(body):  # PHP empty(): "0" is empty too
         return reply(False, errors=[EMPTY_TEXT])
     if req.initiator_user is None:
-        return reply(False, errors=[NO_INITIATOR])
+        return misp_crash(NO_INITIATOR)
     return reply(True, toasts=[toast(req.params["variant"], HEADER_PREFIX + _text(header), _text(body))])
 
 
