@@ -8,6 +8,7 @@ and the toasts (docs/misp-behaviour.md §16.12)."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import stat
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from misp_modules.semantics.convert import to_core_format
+from tests.support import graphs as G
+from tests.support.cli import run_json
 from tests.support.fakes.misp import API_KEY, MispFake
 from tests.support.harness import ModuleServer
 from tests.support.nodes import query_node
@@ -328,3 +331,20 @@ def test_tags_written_through_pymisp(fake_misp, tmp_path) -> None:
     assert stored[uuid(6)] == [REMOVED]
     assert fake_misp.calls("/tags/attachTagToObject") == [{"uuid": uuid(1), "tag": IN_LIST, "local": True},
                                                          {"uuid": uuid(6), "tag": REMOVED, "local": True}]
+
+
+# --- through the runner ---------------------------------------------------------------------------------
+
+def test_through_misp_workflow_run(server, export_dir, tmp_path) -> None:
+    run(server, "probe.txt")
+    wf = G.workflow([G.trigger(1, "event-publish", [2]),
+                     G.node(2, "blocklist-action-module", "action",
+                            {**params("runner.txt"), "createSnapshot": "yes"})])
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(wf))
+    doc = run_json(path, raw_event(), tmp_path, server.url, "--now", str(NOW))
+    blocklist = export_dir.resolve() / "runner.txt"
+    assert doc["outcome"] == "success" and doc["nodes"][0]["result"] is True, doc["nodes"]
+    assert blocklist.read_text() == "type=regex\n*9*\n*10*\n*bad.example*\n*evil.example*\n*warn.example*\n"
+    delta = doc["data"]["Event"]["_blocklistDelta"]
+    assert delta["written"] is True and "-20231114-221320-" in delta["snapshot"]
