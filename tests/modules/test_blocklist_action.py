@@ -8,6 +8,7 @@ and the toasts (docs/misp-behaviour.md §16.12)."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import re
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from misp_modules.modules.action_mod import blocklist_action_module
 from misp_modules.semantics.convert import to_core_format
+from misp_modules.settings import Settings, get_settings, set_settings
 from tests.support import graphs as G
 from tests.support.cli import run_json
 from tests.support.fakes.misp import API_KEY, MispFake
@@ -348,3 +351,35 @@ def test_through_misp_workflow_run(server, export_dir, tmp_path) -> None:
     assert blocklist.read_text() == "type=regex\n*9*\n*10*\n*bad.example*\n*evil.example*\n*warn.example*\n"
     delta = doc["data"]["Event"]["_blocklistDelta"]
     assert delta["written"] is True and "-20231114-221320-" in delta["snapshot"]
+
+
+# --- odd input, in process ------------------------------------------------------------------------------
+
+def test_odd_input_gets_a_node_answer(tmp_path) -> None:
+    good = {"id": "1", "uuid": "a", "type": "ip-dst", "value": "1.2.3.4", "to_ids": True, "Tag": [{"name": "r"}]}
+    odd_data = [None, "x", [], 5, {"Event": "x"}, {"Event": {"_AttributeFlattened": "x"}},
+                {"Event": {"_AttributeFlattened": {"0": 5}, "info": ["x"]}},
+                {"Event": {"Attribute": "x", "_AttributeFlattened": [good, {**good, "id": None, "value": 7},
+                                                                    {**good, "value": None}]}},
+                {"Event": {"Attribute": [good], "_AttributeFlattened": [good, {**good, "Tag": [{"name": ["x"]}]}]}},
+                {"Event": {"_AttributeFlattened": [{**good, "Tag": "x", "_allTags": {"a": {"name": "R"}},
+                                                    "warnings": {"x": 1}}]}}]
+    odd_params = [{}, None, {"attributeTypesToInclude": ["ip-dst"], "blocklist": "f"},
+                  {"attributeTypesToInclude": {"a": "ip-dst"}, "blocklist": ["x"], "removalTag": {"a": "r"},
+                   "exportFormat": 5, "snapshotRetention": [], "createSnapshot": "yes"},
+                  {"attributeTypesToInclude": ["ip-dst"], "blocklist": "g", "removalTag": [["r"]]},
+                  {"attributeTypesToInclude": "ip-dst", "blocklist": "h", "tagAttributeInBlocklist": 5,
+                   "exportFormat": None}]
+    previous = get_settings()
+    set_settings(Settings(modules={"blocklist_action_module": {"export_dir": str(tmp_path)}}))
+    try:
+        answers = [blocklist_action_module.dict_handler({"data": d, "params": p, "node": {}, "dry_run": True})
+                   for d, p in itertools.product(odd_data, odd_params)]
+    finally:
+        set_settings(previous)
+    for answer in answers:
+        assert isinstance(answer["result"], bool) and all(isinstance(e, str) and e for e in answer["errors"])
+        assert bool(answer["errors"]) == ("error" in answer)
+        json.dumps(answer)
+    assert any("MISP's run would end here" in a.get("error", "") for a in answers)
+    assert any(a["result"] is True and "data" in a for a in answers)
