@@ -345,12 +345,15 @@ def test_through_misp_workflow_run(server, export_dir, tmp_path) -> None:
                             {**params("runner.txt"), "createSnapshot": "yes"})])
     path = tmp_path / "wf.json"
     path.write_text(json.dumps(wf))
-    doc = run_json(path, raw_event(), tmp_path, server.url, "--now", str(NOW))
+    doc = run_json(path, raw_event(), tmp_path, server.url, "--now", str(NOW), "--initiator-user", "7")
     blocklist = export_dir.resolve() / "runner.txt"
     assert doc["outcome"] == "success" and doc["nodes"][0]["result"] is True, doc["nodes"]
     assert blocklist.read_text() == "type=regex\n*9*\n*10*\n*bad.example*\n*evil.example*\n*warn.example*\n"
     delta = doc["data"]["Event"]["_blocklistDelta"]
     assert delta["written"] is True and "-20231114-221320-" in delta["snapshot"]
+    assert [(t["variant"], t["header"]) for t in doc["nodes"][0]["toasts"]] == [("success", "Update blocklist")]
+    again = run_json(path, raw_event(), tmp_path, server.url, "--now", str(NOW))  # no initiator: the SYSTEM user
+    assert again["nodes"][0]["result"] is True and "toasts" not in again["nodes"][0]
 
 
 # --- odd input, in process ------------------------------------------------------------------------------

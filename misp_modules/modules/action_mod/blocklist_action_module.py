@@ -24,8 +24,9 @@ an attribute already in the list gets ``tagAttributeInBlocklist`` attached (loca
 successful write each removed attribute loses ``removalTag`` + ``tagAttributeInBlocklist`` (any
 locality) and gets ``tagAttributeRemovedFromBlocklist`` (local); a touch follows each attribute
 whose tags changed. MISP's UI toasts (header ``Update blocklist``) are answered as ``toasts``: one
-per message, for the initiator user (the request's ``initiator_user``), else the workflow user --
-the runner's SYSTEM user, id 0, gets none, as in MISP.
+per message, for the initiator user (the request's ``initiator_user``, the runner's
+``--initiator-user``), else the workflow user -- the runner's SYSTEM user, id 0, gets none, as in
+MISP.
 
 The data returned carries ``Event._blocklistDelta`` (``blocklist``, ``export_format``,
 ``added``, ``removed``, ``already_present``, ``skipped_warninglist``, ``snapshot``, ``written``)
@@ -72,7 +73,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from misp_modules.contract.reply import reply
+from misp_modules.contract.reply import reply, toast
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.attribute_copies import entries
 from misp_modules.lib.declaration import declare
@@ -143,21 +144,15 @@ class _Run:
         return self.answer(False)
 
     def answer(self, result: bool, *, data: Any = None, changes: list[dict] | None = None) -> dict[str, Any]:
-        extra: dict[str, Any] = {"toasts": self.toasts} if self.toasts else {}
-        return reply(result, errors=self.errors, data=data, changes=changes, **extra)
-
-
-def toast(variant: str, header: str, body: str) -> dict[str, Any]:
-    """One MISP UI toast (``createNotificationToast(user, header, body, variant)``)."""
-    return {"variant": variant, "header": header, "body": body}
+        if self.toasts:
+            return reply(result, errors=self.errors, data=data, changes=changes, toasts=self.toasts)
+        return reply(result, errors=self.errors, data=data, changes=changes)
 
 
 def notification_user(req: NodeRequest) -> Any:
     """The roaming data's initiator user when it has a ``User.id``, else the workflow user (the
     runner's is MISP's SYSTEM user, id 0); None when that user's id is empty (no toast)."""
-    initiator = getattr(req, "initiator_user", None)
-    if initiator is None:
-        initiator = req.raw.get("initiator_user") if isinstance(req.raw, Mapping) else None
+    initiator = req.initiator_user
     user = initiator.get("User") if isinstance(initiator, Mapping) else None
     if isinstance(user, Mapping) and not php.is_empty(user.get("id")):
         return initiator
