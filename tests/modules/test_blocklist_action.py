@@ -91,8 +91,10 @@ def server(export_dir) -> Iterator[ModuleServer]:
 
 
 def run(server: ModuleServer, name: str, roaming: dict | None = None, *, initiator: dict | None = INITIATOR,
-        **more: object) -> dict:
-    extra = {"initiator_user": initiator} if initiator is not None else {}
+        dry_run: bool = False, **more: object) -> dict:
+    extra: dict = {"initiator_user": initiator} if initiator is not None else {}
+    if dry_run:
+        extra["dry_run"] = True
     return query_node(server, MODULE, data() if roaming is None else roaming, params(name, **more), now=NOW, **extra)
 
 
@@ -291,10 +293,21 @@ def test_no_candidates(server) -> None:
                                  "body": "No attributes found to update the blocklist"}]
 
 
+def test_a_dry_run_leaves_the_file_alone(server, export_dir) -> None:
+    run(server, "dry.txt")  # creates the directory
+    path = export_dir.resolve() / "dry.txt"
+    path.write_text("type=regex\n*gone.example*\n")
+    answer = run(server, "dry.txt", dry_run=True)
+    assert path.read_text() == "type=regex\n*gone.example*\n"
+    assert not list(export_dir.glob("dry.txt.*")) or all(p.suffix == ".lock" for p in export_dir.glob("dry.txt.*"))
+    assert answer["result"] is True and answer["warnings"] == [f'dry run: blocklist "{path}" was not written (4 entries would be)']
+    assert answer["data"]["Event"]["_blocklistDelta"]["written"] is True  # the data MISP's write would give
+
+
 def test_types_not_a_list_is_php_type_error(server) -> None:
     answer = query_node(server, MODULE, data(), {"blocklist": "types.txt"}, now=NOW)
-    assert answer["result"] is False and "MISP's run would end here" in answer["error"]
-    assert "attributeTypesToInclude" in answer["error"]
+    assert answer["result"] is False and "MISP's run would end here" in answer["crash"]  # the run stops there
+    assert "attributeTypesToInclude" in answer["crash"]
 
 
 def test_toasts_only_for_an_initiator_user(server) -> None:
@@ -384,5 +397,5 @@ def test_odd_input_gets_a_node_answer(tmp_path) -> None:
         assert isinstance(answer["result"], bool) and all(isinstance(e, str) and e for e in answer["errors"])
         assert bool(answer["errors"]) == ("error" in answer)
         json.dumps(answer)
-    assert any("MISP's run would end here" in a.get("error", "") for a in answers)
+    assert any("MISP's run would end here" in a.get("crash", "") for a in answers)
     assert any(a["result"] is True and "data" in a for a in answers)

@@ -56,7 +56,8 @@ candidate value that is null or a list: PHP ``TypeError`` (MISP's run ends), her
 
 Deviations: the export directory is a setting (above); snapshot names use the run's clock
 (``now``), in UTC (PHP's ``date()`` in the server's default timezone); a dry run (``--dry-run``)
-still writes the file (it is not MISP) but no change reaches MISP. With more than 16 entries and
+writes nothing: no change reaches MISP and the file is left as it is (a warning says what would
+have been written; the data and toasts are as after a successful write). With more than 16 entries and
 numeric and non-numeric strings mixed, PHP's hybrid sort may order them differently (its
 comparison is not transitive); here a merge sort with the same comparison.
 """
@@ -73,7 +74,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from misp_modules.contract.reply import reply, toast
+from misp_modules.contract.reply import misp_crash, reply, toast
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.attribute_copies import entries
 from misp_modules.lib.declaration import declare
@@ -130,6 +131,7 @@ class _Run:
         self.req = req
         self.errors: list[str] = []
         self.toasts: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
         self.user = notification_user(req)
 
     def notify(self, message: str, variant: str) -> None:
@@ -144,9 +146,8 @@ class _Run:
         return self.answer(False)
 
     def answer(self, result: bool, *, data: Any = None, changes: list[dict] | None = None) -> dict[str, Any]:
-        if self.toasts:
-            return reply(result, errors=self.errors, data=data, changes=changes, toasts=self.toasts)
-        return reply(result, errors=self.errors, data=data, changes=changes)
+        extra = {"toasts": self.toasts} if self.toasts else {}
+        return reply(result, errors=self.errors, data=data, changes=changes, warnings=self.warnings, **extra)
 
 
 def notification_user(req: NodeRequest) -> Any:
@@ -165,7 +166,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     try:
         return execute(run)
     except SemanticsError as exc:
-        return reply(False, errors=[*run.errors, f"{MISP_ID}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MISP_ID}: MISP's run would end here (PHP error): {exc}", errors=run.errors)
 
 
 def execute(run: _Run) -> dict[str, Any]:
@@ -251,7 +252,9 @@ def execute(run: _Run) -> dict[str, Any]:
     changed = bool(new) or bool(remove)
     # 10. write, snapshot
     write_ok, snapshot = True, None
-    if changed:
+    if changed and req.dry_run:  # a dry run changes nothing: not MISP, not the file (reported as if written)
+        run.warnings.append(f'dry run: blocklist "{path}" was not written ({len(update)} entries would be)')
+    elif changed:
         write_ok = write_blocklist(path, update, export_format)
         if write_ok and snapshot_on:
             snapshot = create_snapshot(path, req.clock())
