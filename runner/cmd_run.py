@@ -86,6 +86,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="the MISP user whose action started the run (MISP's initiator user, who gets "
                              "toasts): a user id or a MISP user object as JSON; default: none, as for a run "
                              "MISP starts itself")
+    parser.add_argument("--misp-baseurl", metavar="URL", default=None,
+                        help="MISP.baseurl, which MISP's newer nodes give templates as {{ _env.baseurl }} "
+                             "(default: the configured [misp] url, else empty as an unset MISP.baseurl)")
     parser.add_argument("--config", metavar="FILE",
                         help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
 
@@ -98,7 +101,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
         now=args.now, misp_release=args.misp_release, initiator_user=args.initiator_user,
-        pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
+        misp_baseurl=_misp_baseurl(args), pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )
 
 
@@ -185,6 +188,15 @@ def check_log_file(args: argparse.Namespace) -> None:
             pass
     except OSError as exc:
         raise InputError(f"--log-file: cannot append to {args.log_file}: {exc.strerror or exc}") from None
+
+
+def _misp_baseurl(args: argparse.Namespace) -> str | None:
+    """``--misp-baseurl``, else the configured ``[misp] url`` (the MISP this run acts for)."""
+    if args.misp_baseurl is not None:
+        return str(args.misp_baseurl)
+    from misp_modules.settings import get_settings
+
+    return get_settings().misp.url
 
 
 def load_config(args: argparse.Namespace) -> None:

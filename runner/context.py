@@ -55,6 +55,7 @@ class RunOptions:
     now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
     misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
     initiator_user: Mapping | None = None    # MISP's getInitiatorUser(), {"User": {...}} (None: no such user)
+    misp_baseurl: str | None = None          # MISP.baseurl for templates' _env (None: [misp] url, else "")
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class Runner:
         self.catalog = catalog
         self.client = client
         self.options = options or RunOptions()
-        self.render = Renderer(client, jinja.MODULE in catalog.expansions)
+        self.render = Renderer(client, jinja.MODULE in catalog.expansions, _render_env(self.options))
 
     def run(self, workflow: g.Workflow, raw: Any, trigger_id: str | None = None) -> RunResult:
         return _Run(self, workflow, raw, trigger_id).execute()
@@ -293,6 +293,16 @@ def _walk_result(workflow: g.Workflow, record: WalkRecord) -> dict:
         return [workflow.node(i) or {"id": i} for i in ids]
     return {"blocking_nodes": nodes(record.failed), "executed_nodes": nodes(record.executed),
             "blocked_paths": [p.edges() for p in record.blocked_paths]}  # MISP's format: whole lists
+
+
+def _render_env(opts: RunOptions) -> dict[str, Any] | None:
+    """The ``_env`` MISP's newer base class renders templates with (misp-behaviour.md §16.15):
+    ``baseurl`` is ``RunOptions.misp_baseurl`` (``misp-workflow run`` fills in the configured
+    ``[misp] url``), else ``""`` (MISP's unset ``MISP.baseurl``); none when reproducing v2.5.1,
+    whose base class adds none."""
+    if opts.misp_release == "2.5.1":
+        return None
+    return {"baseurl": opts.misp_baseurl or ""}
 
 
 def _workflow_user_exists(opts: RunOptions, raw: Any) -> bool:

@@ -24,13 +24,19 @@ LOCAL_NOTE = ("templates rendered locally: {why}; MISP renders through the Enric
 
 
 class Renderer:
-    def __init__(self, client: ModuleClient | None, use_server: bool) -> None:
+    """``env``: the ``_env`` MISP's newer base class adds to the data a template renders over
+    (``{"baseurl": MISP.baseurl}``, misp-behaviour.md §16.15); None: MISP v2.5.1's, which adds none."""
+
+    def __init__(self, client: ModuleClient | None, use_server: bool, env: dict[str, Any] | None = None) -> None:
         self.client = client
+        self.env = env
         self.use_server = use_server and client is not None
         self.local_renders = 0              # templates rendered here instead of by the server
         self.local_reason: str | None = None
 
     def __call__(self, template: str, data: Any) -> str:
+        if self.env is not None and isinstance(data, dict):  # PHP: $rDataWithEnv['_env'] = [...] on the array
+            data = {**data, "_env": self.env}
         if self.use_server:
             try:
                 return self._remote(template, data)

@@ -80,3 +80,17 @@ def test_a_malformed_initiator_user_in_the_request_is_a_clear_error(module_serve
                                           "params": {"toast_header": "x"}, "initiator_user": "alice"})
     assert status == 200 and answer["result"] is False  # an action's bad request is a failed node naming it
     assert answer["errors"] == ["`initiator_user` must be a MISP user object"]
+
+
+def test_templates_see_misps_baseurl_as_the_newer_base_class_gives_it(module_server, tmp_path):
+    wf = _workflow(tmp_path, {"toast_header": "{{ _env.baseurl }}/events/view/{{ Event.uuid }}"})
+    uuid = _event()["Event"]["uuid"]
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--initiator-user", "7", "--mock", "3=true",
+                   "--misp-baseurl", "https://misp.example.org")
+    assert doc["nodes"][0]["toasts"][0]["header"] == f"[notify-user-toast] https://misp.example.org/events/view/{uuid}"
+    unset = run_json(wf, _event(), tmp_path, module_server.url, "--initiator-user", "7", "--mock", "3=true")
+    assert unset["nodes"][0]["toasts"][0]["header"] == f"[notify-user-toast] /events/view/{uuid}"  # MISP.baseurl unset
+    old = run_json(wf, _event(), tmp_path, module_server.url, "--initiator-user", "7", "--mock", "3=true",
+                   "--misp-release", "2.5.1", "--misp-baseurl", "https://misp.example.org")
+    # v2.5.1 adds no _env: `_env.baseurl` is an undefined's attribute, the render fails, the param is ""
+    assert old["nodes"][0]["errors"] == ["The toast text is empty."]
