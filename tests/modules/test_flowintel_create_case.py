@@ -33,7 +33,9 @@ def data() -> dict:
 
 
 def params(url: str, **more: str) -> dict:
-    return {"url": url, "apikey": FLOWINTEL_KEY, **more}
+    """The node's params as the runner sends them: MISP's editor saves `case-name`'s default
+    `{{ Event.info }}` in the node, and the runner rendered it."""
+    return {"url": url, "apikey": FLOWINTEL_KEY, "case-name": RAW["info"], **more}
 
 
 def closed_port() -> int:
@@ -151,6 +153,12 @@ def test_case_name_origin_url_and_no_reference(send_server, fi) -> None:
     assert fi.requests[1].path == "/fi'%3C&%3E/api/case/create_with_event"
     title = linked["changes"][0]["object"]["Attribute"][2]["value"]
     assert title == "   "  # not PHP-empty: kept, as MISP keeps it
+
+
+def test_an_unset_case_name_is_its_default_unrendered(send_server, fi) -> None:
+    given = {k: v for k, v in params(fi.url).items() if k != "case-name"}
+    answer = query_node(send_server, MODULE, data(), given)
+    assert answer["result"] is True and fi.requests[0].json()["title"] == "{{ Event.info }}"  # MISP never renders a default
 
 
 def test_empty_case_name_falls_back_to_the_event_info(send_server, fi) -> None:

@@ -27,7 +27,8 @@ def _run(tmp_path, server: ModuleServer, url: str, codes: tuple[int, ...] = (0,)
     wf = tmp_path / "wf.json"
     wf.write_text(json.dumps(G.workflow([
         G.trigger(1, "event-publish", [2]),
-        G.node(2, "flowintel-create-case", params={"url": url, "apikey": API_KEY}, outputs={"output_1": [3]}),
+        G.node(2, "flowintel-create-case", params={"url": url, "apikey": API_KEY, "case-name": "{{ Event.info }}"},
+               outputs={"output_1": [3]}),
         G.node(3, "push-zmq")])))
     return run_json(wf, json.loads(SMALL_EVENT.read_text()), tmp_path, server.url, "--mock", "3=true", codes=codes)
 
@@ -51,7 +52,7 @@ def test_send_request_records_the_case_reference(tmp_path, flowintel) -> None:
         doc = _run(tmp_path, srv, flowintel.url)
     info = json.loads(SMALL_EVENT.read_text())["Event"]["info"]
     assert doc["executed"] == ["2", "3"] and doc["nodes"][0]["result"] is True
-    assert flowintel.requests[0].json()["title"] == info  # the default `{{ Event.info }}`, rendered
+    assert flowintel.requests[0].json()["title"] == info  # `{{ Event.info }}` as MISP's editor saves it, rendered
     [change] = [c for c in doc["changes"] if c["op"] == "add_object"]
     assert change["node"] == "2" and change["object"]["name"] == "flowintel-case"
     assert change["object"]["Attribute"][0]["value"] == f"{flowintel.url}/case/1"

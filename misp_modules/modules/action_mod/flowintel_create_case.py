@@ -22,8 +22,9 @@ fails with an error saying so; nothing is sent.
 
 With ``send_request`` on (a deviation, opt-in): ``POST <url>/api/case/create_with_event`` with
 MISP's webhook headers plus ``X-API-KEY``, body ``{title, description, ticket_id, event,
-origin_url}`` (title: ``case-name`` -- its default ``{{ Event.info }}`` rendered, as MISP's newer
-base class renders defaults -- or ``Event.info`` when empty). A 2xx answer's ``case_id`` becomes
+origin_url}`` (title: ``case-name`` as the runner rendered it, or ``Event.info`` when empty; MISP's base class
+never renders a default, so a node saved without ``case-name`` posts ``{{ Event.info }}`` as is --
+MISP's editor saves the default in the node, which is then rendered). A 2xx answer's ``case_id`` becomes
 an ``add_object`` change (the ``flowintel-case`` object, MISP's fields), written through PyMISP
 when a MISP is configured; result true. Failures in MISP's webhook words (401/403
 ``Authentication failed.``, another status quoting the body, redacted and bounded; a transport
@@ -40,7 +41,6 @@ from typing import Any
 import requests
 
 from misp_modules.contract import changes as ch
-from misp_modules.contract.jinja import render_or_empty
 from misp_modules.contract.reply import misp_crash, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib.declaration import declare
@@ -96,7 +96,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
         return misp_crash(MISP_CRASH)
     base, key = php.to_string(url), php.to_string(apikey)
     event = event_of(req.data)
-    title = case_title(p["case-name"], req.data, event)
+    title = case_title(p["case-name"], event)
     call = webhook.WebhookCall(url=base + ENDPOINT, method="post", content_type="json",
                                payload=case_body(title, event, req.data), headers={"X-API-KEY": key})
     policy = HttpPolicy.for_module(MODULE, timeout=30.0, gated=True)  # the address comes from the node
@@ -122,11 +122,9 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     return reply(True, changes=changes)
 
 
-def case_title(value: Any, data: Any, event: dict) -> Any:
-    """The case name: the default template rendered over the data (MISP's newer base class renders
-    a Jinja param's default; the runner rendered a value the node sets), else ``Event.info``."""
-    if value == DEFAULT_CASE_NAME:
-        value = render_or_empty(value, data)
+def case_title(value: Any, event: dict) -> Any:
+    """The case name as the runner rendered it (a default is never rendered, as in MISP), else
+    ``Event.info``."""
     return event.get("info") if php.is_empty(value) else value
 
 
