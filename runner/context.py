@@ -31,6 +31,7 @@ from runner.records import Branch, NodeRun
 from runner.stored import StoredEvent
 
 DEFAULT_MAX_EXECUTIONS = 10_000
+DEFAULT_MAX_SUBWORKFLOW_DEPTH = 8
 
 
 @dataclass
@@ -54,6 +55,8 @@ class RunOptions:
     pause_collector: bool = False
     now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
     misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
+    workflows: tuple = ()                    # --workflows: the other workflows run-workflow can run (runner.graph.Workflow)
+    max_subworkflow_depth: int = DEFAULT_MAX_SUBWORKFLOW_DEPTH  # nested sub-workflow runs (MISP: no bound)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class RunContext:
         self._jobs = first_job          # job ids count up in queue order, as MISP's do
         self._jobs_lock = threading.Lock()
         self._targets: dict[str, Target] = {}
+        # sub-workflows (runner.subworkflows): how deep this run is, the workflows it can run, and
+        # how it starts one (set by runner.engine)
+        self.depth = 0
+        self.workflow_set: Any = None
+        self.spawn: Any = None
 
     def next_job(self) -> int:
         with self._jobs_lock:

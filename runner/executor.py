@@ -180,6 +180,10 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         _read_result(ctx, run, roaming, answer.result_key, answer.result_data)
     if answer.changes:
         run.changes = ctx.stored.apply(answer.changes, run.node)
+    if answer.run_workflows is not None and answer.result:  # run-workflow: the runner runs them (contract §3)
+        from runner.subworkflows import run_directive
+
+        run_directive(ctx, run, answer.run_workflows, roaming)
     return answer.result, answer.errors
 
 

@@ -1,6 +1,6 @@
 """A node's answer (docs/contract.md §3): written by modules with :func:`reply`, read by the
 runner with :func:`read_answer`, so both sides agree on what ``result``, ``errors``, ``error``,
-``output``, ``warnings``, ``data``, ``changes`` and ``exception`` mean.
+``output``, ``warnings``, ``data``, ``changes``, ``exception`` and ``run_workflows`` mean.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class Answer:
     exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
     result_key: str | None = None  # upstream 3.1's ``returns = "data"`` reply: the name of its result
     result_data: Any = None        # ... and that result (a summary, never roaming data)
+    run_workflows: dict | None = None  # run-workflow's directive: {"labels": [...], "payload": ...} (contract.md §3)
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:
@@ -123,6 +124,9 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
         data = None
     changes = answer.get("changes")
     exception = answer.get("exception") if runner_only and "result" in answer else None
+    directive = answer.get("run_workflows") if runner_only and "result" in answer else None
+    if not (isinstance(directive, dict) and isinstance(directive.get("labels"), list)):
+        directive = None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
                   changes if isinstance(changes, list) else [],
-                  None if is_empty(exception) else str(exception), result_key, result_data)
+                  None if is_empty(exception) else str(exception), result_key, result_data, directive)
