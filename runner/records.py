@@ -89,6 +89,7 @@ class SubRun:
     input: Any                    # the node's input_data
     item: int | None = None       # which collected item (0-based)
     items: int = 0                # how many were collected
+    payload: Any = None           # what the sub-run's trigger received (the collected item)
     result: Any = None            # runner.engine.RunResult of the sub-run
 
 

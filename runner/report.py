@@ -114,6 +114,7 @@ def _subrun(sub: SubRun) -> dict[str, Any]:
     if result is None:
         out.update({"outcome": None, "note": "no data collected: MISP runs nothing"})
         return out
+    out["payload"] = sub.payload
     out.update({"outcome": result.outcome, "outcome_text": result.outcome_text, "success": result.success,
                 "message": result.message, "errors": result.errors, "log": result.log})
     out.update(_walk_fields(result.walk))

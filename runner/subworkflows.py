@@ -214,6 +214,7 @@ def _spawn(ctx: RunContext, run: NodeRun, record: SubRun, wf: g.Workflow, item: 
                             f"--max-subworkflow-depth bound ({limit}): a workflow that runs itself, directly or "
                             "through another, never ends in MISP, which has no bound")
     run.subworkflows.append(record)
+    record.payload = item
     try:
         record.result = ctx.spawn(wf, item, record.trigger, _shared_stored(ctx.stored, item))
     except InputError as exc:  # e.g. a sub-workflow with a cycle, an unknown trigger

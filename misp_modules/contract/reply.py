@@ -83,7 +83,7 @@ class Answer:
     exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
     result_key: str | None = None  # upstream 3.1's ``returns = "data"`` reply: the name of its result
     result_data: Any = None        # ... and that result (a summary, never roaming data)
-    run_workflows: dict | None = None  # run-workflow's directive: {"labels": [...], "payload": ...} (contract.md §3)
+    run_workflows: dict[str, Any] | None = None  # run-workflow's directive: {"labels": [...], "payload": ...} (contract.md §3)
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:

@@ -91,3 +91,156 @@ def test_a_sub_workflow_runs_on_the_roaming_data_and_the_data_is_reloaded(module
     assert lines[at + 1].startswith("    ↳ sub-workflow `Tag it`") and ": success" in lines[at + 1]
     assert lines[at + 2] == "      1 adhoc_tagger (trigger)"
     assert lines[at + 3].startswith("        2 tag_operation: ok")
+
+
+def _payload(doc) -> object:
+    return doc["nodes"][0]["subworkflows"][0]["payload"]
+
+
+ATTRIBUTES = {"selector": "Event._AttributeFlattened", "value": "ip-src", "operator": "equals", "path": "type"}
+
+
+@pytest.mark.parametrize(("input_data", "filters", "expected"), [
+    ("nothing", None, []),
+    (None, None, []),                       # MISP's default 'yes' is not an option: no data
+    ("event_ids", None, {"eventid": [EVENT_UUID]}),
+    ("event_ids", {**ATTRIBUTES, "value": "no-such-type"}, {"eventid": True}),
+])
+def test_the_payload_follows_input_data(module_server, tmp_path, folder, input_data, filters, expected):
+    wf = _write(tmp_path, runner_wf([LABEL_A], input_data, filters), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", folder, "--mock", "3=true")
+    assert _payload(doc) == expected
+    assert doc["nodes"][0]["subworkflows"][0]["outcome"] == "success"
+    if input_data is None:
+        assert any("'yes'" in w for w in doc["nodes"][0]["warnings"])
+
+
+def test_event_ids_of_matching_filters_are_the_matches_uuids(module_server, tmp_path, folder):
+    event = _event()
+    matches = [a["uuid"] for a in event["Event"]["Attribute"] if a["type"] == event["Event"]["Attribute"][0]["type"]]
+    filters = {**ATTRIBUTES, "value": event["Event"]["Attribute"][0]["type"]}
+    wf = _write(tmp_path, runner_wf([LABEL_A], "event_ids", filters), "main.json")
+    doc = run_json(wf, event, tmp_path, module_server.url, "--workflows", folder, "--mock", "3=true")
+    assert _payload(doc) == {"eventid": matches}  # attribute uuids: whatever the selector selected
+
+
+def test_no_workflow_selected_fails_the_node(module_server, tmp_path, folder):
+    wf = _write(tmp_path, runner_wf([]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", folder)
+    node = doc["nodes"][0]
+    assert node["result"] is False and node["errors"] == ["No workflow selected"] and "subworkflows" not in node
+
+
+def test_event_ids_without_uuid_fail_without_error(module_server, tmp_path, folder):
+    event = _event()
+    del event["Event"]["uuid"]
+    wf = _write(tmp_path, runner_wf([LABEL_A], "event_ids"), "main.json")
+    doc = run_json(wf, event, tmp_path, module_server.url, "--workflows", folder)
+    node = doc["nodes"][0]
+    assert node["result"] is False and node["errors"] == [] and node["status"] == "partial-success"
+
+
+def test_an_unknown_label_is_invalid_workflow_after_the_labels_before_it(module_server, tmp_path, folder):
+    wf = _write(tmp_path, runner_wf([LABEL_A, "adhoc_nope :: Nope"]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", folder)
+    node = doc["nodes"][0]
+    assert node["status"] == "error" and node["errors"] == ["Error while executing module run-workflow. "
+                                                            "Error: Invalid workflow"]
+    assert [s["label"] for s in node["subworkflows"]] == [LABEL_A]
+    assert any('Undefined array key "adhoc_nope :: Nope"' in w for w in node["warnings"])
+    assert doc["executed"] == ["2", "3"]  # a failed non-blocking node on a blocking path skips nothing
+
+
+def test_a_disabled_adhoc_workflow_is_a_clear_error(module_server, tmp_path):
+    sets = tmp_path / "workflows"
+    _write(sets, adhoc("adhoc_tagger", "Tag it", [tagger()], enabled=False), "tagger.json")
+    wf = _write(tmp_path, runner_wf([LABEL_A]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets)
+    node = doc["nodes"][0]
+    assert node["status"] == "error" and "is disabled" in node["errors"][0] and "TypeError" in node["errors"][0]
+    assert doc["changes"] == []
+
+
+def test_a_workflow_running_itself_stops_at_the_depth_bound(module_server, tmp_path):
+    sets = tmp_path / "workflows"
+    loop = G.node(2, "run-workflow", params={"workflows": ["adhoc_loop :: Loop"], "input_data": "roaming_data"})
+    _write(sets, adhoc("adhoc_loop", "Loop", [loop]), "loop.json")
+    wf = _write(tmp_path, runner_wf(["adhoc_loop :: Loop"]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets, "--max-subworkflow-depth", "3",
+                   "--mock", "3=true")
+    depth, node = 0, doc["nodes"][0]
+    while node.get("subworkflows"):
+        depth += 1
+        node = node["subworkflows"][0]["nodes"][0]
+    assert depth == 3
+    assert node["status"] == "error" and "--max-subworkflow-depth bound (3)" in node["errors"][0]
+    assert doc["outcome"] == "success" and doc["nodes"][0]["result"] is True  # MISP ignores the sub-runs' results
+
+
+def test_an_event_search_needs_a_misp(module_server, tmp_path):
+    sets = tmp_path / "workflows"
+    _write(sets, adhoc("adhoc_search", "Search", [tagger()], scope="events", filters='{"tags": ["tlp:red"]}'),
+           "search.json")
+    wf = _write(tmp_path, runner_wf(["adhoc_search :: Search"]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets)
+    node = doc["nodes"][0]
+    assert node["status"] == "error" and "needs a MISP" in node["errors"][0]
+
+
+def test_passed_event_ids_with_an_event_payload_run_nothing(module_server, tmp_path):
+    sets = tmp_path / "workflows"
+    _write(sets, adhoc("adhoc_ids", "Ids", [tagger()], scope="passed_event_ids"), "ids.json")
+    wf = _write(tmp_path, runner_wf(["adhoc_ids :: Ids"]), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets, "--mock", "3=true")
+    [sub] = doc["nodes"][0]["subworkflows"]
+    assert sub["outcome"] is None and sub["items"] == 0 and doc["changes"] == []
+
+
+def _misp_event(uuid: str, eid: str, tag: str | None = None) -> dict:
+    doc = _event()
+    doc["Event"].update({"uuid": uuid, "id": eid, "Tag": [{"name": tag}] if tag else []})
+    return doc
+
+
+OTHER_UUID = "11111111-2222-4333-8444-555555555555"
+
+
+@pytest.fixture
+def misp(tmp_path):
+    from tests.support.fakes.misp import API_KEY, MispFake
+
+    events = [_misp_event(EVENT_UUID, EVENT_ID, "tlp:red"), _misp_event(OTHER_UUID, "77", "tlp:red"),
+              _misp_event("22222222-2222-4333-8444-555555555555", "78")]
+    with MispFake(events=events) as fake:
+        config = tmp_path / "settings.toml"
+        config.write_text(f'[misp]\nurl = "{fake.url}"\nkey = "{API_KEY}"\nverify_tls = false\n')
+        yield fake, config
+
+
+def test_the_events_scope_runs_once_per_event_of_the_rest_search(module_server, tmp_path, misp):
+    fake, config = misp
+    sets = tmp_path / "workflows"
+    _write(sets, adhoc("adhoc_search", "Search", [G.node(2, "push-zmq")], scope="events",
+                       filters='{"tags": ["tlp:red"]}'), "search.json")
+    wf = _write(tmp_path, runner_wf(["adhoc_search :: Search"], "nothing"), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets, "--config", config,
+                   "--mock", "3=true")
+    subs = doc["nodes"][0]["subworkflows"]
+    assert [(s["item"], s["items"], s["payload"]["Event"]["uuid"]) for s in subs] == [(0, 2, EVENT_UUID),
+                                                                                     (1, 2, OTHER_UUID)]
+    assert all(s["outcome"] == "success" and s["nodes"][0]["module"] == "push-zmq" for s in subs)
+    assert fake.calls("/events/restSearch")[0]["tags"] == ["tlp:red"]
+    assert f"GET /events/view/{EVENT_ID}" in fake.paths()  # the reload reads MISP
+    assert doc["data"]["Event"]["Tag"][0]["name"] == "tlp:red"
+
+
+def test_passed_event_ids_search_the_payload(module_server, tmp_path, misp):
+    fake, config = misp
+    sets = tmp_path / "workflows"
+    _write(sets, adhoc("adhoc_ids", "Ids", [G.node(2, "push-zmq")], scope="passed_event_ids"), "ids.json")
+    wf = _write(tmp_path, runner_wf(["adhoc_ids :: Ids"], "event_ids"), "main.json")
+    doc = run_json(wf, _event(), tmp_path, module_server.url, "--workflows", sets, "--config", config,
+                   "--mock", "3=true")
+    [sub] = doc["nodes"][0]["subworkflows"]
+    assert sub["payload"]["Event"]["uuid"] == EVENT_UUID and sub["outcome"] == "success"
+    assert fake.calls("/events/restSearch")[0]["eventid"] == [EVENT_UUID]
