@@ -20,7 +20,7 @@ from runner.errors import InputError, RunnerError
 from runner.jsonio import read_json
 from runner.loader import load_workflow
 from runner.mocks import Mocks
-from runner.options import add_module_options, enablement, http_url, known_trigger, moment, positive_int
+from runner.options import add_module_options, enablement, http_url, known_trigger, misp_user, moment, positive_int
 from runner.report import text, write_document
 from runner.textsafe import printable
 from runner.triggers import TriggerDataError, trigger_data
@@ -89,6 +89,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help=f"how deep sub-workflow runs may nest (default "
                                           f"{DEFAULT_MAX_SUBWORKFLOW_DEPTH}; MISP has no bound: a workflow "
                                           "running itself never ends)")
+    parser.add_argument("--initiator-user", type=misp_user, default=None, metavar="ID|JSON",
+                        help="the MISP user whose action started the run (MISP's initiator user, who gets "
+                             "toasts): a user id or a MISP user object as JSON; default: none, as for a run "
+                             "MISP starts itself")
     parser.add_argument("--config", metavar="FILE",
                         help="deployment settings (TOML, as the server's): the MISP connection for --event-id, "
                              "sub-workflow event searches and reloads")
@@ -103,7 +107,7 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         debug_url=args.debug_url, log_file=args.log_file, host_org_id=args.host_org_id,
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
-        now=args.now, misp_release=args.misp_release,
+        now=args.now, misp_release=args.misp_release, initiator_user=args.initiator_user,
         workflows=load_workflow_set(args.workflows), max_subworkflow_depth=args.max_subworkflow_depth,
         pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )

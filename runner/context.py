@@ -55,6 +55,7 @@ class RunOptions:
     pause_collector: bool = False
     now: int | None = None                   # the run's clock, unix seconds; None: the wall clock at the start
     misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
+    initiator_user: Mapping | None = None    # MISP's getInitiatorUser(), {"User": {...}} (None: no such user)
     workflows: tuple = ()                    # --workflows: the other workflows run-workflow can run (runner.graph.Workflow)
     max_subworkflow_depth: int = DEFAULT_MAX_SUBWORKFLOW_DEPTH  # nested sub-workflow runs (MISP: no bound)
 

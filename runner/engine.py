@@ -64,6 +64,7 @@ class RunResult:
     now: int = 0                    # the clock the run used (unix seconds)
     now_given: bool = False         # True: --now; False: the wall clock at the start
     misp_release: str | None = None  # --misp-release: the MISP module files reproduced (None: the newest known)
+    initiator_user: Any = None       # --initiator-user: MISP's initiator user, {"User": {...}} (None: none)
 
     @property
     def message(self) -> str:
@@ -154,7 +155,8 @@ class _Run:
             start_data=start, data=data,
             stored=self.stored, branches=sorted(self.branches, key=lambda b: b.job_id), caller_log=clog,
             duration=0.0, notes=self._notes(), job_message=self._job_message(success, errors),
-            now=self.ctx.now, now_given=self.opts.now is not None, misp_release=self.opts.misp_release)
+            now=self.ctx.now, now_given=self.opts.now is not None, misp_release=self.opts.misp_release,
+            initiator_user=self.opts.initiator_user)
 
     def _notes(self) -> list[str]:
         notes = list(self.stored.problems)

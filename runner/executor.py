@@ -51,6 +51,11 @@ class MispCaughtException(NodeException):
     """MISP's own module throws here and MISP catches it: MISP's outcome (false), not undecided."""
 
 
+class MispCrash(Exception):
+    """MISP's own module dies here with a PHP ``Error`` MISP does not catch: MISP's run ends at
+    this node (after what the node saved before)."""
+
+
 def execute_node(ctx: RunContext, key: str, node: Mapping, target: Target, roaming: Any, kind: str,
                  path: Path, log: WorkflowLog) -> NodeRun:
     """Execute node ``key`` (its module resolved as ``target``) on ``roaming``: one :class:`NodeRun`."""
@@ -87,6 +92,10 @@ def _execute(ctx: RunContext, run: NodeRun, node: Mapping, spec: ModuleSpec | No
             result, errors = mock.success, list(mock.errors)
         else:
             result, errors = _call(ctx, spec, run, node, roaming)
+    except MispCrash as exc:
+        log.error(f"Node `{mid}` ({run.node}) from Workflow `{ctx.workflow.name}` ({ctx.workflow.id}): {exc}")
+        _abort(run, str(exc))
+        return
     except NodeException as exc:
         message = f"Error while executing module {mid}. Error: {exc}"
         _fail(ctx, run, node, roaming, log, "error", message, debug_message=str(exc))
@@ -151,7 +160,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
                           indexed_params=g.node_data(node).get("indexed_params"), trigger=ctx.trigger,
                           workflow={"id": ctx.workflow.id, "name": ctx.workflow.name}, dry_run=ctx.options.dry_run,
                           timeout=timeout, extra=extra, module_version=g.node_data(node).get("module_version"),
-                          now=ctx.now, misp_release=ctx.options.misp_release)
+                          now=ctx.now, misp_release=ctx.options.misp_release,
+                          initiator_user=ctx.options.initiator_user)
     # The roaming data is the bulk of every request: its encoding is shared by the nodes that
     # see the same data, and spliced into the body.
     parts = [b'{"data":', *data_json, b","]
@@ -165,6 +175,8 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         raise NodeException(str(exc)) from None
     if answer.warnings:
         run.warnings = answer.warnings
+    if answer.toasts:
+        run.toasts = answer.toasts
     if answer.exception is not None:
         raise MispCaughtException(answer.exception)
     if answer.data is not None:
@@ -180,6 +192,9 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
         _read_result(ctx, run, roaming, answer.result_key, answer.result_data)
     if answer.changes:
         run.changes = ctx.stored.apply(answer.changes, run.node)
+    if answer.crash is not None:
+        run.errors = answer.errors
+        raise MispCrash(answer.crash)
     if answer.run_workflows is not None and answer.result:  # run-workflow: the runner runs them (contract §3)
         from runner.subworkflows import run_directive
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 
 from misp_modules.contract.client import DEFAULT_TIMEOUT, DEFAULT_URL, parse_base_url
@@ -26,6 +27,24 @@ def seconds(text: str, limit: float = MAX_TIMEOUT) -> float:
     if not math.isfinite(value) or value <= 0 or value > limit:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seconds above 0 and at most {limit:g}")
     return value
+
+
+def misp_user(text: str) -> dict:
+    """``--initiator-user``: a MISP user id (``12``), or a MISP user object as JSON
+    (``{"User": {"id": "12", "email": "analyst@example.org"}}`` or the bare user), as MISP's user
+    array ``{"User": {...}}``."""
+    stripped = text.strip()
+    if stripped.isdigit():
+        return {"User": {"id": stripped}}
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        value = None
+    user = value.get("User", value) if isinstance(value, dict) else None
+    if not isinstance(user, dict):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is neither a user id nor a MISP user object "
+                                         '(e.g. 12 or \'{"User": {"id": "12", "email": "a@example.org"}}\')')
+    return {"User": user}
 
 
 def moment(text: str) -> int:

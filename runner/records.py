@@ -33,6 +33,7 @@ class NodeRun:
     data_ignored: bool = False    # a misp-module returned data that MISP (and this run) ignores
     result_key: str | None = None  # upstream 3.1 `returns = "data"`: the result's name ...
     result_data: Any = None        # ... and the result (recorded; MISP ignores it)
+    toasts: list[dict] = field(default_factory=list)  # notifications for the initiator user (MISP's UI toasts)
     mocked: bool = False
     undecided: bool = False       # logic: no decision could be obtained (fail closed, docs/runner.md)
     closed: str | None = None     # undecided: what failing closed did ("stopped the run" | "skipped its paths")
@@ -68,6 +69,8 @@ class NodeRun:
         if self.result_key is not None:
             out["result_key"] = self.result_key
             out["result_data"] = self.result_data
+        if self.toasts:
+            out["toasts"] = self.toasts
         if self.mocked:
             out["mocked"] = True
         if self.undecided:

@@ -30,6 +30,7 @@ def document(result: RunResult) -> dict[str, Any]:
         "trigger": {"id": trigger.id, "blocking": trigger.blocking, "for_path": trigger.for_path},
         "now": now_field(result),
         "misp_release": result.misp_release,
+        "initiator_user": result.initiator_user,
         "outcome": result.outcome,
         "outcome_text": result.outcome_text,
         "success": result.success,
@@ -269,6 +270,8 @@ def _describe(run: NodeRun) -> str:
         body += f"; result `{printable(run.result_key)}`: {_brief(run.result_data)}"
     if run.data_ignored:
         body += "; returned data ignored, as MISP does"
+    for note in run.toasts:
+        body += f"; toast ({printable(note['variant'])}) {_clip(note['header'])}: {_clip(note['body'])}"
     if run.warnings:
         body += f" [warning: {'; '.join(run.warnings)}]"
     return body + timing
@@ -277,7 +280,11 @@ def _describe(run: NodeRun) -> str:
 RESULT_BRIEF = 160
 
 
+def _clip(text: str) -> str:
+    """A toast's header or body in one bounded line of the trace (whole in ``--json``)."""
+    return printable(text if len(text) <= RESULT_BRIEF else text[:RESULT_BRIEF] + "…")
+
+
 def _brief(value: Any) -> str:
     """A module's result in one bounded line of the trace (the whole of it is in ``--json``)."""
-    text = dumps(value).decode("utf-8", "replace")
-    return printable(text if len(text) <= RESULT_BRIEF else text[:RESULT_BRIEF] + "…")
+    return _clip(dumps(value).decode("utf-8", "replace"))

@@ -66,6 +66,18 @@ def misp_exception(message: str) -> dict[str, Any]:
     return {"result": False, "errors": [], "exception": str(message)}
 
 
+def misp_crash(message: str, *, errors: Iterable[str] = (),
+               changes: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The answer of a module whose MISP ``exec()`` dies here with a PHP ``Error`` MISP does not
+    catch (a ``TypeError``, a call on null): MISP's run ends at this node. ``message`` says so in
+    plain words (what MISP throws, and why); ``errors``/``changes``: what the node had reported and
+    saved before. The runner fails the node and stops the run there, as MISP's run stops
+    (docs/contract.md §3): a clear error, never a failed node the walk goes past."""
+    answer = reply(False, errors=errors, changes=changes)
+    answer["crash"] = str(message)
+    return answer
+
+
 class AnswerError(Exception):
     """An answer the runner cannot read as the node's (not an object; a runner-only module's
     answer without ``result``, i.e. the server's report that the module failed)."""
@@ -83,7 +95,31 @@ class Answer:
     exception: str | None = None  # MISP's exec() threw and MISP caught it (misp_exception)
     result_key: str | None = None  # upstream 3.1's ``returns = "data"`` reply: the name of its result
     result_data: Any = None        # ... and that result (a summary, never roaming data)
+    toasts: list[dict[str, str]] = field(default_factory=list)  # notifications for the run's initiator user
+    crash: str | None = None  # MISP's run dies at this node (misp_crash): why
     run_workflows: dict[str, Any] | None = None  # run-workflow's directive: {"labels": [...], "payload": ...} (contract.md §3)
+
+
+TOAST_VARIANTS = ("info", "success", "warning", "danger")
+
+
+def toast(variant: Any, header: Any, body: Any) -> dict[str, str]:
+    """A notification toast for the user who started the run (MISP's
+    ``User::createNotificationToast``): MISP shows it in its UI; the runner records it in the
+    trace and the ``--json`` document. The variant is kept as given, as MISP keeps it."""
+    return {"variant": "" if variant is None else str(variant), "header": "" if header is None else str(header),
+            "body": "" if body is None else str(body)}
+
+
+def _toasts(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        return []
+    return [toast(t.get("variant"), t.get("header"), t.get("body")) for t in value if isinstance(t, dict)]
+
+
+def _crash(answer: dict[str, Any]) -> str | None:
+    crash = answer.get("crash")
+    return None if "result" not in answer or is_empty(crash) else str(crash)
 
 
 def read_answer(answer: Any, *, runner_only: bool) -> Answer:
@@ -95,7 +131,9 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
     (a PHP array MISP may set, ``[]`` after a reset); upstream's ``{"data": true}`` is not data.
     Upstream 3.1's ``returns = "data"`` actions answer ``{"result_key": <name>, "data": <result>}``
     (plus ``error`` when part of the work failed): that ``data`` is the module's result, read
-    as ``result_key``/``result_data``, never as roaming data (docs/contract.md §3).
+    as ``result_key``/``result_data``, never as roaming data (docs/contract.md §3). ``toasts``
+    (runner-only modules): :func:`toast` notifications for the run's initiator user; ``crash``
+    (runner-only): MISP's run ends at this node (:func:`misp_crash`).
     :class:`AnswerError` when there is no answer to read."""
     if not isinstance(answer, dict):
         raise AnswerError(f"the module server answered a JSON {json_type(answer)}, not an object")
@@ -129,4 +167,6 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
         directive = None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
                   changes if isinstance(changes, list) else [],
-                  None if is_empty(exception) else str(exception), result_key, result_data, directive)
+                  None if is_empty(exception) else str(exception), result_key, result_data,
+                  _toasts(answer.get("toasts")) if runner_only else [],
+                  _crash(answer) if runner_only else None, run_workflows=directive)

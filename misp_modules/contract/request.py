@@ -3,12 +3,15 @@
 MISP's action request (docs/misp-behaviour.md §11.2): ``data`` (the roaming data as
 ``getData()`` returns it), ``params`` resolved as ``getParamsWithValues``, ``filteredItems`` and
 ``matchingData`` for misp-modules, and what the runner adds (``node``, ``trigger``, ``workflow``,
-``stored_event``, ``dry_run``, ``timeout``, ``now``, ``misp_release``).
+``stored_event``, ``dry_run``, ``timeout``, ``now``, ``misp_release``, ``initiator_user``).
 
 ``now`` is the run's clock (unix seconds): MISP's nodes that read the wall clock
 (``filter-timestamp``'s relative times) use it, so a run is reproducible. ``misp_release`` names
 the MISP whose built-in module files a run reproduces where a node's saved ``module_version``
 cannot tell them apart (``"2.5.1"``; absent: the newest MISP code the project knows).
+``initiator_user`` is MISP's ``getInitiatorUser()``, the user whose action started the run (the
+one toasts go to); MISP keeps it out of the roaming data, so the runner sends it apart (absent:
+no such user, as for a run MISP starts itself).
 """
 
 from __future__ import annotations
@@ -95,7 +98,8 @@ def matching_data(declared: Iterable[Mapping[str, Any]], params: Mapping[str, An
 def request_fields(*, module: str, params: Mapping[str, Any], node_id: str, saved_filters: Mapping[str, Any],
                    indexed_params: Any, trigger: Mapping[str, Any], workflow: Mapping[str, Any], dry_run: bool,
                    timeout: float, extra: Mapping[str, Any] | None = None, module_version: Any = None,
-                   now: int | None = None, misp_release: str | None = None) -> dict[str, Any]:
+                   now: int | None = None, misp_release: str | None = None,
+                   initiator_user: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Every field of a node request but ``data`` and ``stored_event`` (the runner splices those
     in from their one encoding), in the order MISP and the runner write them. ``extra``: a
     misp-module's ``filteredItems``/``matchingData``."""
@@ -113,6 +117,8 @@ def request_fields(*, module: str, params: Mapping[str, Any], node_id: str, save
         body["now"] = now
     if misp_release is not None:
         body["misp_release"] = misp_release
+    if initiator_user is not None:
+        body["initiator_user"] = initiator_user
     return body
 
 
@@ -133,6 +139,7 @@ class NodeRequest:
     module_version: str | None = None   # the node's saved module_version (None: not sent)
     now: int | None = None              # the run's clock, unix seconds (None: not sent)
     misp_release: str | None = None     # the MISP release reproduced (None: the newest known)
+    initiator_user: dict[str, Any] | None = None  # MISP's getInitiatorUser(): {"User": {...}} (None: none)
 
     def clock(self) -> int:
         """The run's ``now``, or the wall clock (MISP's) when the runner sent none."""
@@ -161,7 +168,21 @@ class NodeRequest:
             module_version=_text(node.get("module_version")),
             now=_epoch(request.get("now")),
             misp_release=_text(request.get("misp_release")),
+            initiator_user=_user(request.get("initiator_user")),
         )
+
+
+def _user(value: Any) -> dict[str, Any] | None:
+    """The initiator user as MISP's user array ``{"User": {...}}`` (a bare user object is
+    wrapped); :class:`ParamError` for anything but an object or null."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ParamError("`initiator_user` must be a MISP user object")
+    user = value.get("User", value)
+    if not isinstance(user, Mapping):
+        raise ParamError("`initiator_user.User` must be an object")
+    return {"User": dict(user)}
 
 
 def _text(value: Any) -> str | None:

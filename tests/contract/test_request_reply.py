@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from misp_modules.contract.reply import AnswerError, if_reply, misp_exception, no_decision, read_answer, reply
+from misp_modules.contract.reply import (
+    AnswerError,
+    if_reply,
+    misp_crash,
+    misp_exception,
+    no_decision,
+    read_answer,
+    reply,
+    toast,
+)
 from misp_modules.contract.request import EMPTY_FILTERS, NodeRequest, ParamError, request_fields, resolve_params
 
 DECLARED = [{"id": "scope", "default": "event"}, {"id": "tags"},
@@ -77,3 +86,23 @@ def test_an_exception_misp_catches_is_misps_outcome() -> None:
     answer = read_answer(misp_exception("Invalid date specification"), runner_only=True)
     assert (answer.result, answer.exception) == (False, "Invalid date specification")
     assert read_answer({"result": False, "exception": "x"}, runner_only=False).exception is None  # misp-modules: no
+
+
+def test_a_misp_crash_keeps_what_came_before_and_says_why() -> None:
+    change = {"op": "touch", "scope": "event", "uuid": "u"}
+    answer = read_answer(misp_crash("PHP TypeError", errors=["earlier"], changes=[change]), runner_only=True)
+    assert (answer.result, answer.errors, answer.changes, answer.crash) == (False, ["earlier"], [change], "PHP TypeError")
+    assert read_answer(reply(False, crash=""), runner_only=True).crash is None  # an empty crash is none
+    assert read_answer({"result": False, "crash": "x"}, runner_only=False).crash is None  # misp-modules never crash the run
+
+
+def test_toasts_and_the_initiator_user_travel_with_the_contract() -> None:
+    answer = read_answer(reply(True, toasts=[toast("warning", "h", 3), "junk"]), runner_only=True)
+    assert answer.toasts == [{"variant": "warning", "header": "h", "body": "3"}]
+    body = request_fields(module="m", params={}, node_id="1", saved_filters=EMPTY_FILTERS, indexed_params={},
+                          trigger={}, workflow={}, dry_run=False, timeout=1.0, initiator_user={"User": {"id": "7"}})
+    assert NodeRequest.parse(body, []).initiator_user == {"User": {"id": "7"}}
+    assert NodeRequest.parse({**body, "initiator_user": {"id": "7"}}, []).initiator_user == {"User": {"id": "7"}}
+    assert NodeRequest.parse({k: v for k, v in body.items() if k != "initiator_user"}, []).initiator_user is None
+    with pytest.raises(ParamError, match="initiator_user"):
+        NodeRequest.parse({**body, "initiator_user": ["7"]}, [])

@@ -110,7 +110,7 @@ def test_distribution_selection_and_crash(module_server) -> None:
     assert one["result"] is True and {c["uuid"] for c in one["changes"]} == {CVE_UUID}
     error = query_node(module_server, "attribute_distribution_operation", data(), {"distribution": "1"},
                        {"selector": ["not", "a", "path"], "value": "", "operator": "", "path": ""})
-    assert error["result"] is False and "MISP's run would end here" in error["error"]
+    assert error["result"] is False and "MISP's run would end here" in error["crash"]
 
 
 # --- add_analyst_data ---------------------------------------------------------------------------
@@ -151,19 +151,19 @@ def test_relationship_and_invalid_uuids(module_server) -> None:
     assert answer["changes"][0]["object_uuid"].endswith("\n")
     assert answer["changes"][0]["fields"]["related_object_type"] == "Event"  # the param's default
     none = query_node(module_server, "add_analyst_data", roaming, {"target": "Object"}, trigger={})
-    assert none["result"] is False and "TypeError" in none["error"]  # no Event.Object: MISP crashes
+    assert none["result"] is False and "TypeError" in none["crash"]  # no Event.Object: MISP crashes
 
 
 def test_analyst_data_misp_crashes_and_failures(module_server) -> None:
     galaxy = query_node(module_server, "add_analyst_data", data(), {"target": "GalaxyCluster"})
-    assert galaxy["result"] is False and "GalaxyCluster" in galaxy["error"] and "TypeError" in galaxy["error"]
+    assert galaxy["result"] is False and "GalaxyCluster" in galaxy["crash"] and "TypeError" in galaxy["crash"]
     unknown = query_node(module_server, "add_analyst_data", data(), {"analyst_data_type": "Sighting"})
     assert unknown["result"] is False and unknown["changes"] == [] and not unknown["errors"][1:]
     strings = query_node(module_server, "add_analyst_data", {**data(), "summary": "text"}, {})  # target Event
-    assert strings["result"] is False and "Cannot access offset of type string on string" in strings["error"]
+    assert strings["result"] is False and "Cannot access offset of type string on string" in strings["crash"]
     unextractable = query_node(module_server, "add_analyst_data", data(), {},
                                {"selector": ["x"], "value": "", "operator": "", "path": ""})
-    assert unextractable["result"] is False and "MISP's run would end here" in unextractable["error"]
+    assert unextractable["result"] is False and "MISP's run would end here" in unextractable["crash"]
 
 
 def test_stored_view_lists_analyst_data_where_misp_does() -> None:

@@ -187,13 +187,15 @@ def test_distribution_then_analyst_data_in_one_run(module_server, tmp_path):
     assert all(stored[a["uuid"]]["Note"][0]["note"] == f"Checked: {info}" for a in attributes)
 
 
-def test_a_misp_crash_in_a_new_action_fails_the_node(module_server, tmp_path):
+def test_a_misp_crash_in_a_new_action_ends_the_run_there(module_server, tmp_path):
     wf = _write(tmp_path, G.workflow([G.trigger(1, "event-publish", [2]),
                                       G.node(2, "add_analyst_data", params={"target": "GalaxyCluster"},
                                              outputs={"output_1": [3]}),
                                       G.node(3, "attribute_distribution_operation", params={"distribution": "2"})]))
-    doc = run_json(wf, _event(), tmp_path, module_server.url)
+    doc = run_json(wf, _event(), tmp_path, module_server.url, codes=(3,))
     node = doc["nodes"][0]
-    assert node["node"] == "2" and node["result"] is False
+    assert node["node"] == "2" and node["result"] is False and node["status"] == "error"
     assert any("GalaxyCluster" in e and "TypeError" in e for e in node["errors"])
-    assert [c["node"] for c in doc["changes"]] and {c["node"] for c in doc["changes"]} == {"3"}
+    # MISP's PHP TypeError ends its run: node 3 never runs (a failed node would not stop a blocking walk)
+    assert doc["executed"] == ["2"] and doc["changes"] == [] and doc["outcome"] == "failure"
+    assert any("GalaxyCluster" in e for e in doc["errors"])

@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from misp_modules.contract import changes as ch
-from misp_modules.contract.reply import EMPTY_SELECTION, reply
+from misp_modules.contract.reply import EMPTY_SELECTION, misp_crash, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.declaration import declare
@@ -91,14 +91,13 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
             path = next((path for name, path in TARGET_LISTS.items() if loose_eq(target, name)), None)
             items = req.data if path is None else hashpath.get(req.data, path)
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     kind = next((name for name in TYPES if loose_eq(p["analyst_data_type"], name)), None)
     if kind is None:
         return reply(False, errors=errors, changes=[])
     if not is_array(items):
-        return reply(False, errors=[*errors, f"target `{target}`: the data has no list there "
-                                             f"({php_type_name(items)}); MISP's run would end here (PHP TypeError: "
-                                             f"the item loop needs an array)"])
+        return misp_crash(f"target `{target}`: the data has no list there ({php_type_name(items)}); MISP's run "
+                          f"would end here (PHP TypeError: the item loop needs an array)", errors=errors)
     options = {"target": target, "distribution": p["distribution"],
                "sharing_group_id": p["sharing_group_id"] if not loose_eq(p["distribution"], "4") else 0,
                "author": p["author"]}
@@ -106,8 +105,8 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     changes = []
     for _, item in iter_items(items):
         if isinstance(item, str):
-            return reply(False, errors=[*errors, "an item is a string, not an element; MISP's run would end here "
-                                                 "(PHP TypeError: Cannot access offset of type string on string)"])
+            return misp_crash("an item is a string, not an element; MISP's run would end here "
+                              "(PHP TypeError: Cannot access offset of type string on string)", errors=errors)
         uuid = item.get("uuid") if isinstance(item, dict) else None
         if not (isinstance(uuid, (str, int, float)) and not isinstance(uuid, bool) and UUID_RULE.match(str(uuid))):
             continue

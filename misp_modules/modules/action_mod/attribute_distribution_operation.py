@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from misp_modules.contract.reply import EMPTY_SELECTION, reply
+from misp_modules.contract.reply import EMPTY_SELECTION, misp_crash, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.declaration import declare
@@ -53,11 +53,11 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     try:
         items = conditions.matching_attributes(req.data, req.saved_filters)
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     if items is False:
-        return reply(False, errors=[*errors, f"node filter: cannot extract {req.saved_filters.get('selector')!r}; "
+        return misp_crash(f"node filter: cannot extract {req.saved_filters.get('selector')!r}; "
                                              "MISP's run would end here (PHP TypeError: "
-                                             "getMatchingItemsForAttributes() returns false, not an array)"])
+                                             "getMatchingItemsForAttributes() returns false, not an array)", errors=errors)
     distribution, group = p["distribution"], p["sharing_group_id"]
     sharing = loose_eq(distribution, 4)
     if sharing and isinstance(group, list):

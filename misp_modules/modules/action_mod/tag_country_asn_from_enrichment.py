@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from misp_modules.contract.reply import EMPTY_SELECTION, reply
+from misp_modules.contract.reply import EMPTY_SELECTION, misp_crash, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.declaration import declare
@@ -48,7 +48,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     try:
         attributes = enrichment_attributes(req)
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     if attributes is None:
         return reply(False, errors=errors, changes=[])
     local = req.params["locality"] == "local"
@@ -66,7 +66,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
                 data = add_tags(data, attribute, attached, local)
             success = success or ok
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     changes, failure = write_back(changes, dry_run=req.dry_run, action=MODULE)
     if failure is not None:
         return reply(False, errors=[*errors, failure], changes=changes)

@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from misp_modules.contract import changes as ch
-from misp_modules.contract.reply import EMPTY_SELECTION, misp_exception, reply
+from misp_modules.contract.reply import EMPTY_SELECTION, misp_crash, misp_exception, reply
 from misp_modules.contract.request import NodeRequest
 from misp_modules.lib import node_params
 from misp_modules.lib.attribute_copies import AttributeIndex, json_copy
@@ -81,7 +81,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
     try:
         attributes = enrichment_attributes(req)
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     if attributes is None:
         return reply(False, errors=errors, changes=[])
     p = req.params
@@ -121,7 +121,7 @@ def dict_handler(req: NodeRequest) -> dict[str, Any]:
             return reply(False, errors=[*errors, str(exc), failure], changes=written)
         return {**misp_exception(str(exc)), "errors": errors, "changes": written}
     except SemanticsError as exc:
-        return reply(False, errors=[*errors, f"{MODULE}: MISP's run would end here (PHP error): {exc}"])
+        return misp_crash(f"{MODULE}: MISP's run would end here (PHP error): {exc}", errors=errors)
     changes, failure = write_back(changes, dry_run=req.dry_run, action=MODULE)
     if failure is not None:
         return reply(False, errors=[*errors, failure], changes=changes)
