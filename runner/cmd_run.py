@@ -14,7 +14,7 @@ from misp_modules.contract.triggers import TRIGGERS, get_trigger
 from misp_modules.semantics.decisions import MISP_RELEASES
 from runner.cli import EXIT_BLOCKED, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_OK, describe
 from runner.client import connect
-from runner.context import DEFAULT_MAX_EXECUTIONS
+from runner.context import DEFAULT_MAX_EXECUTIONS, DEFAULT_MAX_SUBWORKFLOW_DEPTH
 from runner.engine import Runner, RunOptions, refuse_cycles
 from runner.errors import InputError, RunnerError
 from runner.jsonio import read_json
@@ -82,6 +82,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="reproduce this MISP release's module files where a node's saved version does not "
                              "tell them apart (2.5.1: threat-level-if's default is the name 'Low'); default: the "
                              "newest MISP code known")
+    parser.add_argument("--workflows", action="append", default=[], metavar="PATH",
+                        help="workflows run-workflow nodes can run: a MISP workflow export, or a folder of them "
+                             "(repeatable); the workflow run is one of them too")
+    parser.add_argument("--max-subworkflow-depth", type=positive_int, default=DEFAULT_MAX_SUBWORKFLOW_DEPTH,
+                        metavar="N", help=f"how deep sub-workflow runs may nest (default "
+                                          f"{DEFAULT_MAX_SUBWORKFLOW_DEPTH}; MISP has no bound: a workflow "
+                                          "running itself never ends)")
     parser.add_argument("--initiator-user", type=misp_user, default=None, metavar="ID|JSON",
                         help="the MISP user whose action started the run (MISP's initiator user, who gets "
                              "toasts): a user id or a MISP user object as JSON; default: none, as for a run "
@@ -90,10 +97,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="MISP.baseurl, which MISP's newer nodes give templates as {{ _env.baseurl }} "
                              "(default: the configured [misp] url, else empty as an unset MISP.baseurl)")
     parser.add_argument("--config", metavar="FILE",
-                        help="deployment settings (TOML, as the server's): the MISP connection for --event-id")
+                        help="deployment settings (TOML, as the server's): the MISP connection for --event-id, "
+                             "sub-workflow event searches and reloads")
 
 
 def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
+    from runner.subworkflows import load_workflow_set
+
     return RunOptions(
         enablement=enablement(args), mocks=mocks, timeout=args.timeout, dry_run=args.dry_run,
         carry_module_data=args.carry_module_data,
@@ -101,7 +111,9 @@ def run_options(args: argparse.Namespace, mocks: Mocks) -> RunOptions:
         organisations=frozenset(args.organisation) if args.organisation is not None else None,
         max_parallel=args.parallel, allow_cycles=args.allow_cycles, max_executions=args.max_executions,
         now=args.now, misp_release=args.misp_release, initiator_user=args.initiator_user,
-        misp_baseurl=_misp_baseurl(args), pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
+        misp_baseurl=_misp_baseurl(args),
+        workflows=load_workflow_set(args.workflows), max_subworkflow_depth=args.max_subworkflow_depth,
+        pause_collector=True,  # a command's runs are JSON in flight: no cycles to collect (contract.wire)
     )
 
 

@@ -31,6 +31,7 @@ from runner.records import Branch, NodeRun
 from runner.stored import StoredEvent
 
 DEFAULT_MAX_EXECUTIONS = 10_000
+DEFAULT_MAX_SUBWORKFLOW_DEPTH = 8
 
 
 @dataclass
@@ -56,6 +57,8 @@ class RunOptions:
     misp_release: str | None = None          # reproduce this MISP's module files (None: the newest known)
     initiator_user: Mapping | None = None    # MISP's getInitiatorUser(), {"User": {...}} (None: no such user)
     misp_baseurl: str | None = None          # MISP.baseurl for templates' _env (None: [misp] url, else "")
+    workflows: tuple = ()                    # --workflows: the other workflows run-workflow can run (runner.graph.Workflow)
+    max_subworkflow_depth: int = DEFAULT_MAX_SUBWORKFLOW_DEPTH  # nested sub-workflow runs (MISP: no bound)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,11 @@ class RunContext:
         self._jobs = first_job          # job ids count up in queue order, as MISP's do
         self._jobs_lock = threading.Lock()
         self._targets: dict[str, Target] = {}
+        # sub-workflows (runner.subworkflows): how deep this run is, the workflows it can run, and
+        # how it starts one (set by runner.engine)
+        self.depth = 0
+        self.workflow_set: Any = None
+        self.spawn: Any = None
 
     def next_job(self) -> int:
         with self._jobs_lock:

@@ -10,6 +10,7 @@ non-blocking trigger).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from runner.debug import DebugPoster
 from runner.errors import InputError, RunAborted
 from runner.jinja import Renderer
 from runner.logfile import WorkflowLog
+from runner.mocks import Mocks
 from runner.records import Branch, WalkRecord
 from runner.roaming import RoamingData
 from runner.stored import StoredEvent
@@ -85,10 +87,14 @@ class Runner:
 
 
 class _Run:
-    """One run: the main walk, then its branches, sharing one :class:`RunContext`."""
+    """One run: the main walk, then its branches, sharing one :class:`RunContext`. A sub-workflow
+    run (runner.subworkflows) is a run too, started by its parent's :meth:`spawn`: one level
+    deeper, on the parent's workflow set, walk-step budget and (for the same event) stored event."""
 
-    def __init__(self, runner: Runner, workflow: g.Workflow, raw: Any, trigger_id: str | None) -> None:
-        opts = runner.options
+    def __init__(self, runner: Runner, workflow: g.Workflow, raw: Any, trigger_id: str | None, *,
+                 options: RunOptions | None = None, parent: _Run | None = None,
+                 stored: StoredEvent | None = None) -> None:
+        opts = options or runner.options
         tid = trigger_id or workflow.trigger_id or ""
         trigger = get_trigger(tid)
         if trigger is None:
@@ -99,7 +105,7 @@ class _Run:
         debug_on = bool(opts.debug_url) or workflow.debug_enabled
         self.log = WorkflowLog(trigger.id, workflow.id, debug=debug_on, path=opts.log_file)
         self.debug = DebugPoster(opts.debug_url or opts.workflow_debug_url, trigger.id) if debug_on else None
-        self.stored = StoredEvent(raw)
+        self.stored = stored if stored is not None else StoredEvent(raw)
         first = workflow.first_trigger()
         core = bool(g.node_data(first[1]).get("misp_core_format")) if first else trigger.misp_core_format
         self.ctx = RunContext(
@@ -107,8 +113,23 @@ class _Run:
             trigger={"id": trigger.id, "blocking": trigger.blocking, "misp_core_format": core},
             stored=self.stored, options=opts, debug=self.debug, user_ok=_workflow_user_exists(opts, raw),
             first_job=0 if trigger.blocking else 1)  # job 1 is the trigger's job when non-blocking
+        if parent is None:
+            from runner.subworkflows import WorkflowSet
+
+            self.ctx.workflow_set = WorkflowSet((workflow, *opts.workflows))
+        else:
+            self.ctx.depth = parent.ctx.depth + 1
+            self.ctx.workflow_set = parent.ctx.workflow_set
+            self.ctx.budget = parent.ctx.budget  # one bound for the whole run, sub-runs included
+        self.ctx.spawn = self.spawn
         self.branches: list[Branch] = []
         self._local_renders = runner.render.local_renders
+
+    def spawn(self, workflow: g.Workflow, raw: Any, trigger_id: str, stored: StoredEvent | None) -> RunResult:
+        """Run ``workflow`` as a sub-workflow of this run (MISP's ``executeWorkflowForTrigger`` from
+        inside ``run-workflow``): ``--mock`` scripts only the main workflow's nodes."""
+        options = dataclasses.replace(self.opts, mocks=Mocks())
+        return _Run(self.runner, workflow, raw, trigger_id, options=options, parent=self, stored=stored).execute()
 
     # -- the top-level run ------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -191,6 +212,7 @@ class _Run:
             success = walk_graph(walker, start_key, trigger.for_path, roaming, record)
         except RunAborted as exc:
             record.errors.append(str(exc))
+            record.aborted = str(exc)
             success = False
         record.success = success
         if not success:

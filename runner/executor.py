@@ -195,6 +195,10 @@ def _call(ctx: RunContext, spec: ModuleSpec, run: NodeRun, node: Mapping, roamin
     if answer.crash is not None:
         run.errors = answer.errors
         raise MispCrash(answer.crash)
+    if answer.run_workflows is not None and answer.result:  # run-workflow: the runner runs them (contract §3)
+        from runner.subworkflows import run_directive
+
+        run_directive(ctx, run, answer.run_workflows, roaming)
     return answer.result, answer.errors
 
 

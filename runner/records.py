@@ -40,6 +40,7 @@ class NodeRun:
     aborted: str | None = None    # MISP's run dies at this node (after its module ran): why
     target: str | None = None     # concurrent-task: the branch this execution queued
     enqueued: list[dict] = field(default_factory=list)
+    subworkflows: list[SubRun] = field(default_factory=list)  # run-workflow: the sub-workflow runs, in order
 
     def as_dict(self, paths: PathTable) -> dict[str, Any]:
         """The ``--json`` entry; ``path`` is a row of the walk's ``paths`` table (null: the
@@ -79,6 +80,23 @@ class NodeRun:
 
 
 @dataclass
+class SubRun:
+    """One sub-workflow run of a ``run-workflow`` node (runner.subworkflows): the workflow a
+    label chose, run once per item its ad-hoc trigger collected (``result`` None: nothing was
+    collected, MISP runs nothing)."""
+
+    label: str
+    workflow: Any                 # runner.graph.Workflow
+    trigger: str
+    scope: str | None             # the ad-hoc trigger's scope param (None: not an ad-hoc trigger)
+    input: Any                    # the node's input_data
+    item: int | None = None       # which collected item (0-based)
+    items: int = 0                # how many were collected
+    payload: Any = None           # what the sub-run's trigger received (the collected item)
+    result: Any = None            # runner.engine.RunResult of the sub-run
+
+
+@dataclass
 class WalkRecord:
     """One ``walkGraph`` call: the main walk or a concurrent branch.
 
@@ -93,6 +111,7 @@ class WalkRecord:
     errors: list[str] = field(default_factory=list)        # blocking errors (§5.10 wording)
     failed: list[str] = field(default_factory=list)
     stopped_by_stop: bool = False
+    aborted: str | None = None    # MISP's run died during this walk (RunAborted): why
     timeline: list[NodeRun | Path] = field(default_factory=list)  # in walk order
 
     @property

@@ -3,7 +3,9 @@
 The JSON document (documented in docs/runner.md): ``outcome`` (success | blocked | failure),
 ``now`` (the clock used), ``message``, ``errors``, ``data`` (final roaming data), ``changes`` (in order, each with its
 ``node``), ``event`` (the stored event after them), ``nodes`` (every node execution in order),
-``executed``/``failed``/``blocked_paths`` (MISP's walkResult), ``log`` and ``branches``.
+``executed``/``failed``/``blocked_paths`` (MISP's walkResult), ``log`` and ``branches``. A
+``run-workflow`` node's entry lists its sub-workflow runs under ``subworkflows`` (:func:`_subrun`),
+each with its own ``nodes``, nested the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from runner import graph as g
 from runner.engine import RunResult
 from runner.jsonio import dumps_shared
 from runner.paths import PathTable
-from runner.records import Branch, NodeRun, WalkRecord
+from runner.records import Branch, NodeRun, SubRun, WalkRecord
 from runner.textsafe import printable
 
 
@@ -85,11 +87,44 @@ def _walk_fields(walk: WalkRecord | None) -> dict[str, Any]:
     if walk is None:
         return {"walked": False, "nodes": [], "executed": [], "failed": [], "blocked_paths": [], "paths": []}
     table = PathTable()
-    nodes = [r.as_dict(table) for r in walk.trace]
+    nodes = [_node(r, table) for r in walk.trace]
     blocked = table.indexes(walk.blocked_paths)
     return {"walked": walk.walked, "start_node": walk.start_node, "for_path": walk.for_path,
             "nodes": nodes, "executed": walk.executed, "failed": walk.failed, "blocked_paths": blocked,
             "paths": table.rows}
+
+
+def _node(run: NodeRun, table: PathTable) -> dict[str, Any]:
+    out = run.as_dict(table)
+    if run.subworkflows:
+        out["subworkflows"] = [_subrun(s) for s in run.subworkflows]
+    return out
+
+
+def _subrun(sub: SubRun) -> dict[str, Any]:
+    """One sub-workflow run: which workflow, on which collected item, and its own run (its
+    ``nodes``, ``branches`` and nested sub-runs); ``outcome`` null: nothing was collected, MISP
+    runs nothing. Its outcome never changes the node's: MISP ignores it."""
+    wf = sub.workflow
+    out: dict[str, Any] = {
+        "label": sub.label,
+        "workflow": {"id": wf.id, "name": wf.name, "kind": wf.kind, "source": wf.source},
+        "trigger": sub.trigger, "scope": sub.scope, "input": sub.input, "item": sub.item, "items": sub.items,
+    }
+    result = sub.result
+    if result is None:
+        out.update({"outcome": None, "note": "no data collected: MISP runs nothing"})
+        return out
+    out["payload"] = sub.payload
+    out.update({"outcome": result.outcome, "outcome_text": result.outcome_text, "success": result.success,
+                "message": result.message, "errors": result.errors, "log": result.log})
+    out.update(_walk_fields(result.walk))
+    out["branches"] = [_branch(b, result) for b in result.branches]
+    out["data"] = result.data
+    if result.notes:
+        out["notes"] = result.notes
+    out["duration_ms"] = round(result.duration * 1000, 3)
+    return out
 
 
 def _branch(branch: Branch, result: RunResult) -> dict[str, Any]:
@@ -163,11 +198,34 @@ def _tree(wf: g.Workflow, walk: WalkRecord, base: int) -> list[str]:
     for step in walk.timeline:
         if isinstance(step, NodeRun):
             lines.append(_indent(len(step.path) + base) + _describe(step))
+            for sub in step.subworkflows:
+                lines += _subtree(sub, len(step.path) + base + 1)
         else:  # a skipped path
             target = step.target or walk.start_node
             node = wf.node(target) or {}
             lines.append(_indent(len(step) + base) + f"{target} {g.module_id(node)}: skipped "
                          "(below a failed node on a non-blocking path)")
+    return lines
+
+
+def _subtree(sub: SubRun, depth: int) -> list[str]:
+    """A sub-workflow run under its run-workflow node: a heading, its walk, its branches."""
+    wf, result = sub.workflow, sub.result
+    which = f" (item {sub.item + 1} of {sub.items})" if sub.items > 1 else ""
+    head = f"↳ sub-workflow `{wf.name}` ({wf.kind} {wf.source}, trigger `{sub.trigger}`, scope {sub.scope}){which}"
+    if result is None:
+        return [_indent(depth) + head + ": no data collected, nothing run"]
+    lines = [_indent(depth) + head + f": {result.outcome}" + (f" — {result.message}" if result.message else "")]
+    if result.walk is not None:
+        start = wf.node(result.walk.start_node) or {}
+        lines.append(_indent(depth + 1) + f"{result.walk.start_node} {g.module_id(start)} (trigger)")
+        lines += _tree(wf, result.walk, base=depth + 1)
+    for branch in result.branches:
+        walk = branch.walk
+        lines.append(_indent(depth + 1) + f"Branch job {branch.job_id} from concurrent-task {branch.from_node}, "
+                     f"starting at node {branch.start_node}: {walk.outcome if walk else 'not run'}")
+        if walk is not None:
+            lines += _tree(wf, walk, base=depth + 2)
     return lines
 
 

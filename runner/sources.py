@@ -77,3 +77,35 @@ def _brief(value: Any, limit: int = 200) -> str:
         return f"HTTP {value[0]}: {value[1].get('message') or value[1].get('name') or ''}".rstrip(": ")
     text = value if isinstance(value, str) else orjson.dumps(value).decode() if value is not None else "no answer"
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def misp_configured() -> bool:
+    """A MISP connection is configured (``[misp]`` url/key of the settings, or ``MISP_URL``/``MISP_KEY``)."""
+    from misp_modules.lib.misp import misp_configured as configured
+
+    return configured()
+
+
+def search_events(filters: dict) -> list:
+    """The events of MISP's ``events/restSearch`` (JSON) for ``filters``, posted as they are
+    (PyMISP's ``direct_call``: MISP's restSearch receives exactly these filters, as ``Event::restSearch``
+    does inside MISP): the ``response`` list, each ``{"Event": ...}``."""
+    import logging
+
+    from misp_modules.lib.misp import MispNotConfigured, MispUnreachable, get_misp
+
+    logging.getLogger("pymisp").setLevel(logging.CRITICAL)
+    try:
+        misp = get_misp("searching events")
+    except (MispNotConfigured, MispUnreachable) as exc:
+        raise RunnerError(str(exc)) from None
+    try:
+        answer = misp.direct_call("events/restSearch", {"returnFormat": "json", **filters})
+    except Exception as exc:  # noqa: BLE001 - requests/PyMISP errors; the key is never in them
+        raise RunnerError(f"searching MISP's events failed: {type(exc).__name__}: {exc}") from None
+    if isinstance(answer, dict) and isinstance(answer.get("response"), list):
+        return answer["response"]
+    if isinstance(answer, list):
+        return answer
+    said = answer.get("errors") if isinstance(answer, dict) else answer
+    raise RunnerError(f"MISP's event search failed: {_brief(said)}")

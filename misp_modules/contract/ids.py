@@ -30,6 +30,7 @@ ACTION_IDS = frozenset({
     # added after v2.5.1 (docs/misp-behaviour.md §16)
     "attribute_distribution_operation", "add_analyst_data", "tag_country_asn_from_enrichment",
     "tag_cve_from_enrichment", "flowintel-create-case", "blocklist-action-module",
+    "run-workflow",
 })
 
 CONCURRENT_ID = "concurrent-task"

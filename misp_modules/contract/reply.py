@@ -1,6 +1,6 @@
 """A node's answer (docs/contract.md §3): written by modules with :func:`reply`, read by the
 runner with :func:`read_answer`, so both sides agree on what ``result``, ``errors``, ``error``,
-``output``, ``warnings``, ``data``, ``changes`` and ``exception`` mean.
+``output``, ``warnings``, ``data``, ``changes``, ``exception`` and ``run_workflows`` mean.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class Answer:
     result_data: Any = None        # ... and that result (a summary, never roaming data)
     toasts: list[dict[str, str]] = field(default_factory=list)  # notifications for the run's initiator user
     crash: str | None = None  # MISP's run dies at this node (misp_crash): why
+    run_workflows: dict[str, Any] | None = None  # run-workflow's directive: {"labels": [...], "payload": ...} (contract.md §3)
 
 
 TOAST_VARIANTS = ("info", "success", "warning", "danger")
@@ -161,8 +162,11 @@ def read_answer(answer: Any, *, runner_only: bool) -> Answer:
         data = None
     changes = answer.get("changes")
     exception = answer.get("exception") if runner_only and "result" in answer else None
+    directive = answer.get("run_workflows") if runner_only and "result" in answer else None
+    if not (isinstance(directive, dict) and isinstance(directive.get("labels"), list)):
+        directive = None
     return Answer(result, messages, [str(w) for w in warnings] if isinstance(warnings, list) else [], data,
                   changes if isinstance(changes, list) else [],
                   None if is_empty(exception) else str(exception), result_key, result_data,
                   _toasts(answer.get("toasts")) if runner_only else [],
-                  _crash(answer) if runner_only else None)
+                  _crash(answer) if runner_only else None, run_workflows=directive)

@@ -78,5 +78,27 @@ TRIGGER_IDS = frozenset(TRIGGERS)
 DEFAULT_TRIGGER = "event-publish"
 
 
+ADHOC_PREFIX = "adhoc_"
+
+
+def is_adhoc(trigger_id: object) -> bool:
+    """MISP's ``isAdHocTrigger``: an ad-hoc workflow's trigger id starts with ``adhoc_``."""
+    return isinstance(trigger_id, str) and trigger_id.startswith(ADHOC_PREFIX)
+
+
+def adhoc_trigger(trigger_id: str) -> Trigger:
+    """The trigger of an ad-hoc workflow (MISP's ``AdHocTrigger`` class, one per workflow, named by
+    its ``trigger_id``): blocking (the class's flag; the editor's config says otherwise, the run
+    reads the class), MISP core format (``normalizeData`` converts the data)."""
+    from misp_modules.semantics.inflector import humanize
+
+    return Trigger(trigger_id, f"Ad-Hoc Trigger {humanize(trigger_id)}", "adhoc", True, True, 1, None,
+                   "Ad-Hoc trigger to be called manually")
+
+
 def get_trigger(trigger_id: str) -> Trigger | None:
-    return TRIGGERS.get(trigger_id)
+    """The trigger ``trigger_id``: one of MISP's table, or an ad-hoc workflow's (``adhoc_*``)."""
+    found = TRIGGERS.get(trigger_id)
+    if found is None and is_adhoc(trigger_id):
+        return adhoc_trigger(trigger_id)
+    return found

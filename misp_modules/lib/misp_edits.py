@@ -295,9 +295,5 @@ def reload_event(req: NodeRequest, pending: Iterable[Mapping] = ()) -> dict:
 
 
 def core_format(stored: Any) -> dict:
-    """A stored event in MISP core format; ``_AttributeFlattened``/``_allTags`` are recomputed and
-    roaming-only top-level keys (``_module``, filters) do not survive, as in MISP."""
-    if isinstance(stored, dict) and isinstance(stored.get("Event"), dict):
-        event = {k: v for k, v in stored["Event"].items() if k != "_AttributeFlattened"}
-        stored = {**{k: v for k, v in stored.items() if not k.startswith("_")}, "Event": event}
-    return convert.to_core_format(stored)
+    """A stored event in MISP core format, as MISP reloads it (``semantics.convert.reloaded``)."""
+    return convert.reloaded(stored)

@@ -353,6 +353,18 @@ def to_core_format(raw: Mapping[Any, Any], scope: str | None = None) -> dict[Any
     return converted
 
 
+def reloaded(stored: Any) -> dict[Any, Any]:
+    """A stored event as MISP's ``reloadRoamingData`` hands it back (``fetchEvent`` then
+    ``WorkflowFormatConverterTool::convert``): MISP core format, ``_AttributeFlattened``/``_allTags``
+    recomputed; roaming-only top-level keys (``_module``, ``enabledFilters``, ``_unfilteredData``)
+    do not survive."""
+    if isinstance(stored, Mapping) and isinstance(stored.get("Event"), Mapping):
+        event = {k: v for k, v in stored["Event"].items() if k != "_AttributeFlattened"}
+        stored = {**{k: v for k, v in stored.items() if not (isinstance(k, str) and k.startswith("_"))},
+                  "Event": event}
+    return to_core_format(stored)
+
+
 # ---------------------------------------------------------------------------------------------
 # Triggers (misp-behaviour.md §4.3)
 
@@ -451,6 +463,10 @@ def normalize_for_trigger(trigger_id: str, raw: Any) -> Any:
         raw = dict(enumerate(raw))
     if isinstance(raw, Mapping):
         raw = plain(raw)
+    if trigger_id.startswith("adhoc_"):  # AdHocTrigger: the base trigger's convertData, whatever the data
+        if not isinstance(raw, Mapping):
+            raise NormalizationError(f"{trigger_id}: Invalid input.")
+        return to_core_format(raw)
     if trigger_id in _EVENT_TRIGGERS:
         if not isinstance(raw, Mapping):
             raise NormalizationError(f"{trigger_id}: Invalid input.")

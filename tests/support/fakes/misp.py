@@ -436,7 +436,7 @@ class MispFake(FakeService):
         return found
 
     def search_events(self, request: Request) -> Response:
-        """``events/restSearch``: by ``uuid``, ``eventid``, ``tags`` (any of), ``published``;
+        """``events/restSearch``: by ``uuid``, ``eventid`` (ids or uuids, one or a list), ``tags`` (any of), ``published``;
         ``metadata`` leaves attributes and objects out."""
         query = request.json()
         found = []
@@ -446,8 +446,10 @@ class MispFake(FakeService):
             event = wrapped["Event"]
             if query.get("uuid") and event.get("uuid") != query["uuid"]:
                 continue
-            if query.get("eventid") and str(event.get("id")) != str(query["eventid"]):
-                continue
+            if query.get("eventid"):  # an id or uuid, or a list of them (run-workflow passes uuids)
+                wanted = query["eventid"] if isinstance(query["eventid"], list) else [query["eventid"]]
+                if not {str(event.get("id")), str(event.get("uuid"))} & {str(w) for w in wanted}:
+                    continue
             if tags and not {t.get("name") for t in event.get("Tag") or []} & set(tags):
                 continue
             if "published" in query and bool(event.get("published")) != bool(query["published"]):
